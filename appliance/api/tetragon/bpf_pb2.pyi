@@ -1,6 +1,7 @@
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
-from google.protobuf import descriptor as _descriptor
 from typing import ClassVar as _ClassVar
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -79,6 +80,7 @@ class BpfProgramType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BPF_PROG_TYPE_SK_LOOKUP: _ClassVar[BpfProgramType]
     BPF_PROG_TYPE_SYSCALL: _ClassVar[BpfProgramType]
     BPF_PROG_TYPE_NETFILTER: _ClassVar[BpfProgramType]
+
 BPF_MAP_CREATE: BpfCmd
 BPF_MAP_LOOKUP_ELEM: BpfCmd
 BPF_MAP_UPDATE_ELEM: BpfCmd

@@ -1,17 +1,19 @@
 import datetime
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
 
+from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import wrappers_pb2 as _wrappers_pb2
-from appliance.api.tetragon import capabilities_pb2 as _capabilities_pb2
-from appliance.api.tetragon import tetragon_pb2 as _tetragon_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+from appliance.api.tetragon import capabilities_pb2 as _capabilities_pb2
+from appliance.api.tetragon import tetragon_pb2 as _tetragon_pb2
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -40,6 +42,7 @@ class ThrottleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     THROTTLE_UNKNOWN: _ClassVar[ThrottleType]
     THROTTLE_START: _ClassVar[ThrottleType]
     THROTTLE_STOP: _ClassVar[ThrottleType]
+
 UNDEF: EventType
 PROCESS_EXEC: EventType
 PROCESS_EXIT: EventType
@@ -59,7 +62,25 @@ THROTTLE_START: ThrottleType
 THROTTLE_STOP: ThrottleType
 
 class Filter(_message.Message):
-    __slots__ = ("binary_regex", "namespace", "health_check", "pid", "pid_set", "event_set", "pod_regex", "arguments_regex", "labels", "policy_names", "capabilities", "parent_binary_regex", "cel_expression", "parent_arguments_regex", "container_id", "in_init_tree", "ancestor_binary_regex")
+    __slots__ = (
+        "binary_regex",
+        "namespace",
+        "health_check",
+        "pid",
+        "pid_set",
+        "event_set",
+        "pod_regex",
+        "arguments_regex",
+        "labels",
+        "policy_names",
+        "capabilities",
+        "parent_binary_regex",
+        "cel_expression",
+        "parent_arguments_regex",
+        "container_id",
+        "in_init_tree",
+        "ancestor_binary_regex",
+    )
     BINARY_REGEX_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
@@ -94,7 +115,26 @@ class Filter(_message.Message):
     container_id: _containers.RepeatedScalarFieldContainer[str]
     in_init_tree: _wrappers_pb2.BoolValue
     ancestor_binary_regex: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, binary_regex: _Optional[_Iterable[str]] = ..., namespace: _Optional[_Iterable[str]] = ..., health_check: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., pid: _Optional[_Iterable[int]] = ..., pid_set: _Optional[_Iterable[int]] = ..., event_set: _Optional[_Iterable[_Union[EventType, str]]] = ..., pod_regex: _Optional[_Iterable[str]] = ..., arguments_regex: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., policy_names: _Optional[_Iterable[str]] = ..., capabilities: _Optional[_Union[CapFilter, _Mapping]] = ..., parent_binary_regex: _Optional[_Iterable[str]] = ..., cel_expression: _Optional[_Iterable[str]] = ..., parent_arguments_regex: _Optional[_Iterable[str]] = ..., container_id: _Optional[_Iterable[str]] = ..., in_init_tree: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., ancestor_binary_regex: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(
+        self,
+        binary_regex: _Iterable[str] | None = ...,
+        namespace: _Iterable[str] | None = ...,
+        health_check: _wrappers_pb2.BoolValue | _Mapping | None = ...,
+        pid: _Iterable[int] | None = ...,
+        pid_set: _Iterable[int] | None = ...,
+        event_set: _Iterable[EventType | str] | None = ...,
+        pod_regex: _Iterable[str] | None = ...,
+        arguments_regex: _Iterable[str] | None = ...,
+        labels: _Iterable[str] | None = ...,
+        policy_names: _Iterable[str] | None = ...,
+        capabilities: CapFilter | _Mapping | None = ...,
+        parent_binary_regex: _Iterable[str] | None = ...,
+        cel_expression: _Iterable[str] | None = ...,
+        parent_arguments_regex: _Iterable[str] | None = ...,
+        container_id: _Iterable[str] | None = ...,
+        in_init_tree: _wrappers_pb2.BoolValue | _Mapping | None = ...,
+        ancestor_binary_regex: _Iterable[str] | None = ...,
+    ) -> None: ...
 
 class CapFilter(_message.Message):
     __slots__ = ("permitted", "effective", "inheritable")
@@ -104,7 +144,12 @@ class CapFilter(_message.Message):
     permitted: CapFilterSet
     effective: CapFilterSet
     inheritable: CapFilterSet
-    def __init__(self, permitted: _Optional[_Union[CapFilterSet, _Mapping]] = ..., effective: _Optional[_Union[CapFilterSet, _Mapping]] = ..., inheritable: _Optional[_Union[CapFilterSet, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        permitted: CapFilterSet | _Mapping | None = ...,
+        effective: CapFilterSet | _Mapping | None = ...,
+        inheritable: CapFilterSet | _Mapping | None = ...,
+    ) -> None: ...
 
 class CapFilterSet(_message.Message):
     __slots__ = ("any", "all", "exactly", "none")
@@ -116,7 +161,13 @@ class CapFilterSet(_message.Message):
     all: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     exactly: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     none: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
-    def __init__(self, any: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., all: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., exactly: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., none: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ...) -> None: ...
+    def __init__(
+        self,
+        any: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        all: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        exactly: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        none: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+    ) -> None: ...
 
 class RedactionFilter(_message.Message):
     __slots__ = ("match", "redact", "binary_regex")
@@ -126,7 +177,12 @@ class RedactionFilter(_message.Message):
     match: _containers.RepeatedCompositeFieldContainer[Filter]
     redact: _containers.RepeatedScalarFieldContainer[str]
     binary_regex: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, match: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., redact: _Optional[_Iterable[str]] = ..., binary_regex: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(
+        self,
+        match: _Iterable[Filter | _Mapping] | None = ...,
+        redact: _Iterable[str] | None = ...,
+        binary_regex: _Iterable[str] | None = ...,
+    ) -> None: ...
 
 class FieldFilter(_message.Message):
     __slots__ = ("event_set", "fields", "action", "invert_event_set")
@@ -138,7 +194,13 @@ class FieldFilter(_message.Message):
     fields: _field_mask_pb2.FieldMask
     action: FieldFilterAction
     invert_event_set: _wrappers_pb2.BoolValue
-    def __init__(self, event_set: _Optional[_Iterable[_Union[EventType, str]]] = ..., fields: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., action: _Optional[_Union[FieldFilterAction, str]] = ..., invert_event_set: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        event_set: _Iterable[EventType | str] | None = ...,
+        fields: _field_mask_pb2.FieldMask | _Mapping | None = ...,
+        action: FieldFilterAction | str | None = ...,
+        invert_event_set: _wrappers_pb2.BoolValue | _Mapping | None = ...,
+    ) -> None: ...
 
 class GetEventsRequest(_message.Message):
     __slots__ = ("allow_list", "deny_list", "aggregation_options", "field_filters")
@@ -150,7 +212,13 @@ class GetEventsRequest(_message.Message):
     deny_list: _containers.RepeatedCompositeFieldContainer[Filter]
     aggregation_options: AggregationOptions
     field_filters: _containers.RepeatedCompositeFieldContainer[FieldFilter]
-    def __init__(self, allow_list: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., deny_list: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., aggregation_options: _Optional[_Union[AggregationOptions, _Mapping]] = ..., field_filters: _Optional[_Iterable[_Union[FieldFilter, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        allow_list: _Iterable[Filter | _Mapping] | None = ...,
+        deny_list: _Iterable[Filter | _Mapping] | None = ...,
+        aggregation_options: AggregationOptions | _Mapping | None = ...,
+        field_filters: _Iterable[FieldFilter | _Mapping] | None = ...,
+    ) -> None: ...
 
 class AggregationOptions(_message.Message):
     __slots__ = ("window_size", "channel_buffer_size")
@@ -158,19 +226,23 @@ class AggregationOptions(_message.Message):
     CHANNEL_BUFFER_SIZE_FIELD_NUMBER: _ClassVar[int]
     window_size: _duration_pb2.Duration
     channel_buffer_size: int
-    def __init__(self, window_size: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., channel_buffer_size: _Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        window_size: datetime.timedelta | _duration_pb2.Duration | _Mapping | None = ...,
+        channel_buffer_size: int | None = ...,
+    ) -> None: ...
 
 class AggregationInfo(_message.Message):
     __slots__ = ("count",)
     COUNT_FIELD_NUMBER: _ClassVar[int]
     count: int
-    def __init__(self, count: _Optional[int] = ...) -> None: ...
+    def __init__(self, count: int | None = ...) -> None: ...
 
 class RateLimitInfo(_message.Message):
     __slots__ = ("number_of_dropped_process_events",)
     NUMBER_OF_DROPPED_PROCESS_EVENTS_FIELD_NUMBER: _ClassVar[int]
     number_of_dropped_process_events: int
-    def __init__(self, number_of_dropped_process_events: _Optional[int] = ...) -> None: ...
+    def __init__(self, number_of_dropped_process_events: int | None = ...) -> None: ...
 
 class ProcessThrottle(_message.Message):
     __slots__ = ("type", "cgroup")
@@ -178,17 +250,35 @@ class ProcessThrottle(_message.Message):
     CGROUP_FIELD_NUMBER: _ClassVar[int]
     type: ThrottleType
     cgroup: str
-    def __init__(self, type: _Optional[_Union[ThrottleType, str]] = ..., cgroup: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: ThrottleType | str | None = ..., cgroup: str | None = ...) -> None: ...
 
 class GetEventsResponse(_message.Message):
-    __slots__ = ("process_exec", "process_exit", "process_kprobe", "process_tracepoint", "process_loader", "process_uprobe", "process_throttle", "process_lsm", "process_usdt", "test", "rate_limit_info", "node_name", "time", "aggregation_info", "cluster_name", "node_labels")
+    __slots__ = (
+        "process_exec",
+        "process_exit",
+        "process_kprobe",
+        "process_tracepoint",
+        "process_loader",
+        "process_uprobe",
+        "process_throttle",
+        "process_lsm",
+        "process_usdt",
+        "test",
+        "rate_limit_info",
+        "node_name",
+        "time",
+        "aggregation_info",
+        "cluster_name",
+        "node_labels",
+    )
     class NodeLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+
     PROCESS_EXEC_FIELD_NUMBER: _ClassVar[int]
     PROCESS_EXIT_FIELD_NUMBER: _ClassVar[int]
     PROCESS_KPROBE_FIELD_NUMBER: _ClassVar[int]
@@ -221,4 +311,22 @@ class GetEventsResponse(_message.Message):
     aggregation_info: AggregationInfo
     cluster_name: str
     node_labels: _containers.ScalarMap[str, str]
-    def __init__(self, process_exec: _Optional[_Union[_tetragon_pb2.ProcessExec, _Mapping]] = ..., process_exit: _Optional[_Union[_tetragon_pb2.ProcessExit, _Mapping]] = ..., process_kprobe: _Optional[_Union[_tetragon_pb2.ProcessKprobe, _Mapping]] = ..., process_tracepoint: _Optional[_Union[_tetragon_pb2.ProcessTracepoint, _Mapping]] = ..., process_loader: _Optional[_Union[_tetragon_pb2.ProcessLoader, _Mapping]] = ..., process_uprobe: _Optional[_Union[_tetragon_pb2.ProcessUprobe, _Mapping]] = ..., process_throttle: _Optional[_Union[ProcessThrottle, _Mapping]] = ..., process_lsm: _Optional[_Union[_tetragon_pb2.ProcessLsm, _Mapping]] = ..., process_usdt: _Optional[_Union[_tetragon_pb2.ProcessUsdt, _Mapping]] = ..., test: _Optional[_Union[_tetragon_pb2.Test, _Mapping]] = ..., rate_limit_info: _Optional[_Union[RateLimitInfo, _Mapping]] = ..., node_name: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aggregation_info: _Optional[_Union[AggregationInfo, _Mapping]] = ..., cluster_name: _Optional[str] = ..., node_labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(
+        self,
+        process_exec: _tetragon_pb2.ProcessExec | _Mapping | None = ...,
+        process_exit: _tetragon_pb2.ProcessExit | _Mapping | None = ...,
+        process_kprobe: _tetragon_pb2.ProcessKprobe | _Mapping | None = ...,
+        process_tracepoint: _tetragon_pb2.ProcessTracepoint | _Mapping | None = ...,
+        process_loader: _tetragon_pb2.ProcessLoader | _Mapping | None = ...,
+        process_uprobe: _tetragon_pb2.ProcessUprobe | _Mapping | None = ...,
+        process_throttle: ProcessThrottle | _Mapping | None = ...,
+        process_lsm: _tetragon_pb2.ProcessLsm | _Mapping | None = ...,
+        process_usdt: _tetragon_pb2.ProcessUsdt | _Mapping | None = ...,
+        test: _tetragon_pb2.Test | _Mapping | None = ...,
+        rate_limit_info: RateLimitInfo | _Mapping | None = ...,
+        node_name: str | None = ...,
+        time: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
+        aggregation_info: AggregationInfo | _Mapping | None = ...,
+        cluster_name: str | None = ...,
+        node_labels: _Mapping[str, str] | None = ...,
+    ) -> None: ...

@@ -1,14 +1,16 @@
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
 from google.protobuf import any_pb2 as _any_pb2
-from google.protobuf import wrappers_pb2 as _wrappers_pb2
-from appliance.api.tetragon import events_pb2 as _events_pb2
-from appliance.api.tetragon import stack_pb2 as _stack_pb2
-from appliance.api.tetragon import tetragon_pb2 as _tetragon_pb2
-from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from google.protobuf import wrappers_pb2 as _wrappers_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+
+from appliance.api.tetragon import stack_pb2 as _stack_pb2
+from appliance.api.tetragon import tetragon_pb2 as _tetragon_pb2
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -43,6 +45,7 @@ class LogLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOG_LEVEL_INFO: _ClassVar[LogLevel]
     LOG_LEVEL_DEBUG: _ClassVar[LogLevel]
     LOG_LEVEL_TRACE: _ClassVar[LogLevel]
+
 TP_STATE_UNKNOWN: TracingPolicyState
 TP_STATE_ENABLED: TracingPolicyState
 TP_STATE_DISABLED: TracingPolicyState
@@ -76,19 +79,21 @@ class SensorStatus(_message.Message):
     name: str
     enabled: bool
     collection: str
-    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ..., collection: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, name: str | None = ..., enabled: bool | None = ..., collection: str | None = ...
+    ) -> None: ...
 
 class ListSensorsResponse(_message.Message):
     __slots__ = ("sensors",)
     SENSORS_FIELD_NUMBER: _ClassVar[int]
     sensors: _containers.RepeatedCompositeFieldContainer[SensorStatus]
-    def __init__(self, sensors: _Optional[_Iterable[_Union[SensorStatus, _Mapping]]] = ...) -> None: ...
+    def __init__(self, sensors: _Iterable[SensorStatus | _Mapping] | None = ...) -> None: ...
 
 class RemoveSensorRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class RemoveSensorResponse(_message.Message):
     __slots__ = ()
@@ -98,7 +103,7 @@ class EnableSensorRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class EnableSensorResponse(_message.Message):
     __slots__ = ()
@@ -108,14 +113,24 @@ class DisableSensorRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class DisableSensorResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class TracingPolicyActionCounters(_message.Message):
-    __slots__ = ("post", "signal", "monitor_signal", "override", "monitor_override", "notify_enforcer", "monitor_notify_enforcer", "set", "monitor_set")
+    __slots__ = (
+        "post",
+        "signal",
+        "monitor_signal",
+        "override",
+        "monitor_override",
+        "notify_enforcer",
+        "monitor_notify_enforcer",
+        "set",
+        "monitor_set",
+    )
     POST_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     MONITOR_SIGNAL_FIELD_NUMBER: _ClassVar[int]
@@ -134,16 +149,42 @@ class TracingPolicyActionCounters(_message.Message):
     monitor_notify_enforcer: int
     set: int
     monitor_set: int
-    def __init__(self, post: _Optional[int] = ..., signal: _Optional[int] = ..., monitor_signal: _Optional[int] = ..., override: _Optional[int] = ..., monitor_override: _Optional[int] = ..., notify_enforcer: _Optional[int] = ..., monitor_notify_enforcer: _Optional[int] = ..., set: _Optional[int] = ..., monitor_set: _Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        post: int | None = ...,
+        signal: int | None = ...,
+        monitor_signal: int | None = ...,
+        override: int | None = ...,
+        monitor_override: int | None = ...,
+        notify_enforcer: int | None = ...,
+        monitor_notify_enforcer: int | None = ...,
+        set: int | None = ...,
+        monitor_set: int | None = ...,
+    ) -> None: ...
 
 class TracingPolicyStats(_message.Message):
     __slots__ = ("action_counters",)
     ACTION_COUNTERS_FIELD_NUMBER: _ClassVar[int]
     action_counters: TracingPolicyActionCounters
-    def __init__(self, action_counters: _Optional[_Union[TracingPolicyActionCounters, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self, action_counters: TracingPolicyActionCounters | _Mapping | None = ...
+    ) -> None: ...
 
 class TracingPolicyStatus(_message.Message):
-    __slots__ = ("id", "name", "namespace", "info", "sensors", "enabled", "filter_id", "error", "state", "kernel_memory_bytes", "mode", "stats")
+    __slots__ = (
+        "id",
+        "name",
+        "namespace",
+        "info",
+        "sensors",
+        "enabled",
+        "filter_id",
+        "error",
+        "state",
+        "kernel_memory_bytes",
+        "mode",
+        "stats",
+    )
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
@@ -168,7 +209,21 @@ class TracingPolicyStatus(_message.Message):
     kernel_memory_bytes: int
     mode: TracingPolicyMode
     stats: TracingPolicyStats
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., info: _Optional[str] = ..., sensors: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ..., filter_id: _Optional[int] = ..., error: _Optional[str] = ..., state: _Optional[_Union[TracingPolicyState, str]] = ..., kernel_memory_bytes: _Optional[int] = ..., mode: _Optional[_Union[TracingPolicyMode, str]] = ..., stats: _Optional[_Union[TracingPolicyStats, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        id: int | None = ...,
+        name: str | None = ...,
+        namespace: str | None = ...,
+        info: str | None = ...,
+        sensors: _Iterable[str] | None = ...,
+        enabled: bool | None = ...,
+        filter_id: int | None = ...,
+        error: str | None = ...,
+        state: TracingPolicyState | str | None = ...,
+        kernel_memory_bytes: int | None = ...,
+        mode: TracingPolicyMode | str | None = ...,
+        stats: TracingPolicyStats | _Mapping | None = ...,
+    ) -> None: ...
 
 class ListTracingPoliciesRequest(_message.Message):
     __slots__ = ()
@@ -178,13 +233,15 @@ class ListTracingPoliciesResponse(_message.Message):
     __slots__ = ("policies",)
     POLICIES_FIELD_NUMBER: _ClassVar[int]
     policies: _containers.RepeatedCompositeFieldContainer[TracingPolicyStatus]
-    def __init__(self, policies: _Optional[_Iterable[_Union[TracingPolicyStatus, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self, policies: _Iterable[TracingPolicyStatus | _Mapping] | None = ...
+    ) -> None: ...
 
 class AddTracingPolicyRequest(_message.Message):
     __slots__ = ("yaml",)
     YAML_FIELD_NUMBER: _ClassVar[int]
     yaml: str
-    def __init__(self, yaml: _Optional[str] = ...) -> None: ...
+    def __init__(self, yaml: str | None = ...) -> None: ...
 
 class AddTracingPolicyResponse(_message.Message):
     __slots__ = ()
@@ -196,7 +253,7 @@ class DeleteTracingPolicyRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ..., namespace: str | None = ...) -> None: ...
 
 class DeleteTracingPolicyResponse(_message.Message):
     __slots__ = ()
@@ -208,7 +265,7 @@ class EnableTracingPolicyRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ..., namespace: str | None = ...) -> None: ...
 
 class EnableTracingPolicyResponse(_message.Message):
     __slots__ = ()
@@ -220,7 +277,7 @@ class DisableTracingPolicyRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ..., namespace: str | None = ...) -> None: ...
 
 class DisableTracingPolicyResponse(_message.Message):
     __slots__ = ()
@@ -236,7 +293,13 @@ class ConfigureTracingPolicyRequest(_message.Message):
     namespace: str
     enable: bool
     mode: TracingPolicyMode
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., enable: _Optional[bool] = ..., mode: _Optional[_Union[TracingPolicyMode, str]] = ...) -> None: ...
+    def __init__(
+        self,
+        name: str | None = ...,
+        namespace: str | None = ...,
+        enable: bool | None = ...,
+        mode: TracingPolicyMode | str | None = ...,
+    ) -> None: ...
 
 class ConfigureTracingPolicyResponse(_message.Message):
     __slots__ = ()
@@ -246,13 +309,13 @@ class GetStackTraceTreeRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class GetStackTraceTreeResponse(_message.Message):
     __slots__ = ("root",)
     ROOT_FIELD_NUMBER: _ClassVar[int]
     root: _stack_pb2.StackTraceNode
-    def __init__(self, root: _Optional[_Union[_stack_pb2.StackTraceNode, _Mapping]] = ...) -> None: ...
+    def __init__(self, root: _stack_pb2.StackTraceNode | _Mapping | None = ...) -> None: ...
 
 class GetVersionRequest(_message.Message):
     __slots__ = ()
@@ -262,7 +325,7 @@ class GetVersionResponse(_message.Message):
     __slots__ = ("version",)
     VERSION_FIELD_NUMBER: _ClassVar[int]
     version: str
-    def __init__(self, version: _Optional[str] = ...) -> None: ...
+    def __init__(self, version: str | None = ...) -> None: ...
 
 class GetInfoRequest(_message.Message):
     __slots__ = ()
@@ -276,14 +339,20 @@ class GetInfoResponse(_message.Message):
         ENABLED_FIELD_NUMBER: _ClassVar[int]
         Name: str
         Enabled: _wrappers_pb2.BoolValue
-        def __init__(self, Name: _Optional[str] = ..., Enabled: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ...) -> None: ...
+        def __init__(
+            self, Name: str | None = ..., Enabled: _wrappers_pb2.BoolValue | _Mapping | None = ...
+        ) -> None: ...
+
     class ConfVal(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: _any_pb2.Any
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
+        def __init__(
+            self, key: str | None = ..., value: _any_pb2.Any | _Mapping | None = ...
+        ) -> None: ...
+
     class BuildInfo(_message.Message):
         __slots__ = ("go_version", "commit", "time", "modified")
         GO_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -294,7 +363,14 @@ class GetInfoResponse(_message.Message):
         commit: str
         time: str
         modified: str
-        def __init__(self, go_version: _Optional[str] = ..., commit: _Optional[str] = ..., time: _Optional[str] = ..., modified: _Optional[str] = ...) -> None: ...
+        def __init__(
+            self,
+            go_version: str | None = ...,
+            commit: str | None = ...,
+            time: str | None = ...,
+            modified: str | None = ...,
+        ) -> None: ...
+
     VERSION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROBES_FIELD_NUMBER: _ClassVar[int]
@@ -305,7 +381,14 @@ class GetInfoResponse(_message.Message):
     probes: _containers.RepeatedCompositeFieldContainer[GetInfoResponse.Probe]
     conf: _containers.RepeatedCompositeFieldContainer[GetInfoResponse.ConfVal]
     build: GetInfoResponse.BuildInfo
-    def __init__(self, version: _Optional[str] = ..., name: _Optional[str] = ..., probes: _Optional[_Iterable[_Union[GetInfoResponse.Probe, _Mapping]]] = ..., conf: _Optional[_Iterable[_Union[GetInfoResponse.ConfVal, _Mapping]]] = ..., build: _Optional[_Union[GetInfoResponse.BuildInfo, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        version: str | None = ...,
+        name: str | None = ...,
+        probes: _Iterable[GetInfoResponse.Probe | _Mapping] | None = ...,
+        conf: _Iterable[GetInfoResponse.ConfVal | _Mapping] | None = ...,
+        build: GetInfoResponse.BuildInfo | _Mapping | None = ...,
+    ) -> None: ...
 
 class DumpProcessCacheReqArgs(_message.Message):
     __slots__ = ("skip_zero_refcnt", "exclude_execve_map_processes")
@@ -313,7 +396,9 @@ class DumpProcessCacheReqArgs(_message.Message):
     EXCLUDE_EXECVE_MAP_PROCESSES_FIELD_NUMBER: _ClassVar[int]
     skip_zero_refcnt: bool
     exclude_execve_map_processes: bool
-    def __init__(self, skip_zero_refcnt: _Optional[bool] = ..., exclude_execve_map_processes: _Optional[bool] = ...) -> None: ...
+    def __init__(
+        self, skip_zero_refcnt: bool | None = ..., exclude_execve_map_processes: bool | None = ...
+    ) -> None: ...
 
 class ProcessInternal(_message.Message):
     __slots__ = ("process", "color", "refcnt", "refcnt_ops")
@@ -323,7 +408,8 @@ class ProcessInternal(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: int
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: int | None = ...) -> None: ...
+
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     COLOR_FIELD_NUMBER: _ClassVar[int]
     REFCNT_FIELD_NUMBER: _ClassVar[int]
@@ -332,13 +418,19 @@ class ProcessInternal(_message.Message):
     color: str
     refcnt: _wrappers_pb2.UInt32Value
     refcnt_ops: _containers.ScalarMap[str, int]
-    def __init__(self, process: _Optional[_Union[_tetragon_pb2.Process, _Mapping]] = ..., color: _Optional[str] = ..., refcnt: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., refcnt_ops: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: _tetragon_pb2.Process | _Mapping | None = ...,
+        color: str | None = ...,
+        refcnt: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        refcnt_ops: _Mapping[str, int] | None = ...,
+    ) -> None: ...
 
 class DumpProcessCacheResArgs(_message.Message):
     __slots__ = ("processes",)
     PROCESSES_FIELD_NUMBER: _ClassVar[int]
     processes: _containers.RepeatedCompositeFieldContainer[ProcessInternal]
-    def __init__(self, processes: _Optional[_Iterable[_Union[ProcessInternal, _Mapping]]] = ...) -> None: ...
+    def __init__(self, processes: _Iterable[ProcessInternal | _Mapping] | None = ...) -> None: ...
 
 class GetDebugRequest(_message.Message):
     __slots__ = ("flag", "dump")
@@ -346,7 +438,11 @@ class GetDebugRequest(_message.Message):
     DUMP_FIELD_NUMBER: _ClassVar[int]
     flag: ConfigFlag
     dump: DumpProcessCacheReqArgs
-    def __init__(self, flag: _Optional[_Union[ConfigFlag, str]] = ..., dump: _Optional[_Union[DumpProcessCacheReqArgs, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        flag: ConfigFlag | str | None = ...,
+        dump: DumpProcessCacheReqArgs | _Mapping | None = ...,
+    ) -> None: ...
 
 class GetDebugResponse(_message.Message):
     __slots__ = ("flag", "level", "processes")
@@ -356,7 +452,12 @@ class GetDebugResponse(_message.Message):
     flag: ConfigFlag
     level: LogLevel
     processes: DumpProcessCacheResArgs
-    def __init__(self, flag: _Optional[_Union[ConfigFlag, str]] = ..., level: _Optional[_Union[LogLevel, str]] = ..., processes: _Optional[_Union[DumpProcessCacheResArgs, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        flag: ConfigFlag | str | None = ...,
+        level: LogLevel | str | None = ...,
+        processes: DumpProcessCacheResArgs | _Mapping | None = ...,
+    ) -> None: ...
 
 class SetDebugRequest(_message.Message):
     __slots__ = ("flag", "level")
@@ -364,7 +465,9 @@ class SetDebugRequest(_message.Message):
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     flag: ConfigFlag
     level: LogLevel
-    def __init__(self, flag: _Optional[_Union[ConfigFlag, str]] = ..., level: _Optional[_Union[LogLevel, str]] = ...) -> None: ...
+    def __init__(
+        self, flag: ConfigFlag | str | None = ..., level: LogLevel | str | None = ...
+    ) -> None: ...
 
 class SetDebugResponse(_message.Message):
     __slots__ = ("flag", "level")
@@ -372,4 +475,6 @@ class SetDebugResponse(_message.Message):
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     flag: ConfigFlag
     level: LogLevel
-    def __init__(self, flag: _Optional[_Union[ConfigFlag, str]] = ..., level: _Optional[_Union[LogLevel, str]] = ...) -> None: ...
+    def __init__(
+        self, flag: ConfigFlag | str | None = ..., level: LogLevel | str | None = ...
+    ) -> None: ...

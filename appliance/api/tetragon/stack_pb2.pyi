@@ -1,8 +1,10 @@
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from google.protobuf.internal import containers as _containers
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -12,13 +14,13 @@ class StackAddress(_message.Message):
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     address: int
     symbol: str
-    def __init__(self, address: _Optional[int] = ..., symbol: _Optional[str] = ...) -> None: ...
+    def __init__(self, address: int | None = ..., symbol: str | None = ...) -> None: ...
 
 class StackTrace(_message.Message):
     __slots__ = ("addresses",)
     ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     addresses: _containers.RepeatedCompositeFieldContainer[StackAddress]
-    def __init__(self, addresses: _Optional[_Iterable[_Union[StackAddress, _Mapping]]] = ...) -> None: ...
+    def __init__(self, addresses: _Iterable[StackAddress | _Mapping] | None = ...) -> None: ...
 
 class StackTraceLabel(_message.Message):
     __slots__ = ("key", "count")
@@ -26,7 +28,7 @@ class StackTraceLabel(_message.Message):
     COUNT_FIELD_NUMBER: _ClassVar[int]
     key: str
     count: int
-    def __init__(self, key: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: str | None = ..., count: int | None = ...) -> None: ...
 
 class StackTraceNode(_message.Message):
     __slots__ = ("address", "count", "labels", "children")
@@ -38,4 +40,10 @@ class StackTraceNode(_message.Message):
     count: int
     labels: _containers.RepeatedCompositeFieldContainer[StackTraceLabel]
     children: _containers.RepeatedCompositeFieldContainer[StackTraceNode]
-    def __init__(self, address: _Optional[_Union[StackAddress, _Mapping]] = ..., count: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[StackTraceLabel, _Mapping]]] = ..., children: _Optional[_Iterable[_Union[StackTraceNode, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        address: StackAddress | _Mapping | None = ...,
+        count: int | None = ...,
+        labels: _Iterable[StackTraceLabel | _Mapping] | None = ...,
+        children: _Iterable[StackTraceNode | _Mapping] | None = ...,
+    ) -> None: ...

@@ -1,15 +1,17 @@
 import datetime
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
 
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from google.protobuf import wrappers_pb2 as _wrappers_pb2
-from appliance.api.tetragon import bpf_pb2 as _bpf_pb2
-from appliance.api.tetragon import capabilities_pb2 as _capabilities_pb2
-from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import wrappers_pb2 as _wrappers_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+
+from appliance.api.tetragon import bpf_pb2 as _bpf_pb2
+from appliance.api.tetragon import capabilities_pb2 as _capabilities_pb2
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -56,6 +58,7 @@ class HealthStatusResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HEALTH_STATUS_RUNNING: _ClassVar[HealthStatusResult]
     HEALTH_STATUS_STOPPED: _ClassVar[HealthStatusResult]
     HEALTH_STATUS_ERROR: _ClassVar[HealthStatusResult]
+
 TAINT_UNSET: TaintedBitsType
 TAINT_PROPRIETARY_MODULE: TaintedBitsType
 TAINT_FORCED_MODULE: TaintedBitsType
@@ -95,13 +98,13 @@ class Image(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: str | None = ..., name: str | None = ...) -> None: ...
 
 class SecurityContext(_message.Message):
     __slots__ = ("privileged",)
     PRIVILEGED_FIELD_NUMBER: _ClassVar[int]
     privileged: bool
-    def __init__(self, privileged: _Optional[bool] = ...) -> None: ...
+    def __init__(self, privileged: bool | None = ...) -> None: ...
 
 class Container(_message.Message):
     __slots__ = ("id", "name", "image", "start_time", "pid", "maybe_exec_probe", "security_context")
@@ -119,24 +122,44 @@ class Container(_message.Message):
     pid: _wrappers_pb2.UInt32Value
     maybe_exec_probe: bool
     security_context: SecurityContext
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., maybe_exec_probe: _Optional[bool] = ..., security_context: _Optional[_Union[SecurityContext, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        id: str | None = ...,
+        name: str | None = ...,
+        image: Image | _Mapping | None = ...,
+        start_time: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
+        pid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        maybe_exec_probe: bool | None = ...,
+        security_context: SecurityContext | _Mapping | None = ...,
+    ) -> None: ...
 
 class Pod(_message.Message):
-    __slots__ = ("namespace", "name", "uid", "container", "pod_labels", "workload", "workload_kind", "pod_annotations")
+    __slots__ = (
+        "namespace",
+        "name",
+        "uid",
+        "container",
+        "pod_labels",
+        "workload",
+        "workload_kind",
+        "pod_annotations",
+    )
     class PodLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+
     class PodAnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -153,7 +176,17 @@ class Pod(_message.Message):
     workload: str
     workload_kind: str
     pod_annotations: _containers.ScalarMap[str, str]
-    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., container: _Optional[_Union[Container, _Mapping]] = ..., pod_labels: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., workload_kind: _Optional[str] = ..., pod_annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(
+        self,
+        namespace: str | None = ...,
+        name: str | None = ...,
+        uid: str | None = ...,
+        container: Container | _Mapping | None = ...,
+        pod_labels: _Mapping[str, str] | None = ...,
+        workload: str | None = ...,
+        workload_kind: str | None = ...,
+        pod_annotations: _Mapping[str, str] | None = ...,
+    ) -> None: ...
 
 class Capabilities(_message.Message):
     __slots__ = ("permitted", "effective", "inheritable")
@@ -163,7 +196,12 @@ class Capabilities(_message.Message):
     permitted: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     effective: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     inheritable: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
-    def __init__(self, permitted: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., effective: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., inheritable: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ...) -> None: ...
+    def __init__(
+        self,
+        permitted: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        effective: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        inheritable: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+    ) -> None: ...
 
 class Namespace(_message.Message):
     __slots__ = ("inum", "is_host")
@@ -171,10 +209,21 @@ class Namespace(_message.Message):
     IS_HOST_FIELD_NUMBER: _ClassVar[int]
     inum: int
     is_host: bool
-    def __init__(self, inum: _Optional[int] = ..., is_host: _Optional[bool] = ...) -> None: ...
+    def __init__(self, inum: int | None = ..., is_host: bool | None = ...) -> None: ...
 
 class Namespaces(_message.Message):
-    __slots__ = ("uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user")
+    __slots__ = (
+        "uts",
+        "ipc",
+        "mnt",
+        "pid",
+        "pid_for_children",
+        "net",
+        "time",
+        "time_for_children",
+        "cgroup",
+        "user",
+    )
     UTS_FIELD_NUMBER: _ClassVar[int]
     IPC_FIELD_NUMBER: _ClassVar[int]
     MNT_FIELD_NUMBER: _ClassVar[int]
@@ -195,7 +244,19 @@ class Namespaces(_message.Message):
     time_for_children: Namespace
     cgroup: Namespace
     user: Namespace
-    def __init__(self, uts: _Optional[_Union[Namespace, _Mapping]] = ..., ipc: _Optional[_Union[Namespace, _Mapping]] = ..., mnt: _Optional[_Union[Namespace, _Mapping]] = ..., pid: _Optional[_Union[Namespace, _Mapping]] = ..., pid_for_children: _Optional[_Union[Namespace, _Mapping]] = ..., net: _Optional[_Union[Namespace, _Mapping]] = ..., time: _Optional[_Union[Namespace, _Mapping]] = ..., time_for_children: _Optional[_Union[Namespace, _Mapping]] = ..., cgroup: _Optional[_Union[Namespace, _Mapping]] = ..., user: _Optional[_Union[Namespace, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        uts: Namespace | _Mapping | None = ...,
+        ipc: Namespace | _Mapping | None = ...,
+        mnt: Namespace | _Mapping | None = ...,
+        pid: Namespace | _Mapping | None = ...,
+        pid_for_children: Namespace | _Mapping | None = ...,
+        net: Namespace | _Mapping | None = ...,
+        time: Namespace | _Mapping | None = ...,
+        time_for_children: Namespace | _Mapping | None = ...,
+        cgroup: Namespace | _Mapping | None = ...,
+        user: Namespace | _Mapping | None = ...,
+    ) -> None: ...
 
 class UserNamespace(_message.Message):
     __slots__ = ("level", "uid", "gid", "ns")
@@ -207,10 +268,28 @@ class UserNamespace(_message.Message):
     uid: _wrappers_pb2.UInt32Value
     gid: _wrappers_pb2.UInt32Value
     ns: Namespace
-    def __init__(self, level: _Optional[_Union[_wrappers_pb2.Int32Value, _Mapping]] = ..., uid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., gid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., ns: _Optional[_Union[Namespace, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        level: _wrappers_pb2.Int32Value | _Mapping | None = ...,
+        uid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        gid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        ns: Namespace | _Mapping | None = ...,
+    ) -> None: ...
 
 class ProcessCredentials(_message.Message):
-    __slots__ = ("uid", "gid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid", "securebits", "caps", "user_ns")
+    __slots__ = (
+        "uid",
+        "gid",
+        "euid",
+        "egid",
+        "suid",
+        "sgid",
+        "fsuid",
+        "fsgid",
+        "securebits",
+        "caps",
+        "user_ns",
+    )
     UID_FIELD_NUMBER: _ClassVar[int]
     GID_FIELD_NUMBER: _ClassVar[int]
     EUID_FIELD_NUMBER: _ClassVar[int]
@@ -233,7 +312,20 @@ class ProcessCredentials(_message.Message):
     securebits: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.SecureBitsType]
     caps: Capabilities
     user_ns: UserNamespace
-    def __init__(self, uid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., gid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., euid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., egid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., suid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., sgid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., fsuid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., fsgid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., securebits: _Optional[_Iterable[_Union[_capabilities_pb2.SecureBitsType, str]]] = ..., caps: _Optional[_Union[Capabilities, _Mapping]] = ..., user_ns: _Optional[_Union[UserNamespace, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        uid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        gid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        euid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        egid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        suid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        sgid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        fsuid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        fsgid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        securebits: _Iterable[_capabilities_pb2.SecureBitsType | str] | None = ...,
+        caps: Capabilities | _Mapping | None = ...,
+        user_ns: UserNamespace | _Mapping | None = ...,
+    ) -> None: ...
 
 class InodeProperties(_message.Message):
     __slots__ = ("number", "links")
@@ -241,7 +333,9 @@ class InodeProperties(_message.Message):
     LINKS_FIELD_NUMBER: _ClassVar[int]
     number: int
     links: _wrappers_pb2.UInt32Value
-    def __init__(self, number: _Optional[int] = ..., links: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self, number: int | None = ..., links: _wrappers_pb2.UInt32Value | _Mapping | None = ...
+    ) -> None: ...
 
 class FileProperties(_message.Message):
     __slots__ = ("inode", "path")
@@ -249,7 +343,9 @@ class FileProperties(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     inode: InodeProperties
     path: str
-    def __init__(self, inode: _Optional[_Union[InodeProperties, _Mapping]] = ..., path: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, inode: InodeProperties | _Mapping | None = ..., path: str | None = ...
+    ) -> None: ...
 
 class BinaryProperties(_message.Message):
     __slots__ = ("setuid", "setgid", "privileges_changed", "file")
@@ -259,15 +355,24 @@ class BinaryProperties(_message.Message):
     FILE_FIELD_NUMBER: _ClassVar[int]
     setuid: _wrappers_pb2.UInt32Value
     setgid: _wrappers_pb2.UInt32Value
-    privileges_changed: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.ProcessPrivilegesChanged]
+    privileges_changed: _containers.RepeatedScalarFieldContainer[
+        _capabilities_pb2.ProcessPrivilegesChanged
+    ]
     file: FileProperties
-    def __init__(self, setuid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., setgid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., privileges_changed: _Optional[_Iterable[_Union[_capabilities_pb2.ProcessPrivilegesChanged, str]]] = ..., file: _Optional[_Union[FileProperties, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        setuid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        setgid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        privileges_changed: _Iterable[_capabilities_pb2.ProcessPrivilegesChanged | str]
+        | None = ...,
+        file: FileProperties | _Mapping | None = ...,
+    ) -> None: ...
 
 class UserRecord(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class EnvVar(_message.Message):
     __slots__ = ("Key", "Value")
@@ -275,10 +380,32 @@ class EnvVar(_message.Message):
     VALUE_FIELD_NUMBER: _ClassVar[int]
     Key: str
     Value: str
-    def __init__(self, Key: _Optional[str] = ..., Value: _Optional[str] = ...) -> None: ...
+    def __init__(self, Key: str | None = ..., Value: str | None = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ("exec_id", "pid", "uid", "cwd", "binary", "arguments", "flags", "start_time", "auid", "pod", "docker", "parent_exec_id", "refcnt", "cap", "ns", "tid", "process_credentials", "binary_properties", "user", "in_init_tree", "environment_variables")
+    __slots__ = (
+        "exec_id",
+        "pid",
+        "uid",
+        "cwd",
+        "binary",
+        "arguments",
+        "flags",
+        "start_time",
+        "auid",
+        "pod",
+        "docker",
+        "parent_exec_id",
+        "refcnt",
+        "cap",
+        "ns",
+        "tid",
+        "process_credentials",
+        "binary_properties",
+        "user",
+        "in_init_tree",
+        "environment_variables",
+    )
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -321,7 +448,30 @@ class Process(_message.Message):
     user: UserRecord
     in_init_tree: _wrappers_pb2.BoolValue
     environment_variables: _containers.RepeatedCompositeFieldContainer[EnvVar]
-    def __init__(self, exec_id: _Optional[str] = ..., pid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., uid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., cwd: _Optional[str] = ..., binary: _Optional[str] = ..., arguments: _Optional[str] = ..., flags: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., pod: _Optional[_Union[Pod, _Mapping]] = ..., docker: _Optional[str] = ..., parent_exec_id: _Optional[str] = ..., refcnt: _Optional[int] = ..., cap: _Optional[_Union[Capabilities, _Mapping]] = ..., ns: _Optional[_Union[Namespaces, _Mapping]] = ..., tid: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., process_credentials: _Optional[_Union[ProcessCredentials, _Mapping]] = ..., binary_properties: _Optional[_Union[BinaryProperties, _Mapping]] = ..., user: _Optional[_Union[UserRecord, _Mapping]] = ..., in_init_tree: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., environment_variables: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        exec_id: str | None = ...,
+        pid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        uid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        cwd: str | None = ...,
+        binary: str | None = ...,
+        arguments: str | None = ...,
+        flags: str | None = ...,
+        start_time: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
+        auid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        pod: Pod | _Mapping | None = ...,
+        docker: str | None = ...,
+        parent_exec_id: str | None = ...,
+        refcnt: int | None = ...,
+        cap: Capabilities | _Mapping | None = ...,
+        ns: Namespaces | _Mapping | None = ...,
+        tid: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        process_credentials: ProcessCredentials | _Mapping | None = ...,
+        binary_properties: BinaryProperties | _Mapping | None = ...,
+        user: UserRecord | _Mapping | None = ...,
+        in_init_tree: _wrappers_pb2.BoolValue | _Mapping | None = ...,
+        environment_variables: _Iterable[EnvVar | _Mapping] | None = ...,
+    ) -> None: ...
 
 class ProcessExec(_message.Message):
     __slots__ = ("process", "parent", "ancestors")
@@ -331,7 +481,12 @@ class ProcessExec(_message.Message):
     process: Process
     parent: Process
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+    ) -> None: ...
 
 class ProcessExit(_message.Message):
     __slots__ = ("process", "parent", "signal", "status", "time", "ancestors")
@@ -347,10 +502,30 @@ class ProcessExit(_message.Message):
     status: int
     time: _timestamp_pb2.Timestamp
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., signal: _Optional[str] = ..., status: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        signal: str | None = ...,
+        status: int | None = ...,
+        time: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+    ) -> None: ...
 
 class KprobeSock(_message.Message):
-    __slots__ = ("family", "type", "protocol", "mark", "priority", "saddr", "daddr", "sport", "dport", "cookie", "state")
+    __slots__ = (
+        "family",
+        "type",
+        "protocol",
+        "mark",
+        "priority",
+        "saddr",
+        "daddr",
+        "sport",
+        "dport",
+        "cookie",
+        "state",
+    )
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
@@ -373,10 +548,37 @@ class KprobeSock(_message.Message):
     dport: int
     cookie: int
     state: str
-    def __init__(self, family: _Optional[str] = ..., type: _Optional[str] = ..., protocol: _Optional[str] = ..., mark: _Optional[int] = ..., priority: _Optional[int] = ..., saddr: _Optional[str] = ..., daddr: _Optional[str] = ..., sport: _Optional[int] = ..., dport: _Optional[int] = ..., cookie: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        family: str | None = ...,
+        type: str | None = ...,
+        protocol: str | None = ...,
+        mark: int | None = ...,
+        priority: int | None = ...,
+        saddr: str | None = ...,
+        daddr: str | None = ...,
+        sport: int | None = ...,
+        dport: int | None = ...,
+        cookie: int | None = ...,
+        state: str | None = ...,
+    ) -> None: ...
 
 class KprobeSkb(_message.Message):
-    __slots__ = ("hash", "len", "priority", "mark", "saddr", "daddr", "sport", "dport", "proto", "sec_path_len", "sec_path_olen", "protocol", "family")
+    __slots__ = (
+        "hash",
+        "len",
+        "priority",
+        "mark",
+        "saddr",
+        "daddr",
+        "sport",
+        "dport",
+        "proto",
+        "sec_path_len",
+        "sec_path_olen",
+        "protocol",
+        "family",
+    )
     HASH_FIELD_NUMBER: _ClassVar[int]
     LEN_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
@@ -403,7 +605,22 @@ class KprobeSkb(_message.Message):
     sec_path_olen: int
     protocol: str
     family: str
-    def __init__(self, hash: _Optional[int] = ..., len: _Optional[int] = ..., priority: _Optional[int] = ..., mark: _Optional[int] = ..., saddr: _Optional[str] = ..., daddr: _Optional[str] = ..., sport: _Optional[int] = ..., dport: _Optional[int] = ..., proto: _Optional[int] = ..., sec_path_len: _Optional[int] = ..., sec_path_olen: _Optional[int] = ..., protocol: _Optional[str] = ..., family: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        hash: int | None = ...,
+        len: int | None = ...,
+        priority: int | None = ...,
+        mark: int | None = ...,
+        saddr: str | None = ...,
+        daddr: str | None = ...,
+        sport: int | None = ...,
+        dport: int | None = ...,
+        proto: int | None = ...,
+        sec_path_len: int | None = ...,
+        sec_path_olen: int | None = ...,
+        protocol: str | None = ...,
+        family: str | None = ...,
+    ) -> None: ...
 
 class KprobeSockaddr(_message.Message):
     __slots__ = ("family", "addr", "port")
@@ -413,7 +630,9 @@ class KprobeSockaddr(_message.Message):
     family: str
     addr: str
     port: int
-    def __init__(self, family: _Optional[str] = ..., addr: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
+    def __init__(
+        self, family: str | None = ..., addr: str | None = ..., port: int | None = ...
+    ) -> None: ...
 
 class KprobeSockaddrUn(_message.Message):
     __slots__ = ("family", "path")
@@ -421,13 +640,13 @@ class KprobeSockaddrUn(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     family: str
     path: str
-    def __init__(self, family: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    def __init__(self, family: str | None = ..., path: str | None = ...) -> None: ...
 
 class KprobeNetDev(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: str | None = ...) -> None: ...
 
 class KprobePath(_message.Message):
     __slots__ = ("mount", "path", "flags", "permission")
@@ -439,7 +658,13 @@ class KprobePath(_message.Message):
     path: str
     flags: str
     permission: str
-    def __init__(self, mount: _Optional[str] = ..., path: _Optional[str] = ..., flags: _Optional[str] = ..., permission: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        mount: str | None = ...,
+        path: str | None = ...,
+        flags: str | None = ...,
+        permission: str | None = ...,
+    ) -> None: ...
 
 class KprobeFile(_message.Message):
     __slots__ = ("mount", "path", "flags", "permission")
@@ -451,7 +676,13 @@ class KprobeFile(_message.Message):
     path: str
     flags: str
     permission: str
-    def __init__(self, mount: _Optional[str] = ..., path: _Optional[str] = ..., flags: _Optional[str] = ..., permission: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        mount: str | None = ...,
+        path: str | None = ...,
+        flags: str | None = ...,
+        permission: str | None = ...,
+    ) -> None: ...
 
 class KprobeTruncatedBytes(_message.Message):
     __slots__ = ("bytes_arg", "orig_size")
@@ -459,7 +690,7 @@ class KprobeTruncatedBytes(_message.Message):
     ORIG_SIZE_FIELD_NUMBER: _ClassVar[int]
     bytes_arg: bytes
     orig_size: int
-    def __init__(self, bytes_arg: _Optional[bytes] = ..., orig_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, bytes_arg: bytes | None = ..., orig_size: int | None = ...) -> None: ...
 
 class KprobeCred(_message.Message):
     __slots__ = ("permitted", "effective", "inheritable")
@@ -469,7 +700,12 @@ class KprobeCred(_message.Message):
     permitted: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     effective: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
     inheritable: _containers.RepeatedScalarFieldContainer[_capabilities_pb2.CapabilitiesType]
-    def __init__(self, permitted: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., effective: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ..., inheritable: _Optional[_Iterable[_Union[_capabilities_pb2.CapabilitiesType, str]]] = ...) -> None: ...
+    def __init__(
+        self,
+        permitted: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        effective: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+        inheritable: _Iterable[_capabilities_pb2.CapabilitiesType | str] | None = ...,
+    ) -> None: ...
 
 class KprobeLinuxBinprm(_message.Message):
     __slots__ = ("path", "flags", "permission")
@@ -479,7 +715,9 @@ class KprobeLinuxBinprm(_message.Message):
     path: str
     flags: str
     permission: str
-    def __init__(self, path: _Optional[str] = ..., flags: _Optional[str] = ..., permission: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, path: str | None = ..., flags: str | None = ..., permission: str | None = ...
+    ) -> None: ...
 
 class KprobeCapability(_message.Message):
     __slots__ = ("value", "name")
@@ -487,7 +725,9 @@ class KprobeCapability(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     value: _wrappers_pb2.Int32Value
     name: str
-    def __init__(self, value: _Optional[_Union[_wrappers_pb2.Int32Value, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, value: _wrappers_pb2.Int32Value | _Mapping | None = ..., name: str | None = ...
+    ) -> None: ...
 
 class KprobeUserNamespace(_message.Message):
     __slots__ = ("level", "owner", "group", "ns")
@@ -499,7 +739,13 @@ class KprobeUserNamespace(_message.Message):
     owner: _wrappers_pb2.UInt32Value
     group: _wrappers_pb2.UInt32Value
     ns: Namespace
-    def __init__(self, level: _Optional[_Union[_wrappers_pb2.Int32Value, _Mapping]] = ..., owner: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., group: _Optional[_Union[_wrappers_pb2.UInt32Value, _Mapping]] = ..., ns: _Optional[_Union[Namespace, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self,
+        level: _wrappers_pb2.Int32Value | _Mapping | None = ...,
+        owner: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        group: _wrappers_pb2.UInt32Value | _Mapping | None = ...,
+        ns: Namespace | _Mapping | None = ...,
+    ) -> None: ...
 
 class KprobeBpfAttr(_message.Message):
     __slots__ = ("ProgType", "InsnCnt", "ProgName")
@@ -509,7 +755,9 @@ class KprobeBpfAttr(_message.Message):
     ProgType: str
     InsnCnt: int
     ProgName: str
-    def __init__(self, ProgType: _Optional[str] = ..., InsnCnt: _Optional[int] = ..., ProgName: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, ProgType: str | None = ..., InsnCnt: int | None = ..., ProgName: str | None = ...
+    ) -> None: ...
 
 class KprobeBpfProg(_message.Message):
     __slots__ = ("ProgType", "InsnCnt", "ProgName")
@@ -519,7 +767,9 @@ class KprobeBpfProg(_message.Message):
     ProgType: str
     InsnCnt: int
     ProgName: str
-    def __init__(self, ProgType: _Optional[str] = ..., InsnCnt: _Optional[int] = ..., ProgName: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, ProgType: str | None = ..., InsnCnt: int | None = ..., ProgName: str | None = ...
+    ) -> None: ...
 
 class KprobePerfEvent(_message.Message):
     __slots__ = ("KprobeFunc", "Type", "Config", "ProbeOffset")
@@ -531,7 +781,13 @@ class KprobePerfEvent(_message.Message):
     Type: str
     Config: int
     ProbeOffset: int
-    def __init__(self, KprobeFunc: _Optional[str] = ..., Type: _Optional[str] = ..., Config: _Optional[int] = ..., ProbeOffset: _Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        KprobeFunc: str | None = ...,
+        Type: str | None = ...,
+        Config: int | None = ...,
+        ProbeOffset: int | None = ...,
+    ) -> None: ...
 
 class KprobeBpfMap(_message.Message):
     __slots__ = ("MapType", "KeySize", "ValueSize", "MaxEntries", "MapName")
@@ -545,13 +801,20 @@ class KprobeBpfMap(_message.Message):
     ValueSize: int
     MaxEntries: int
     MapName: str
-    def __init__(self, MapType: _Optional[str] = ..., KeySize: _Optional[int] = ..., ValueSize: _Optional[int] = ..., MaxEntries: _Optional[int] = ..., MapName: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        MapType: str | None = ...,
+        KeySize: int | None = ...,
+        ValueSize: int | None = ...,
+        MaxEntries: int | None = ...,
+        MapName: str | None = ...,
+    ) -> None: ...
 
 class KprobeError(_message.Message):
     __slots__ = ("Message",)
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     Message: str
-    def __init__(self, Message: _Optional[str] = ...) -> None: ...
+    def __init__(self, Message: str | None = ...) -> None: ...
 
 class SyscallId(_message.Message):
     __slots__ = ("id", "abi")
@@ -559,7 +822,7 @@ class SyscallId(_message.Message):
     ABI_FIELD_NUMBER: _ClassVar[int]
     id: int
     abi: str
-    def __init__(self, id: _Optional[int] = ..., abi: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: int | None = ..., abi: str | None = ...) -> None: ...
 
 class KernelModule(_message.Message):
     __slots__ = ("name", "signature_ok", "tainted")
@@ -569,10 +832,49 @@ class KernelModule(_message.Message):
     name: str
     signature_ok: _wrappers_pb2.BoolValue
     tainted: _containers.RepeatedScalarFieldContainer[TaintedBitsType]
-    def __init__(self, name: _Optional[str] = ..., signature_ok: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., tainted: _Optional[_Iterable[_Union[TaintedBitsType, str]]] = ...) -> None: ...
+    def __init__(
+        self,
+        name: str | None = ...,
+        signature_ok: _wrappers_pb2.BoolValue | _Mapping | None = ...,
+        tainted: _Iterable[TaintedBitsType | str] | None = ...,
+    ) -> None: ...
 
 class KprobeArgument(_message.Message):
-    __slots__ = ("string_arg", "int_arg", "skb_arg", "size_arg", "bytes_arg", "path_arg", "file_arg", "truncated_bytes_arg", "sock_arg", "cred_arg", "long_arg", "bpf_attr_arg", "perf_event_arg", "bpf_map_arg", "uint_arg", "user_namespace_arg", "capability_arg", "process_credentials_arg", "user_ns_arg", "module_arg", "kernel_cap_t_arg", "cap_inheritable_arg", "cap_permitted_arg", "cap_effective_arg", "linux_binprm_arg", "net_dev_arg", "bpf_cmd_arg", "syscall_id", "sockaddr_arg", "bpf_prog_arg", "error_arg", "sockaddrun_arg", "label")
+    __slots__ = (
+        "string_arg",
+        "int_arg",
+        "skb_arg",
+        "size_arg",
+        "bytes_arg",
+        "path_arg",
+        "file_arg",
+        "truncated_bytes_arg",
+        "sock_arg",
+        "cred_arg",
+        "long_arg",
+        "bpf_attr_arg",
+        "perf_event_arg",
+        "bpf_map_arg",
+        "uint_arg",
+        "user_namespace_arg",
+        "capability_arg",
+        "process_credentials_arg",
+        "user_ns_arg",
+        "module_arg",
+        "kernel_cap_t_arg",
+        "cap_inheritable_arg",
+        "cap_permitted_arg",
+        "cap_effective_arg",
+        "linux_binprm_arg",
+        "net_dev_arg",
+        "bpf_cmd_arg",
+        "syscall_id",
+        "sockaddr_arg",
+        "bpf_prog_arg",
+        "error_arg",
+        "sockaddrun_arg",
+        "label",
+    )
     STRING_ARG_FIELD_NUMBER: _ClassVar[int]
     INT_ARG_FIELD_NUMBER: _ClassVar[int]
     SKB_ARG_FIELD_NUMBER: _ClassVar[int]
@@ -639,7 +941,42 @@ class KprobeArgument(_message.Message):
     error_arg: KprobeError
     sockaddrun_arg: KprobeSockaddrUn
     label: str
-    def __init__(self, string_arg: _Optional[str] = ..., int_arg: _Optional[int] = ..., skb_arg: _Optional[_Union[KprobeSkb, _Mapping]] = ..., size_arg: _Optional[int] = ..., bytes_arg: _Optional[bytes] = ..., path_arg: _Optional[_Union[KprobePath, _Mapping]] = ..., file_arg: _Optional[_Union[KprobeFile, _Mapping]] = ..., truncated_bytes_arg: _Optional[_Union[KprobeTruncatedBytes, _Mapping]] = ..., sock_arg: _Optional[_Union[KprobeSock, _Mapping]] = ..., cred_arg: _Optional[_Union[KprobeCred, _Mapping]] = ..., long_arg: _Optional[int] = ..., bpf_attr_arg: _Optional[_Union[KprobeBpfAttr, _Mapping]] = ..., perf_event_arg: _Optional[_Union[KprobePerfEvent, _Mapping]] = ..., bpf_map_arg: _Optional[_Union[KprobeBpfMap, _Mapping]] = ..., uint_arg: _Optional[int] = ..., user_namespace_arg: _Optional[_Union[KprobeUserNamespace, _Mapping]] = ..., capability_arg: _Optional[_Union[KprobeCapability, _Mapping]] = ..., process_credentials_arg: _Optional[_Union[ProcessCredentials, _Mapping]] = ..., user_ns_arg: _Optional[_Union[UserNamespace, _Mapping]] = ..., module_arg: _Optional[_Union[KernelModule, _Mapping]] = ..., kernel_cap_t_arg: _Optional[str] = ..., cap_inheritable_arg: _Optional[str] = ..., cap_permitted_arg: _Optional[str] = ..., cap_effective_arg: _Optional[str] = ..., linux_binprm_arg: _Optional[_Union[KprobeLinuxBinprm, _Mapping]] = ..., net_dev_arg: _Optional[_Union[KprobeNetDev, _Mapping]] = ..., bpf_cmd_arg: _Optional[_Union[_bpf_pb2.BpfCmd, str]] = ..., syscall_id: _Optional[_Union[SyscallId, _Mapping]] = ..., sockaddr_arg: _Optional[_Union[KprobeSockaddr, _Mapping]] = ..., bpf_prog_arg: _Optional[_Union[KprobeBpfProg, _Mapping]] = ..., error_arg: _Optional[_Union[KprobeError, _Mapping]] = ..., sockaddrun_arg: _Optional[_Union[KprobeSockaddrUn, _Mapping]] = ..., label: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        string_arg: str | None = ...,
+        int_arg: int | None = ...,
+        skb_arg: KprobeSkb | _Mapping | None = ...,
+        size_arg: int | None = ...,
+        bytes_arg: bytes | None = ...,
+        path_arg: KprobePath | _Mapping | None = ...,
+        file_arg: KprobeFile | _Mapping | None = ...,
+        truncated_bytes_arg: KprobeTruncatedBytes | _Mapping | None = ...,
+        sock_arg: KprobeSock | _Mapping | None = ...,
+        cred_arg: KprobeCred | _Mapping | None = ...,
+        long_arg: int | None = ...,
+        bpf_attr_arg: KprobeBpfAttr | _Mapping | None = ...,
+        perf_event_arg: KprobePerfEvent | _Mapping | None = ...,
+        bpf_map_arg: KprobeBpfMap | _Mapping | None = ...,
+        uint_arg: int | None = ...,
+        user_namespace_arg: KprobeUserNamespace | _Mapping | None = ...,
+        capability_arg: KprobeCapability | _Mapping | None = ...,
+        process_credentials_arg: ProcessCredentials | _Mapping | None = ...,
+        user_ns_arg: UserNamespace | _Mapping | None = ...,
+        module_arg: KernelModule | _Mapping | None = ...,
+        kernel_cap_t_arg: str | None = ...,
+        cap_inheritable_arg: str | None = ...,
+        cap_permitted_arg: str | None = ...,
+        cap_effective_arg: str | None = ...,
+        linux_binprm_arg: KprobeLinuxBinprm | _Mapping | None = ...,
+        net_dev_arg: KprobeNetDev | _Mapping | None = ...,
+        bpf_cmd_arg: _bpf_pb2.BpfCmd | str | None = ...,
+        syscall_id: SyscallId | _Mapping | None = ...,
+        sockaddr_arg: KprobeSockaddr | _Mapping | None = ...,
+        bpf_prog_arg: KprobeBpfProg | _Mapping | None = ...,
+        error_arg: KprobeError | _Mapping | None = ...,
+        sockaddrun_arg: KprobeSockaddrUn | _Mapping | None = ...,
+        label: str | None = ...,
+    ) -> None: ...
 
 class StackTraceEntry(_message.Message):
     __slots__ = ("address", "offset", "symbol", "module")
@@ -651,10 +988,30 @@ class StackTraceEntry(_message.Message):
     offset: int
     symbol: str
     module: str
-    def __init__(self, address: _Optional[int] = ..., offset: _Optional[int] = ..., symbol: _Optional[str] = ..., module: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        address: int | None = ...,
+        offset: int | None = ...,
+        symbol: str | None = ...,
+        module: str | None = ...,
+    ) -> None: ...
 
 class ProcessKprobe(_message.Message):
-    __slots__ = ("process", "parent", "function_name", "args", "action", "kernel_stack_trace", "policy_name", "return_action", "message", "tags", "user_stack_trace", "ancestors", "data")
+    __slots__ = (
+        "process",
+        "parent",
+        "function_name",
+        "args",
+        "action",
+        "kernel_stack_trace",
+        "policy_name",
+        "return_action",
+        "message",
+        "tags",
+        "user_stack_trace",
+        "ancestors",
+        "data",
+    )
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -682,10 +1039,37 @@ class ProcessKprobe(_message.Message):
     user_stack_trace: _containers.RepeatedCompositeFieldContainer[StackTraceEntry]
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
     data: _containers.RepeatedCompositeFieldContainer[KprobeArgument]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., function_name: _Optional[str] = ..., args: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., action: _Optional[_Union[KprobeAction, str]] = ..., kernel_stack_trace: _Optional[_Iterable[_Union[StackTraceEntry, _Mapping]]] = ..., policy_name: _Optional[str] = ..., return_action: _Optional[_Union[KprobeAction, str]] = ..., message: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., user_stack_trace: _Optional[_Iterable[_Union[StackTraceEntry, _Mapping]]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ..., data: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., **kwargs) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        function_name: str | None = ...,
+        args: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        action: KprobeAction | str | None = ...,
+        kernel_stack_trace: _Iterable[StackTraceEntry | _Mapping] | None = ...,
+        policy_name: str | None = ...,
+        return_action: KprobeAction | str | None = ...,
+        message: str | None = ...,
+        tags: _Iterable[str] | None = ...,
+        user_stack_trace: _Iterable[StackTraceEntry | _Mapping] | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+        data: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        **kwargs,
+    ) -> None: ...
 
 class ProcessTracepoint(_message.Message):
-    __slots__ = ("process", "parent", "subsys", "event", "args", "policy_name", "action", "message", "tags", "ancestors")
+    __slots__ = (
+        "process",
+        "parent",
+        "subsys",
+        "event",
+        "args",
+        "policy_name",
+        "action",
+        "message",
+        "tags",
+        "ancestors",
+    )
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     SUBSYS_FIELD_NUMBER: _ClassVar[int]
@@ -706,10 +1090,37 @@ class ProcessTracepoint(_message.Message):
     message: str
     tags: _containers.RepeatedScalarFieldContainer[str]
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., subsys: _Optional[str] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., policy_name: _Optional[str] = ..., action: _Optional[_Union[KprobeAction, str]] = ..., message: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        subsys: str | None = ...,
+        event: str | None = ...,
+        args: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        policy_name: str | None = ...,
+        action: KprobeAction | str | None = ...,
+        message: str | None = ...,
+        tags: _Iterable[str] | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+    ) -> None: ...
 
 class ProcessUprobe(_message.Message):
-    __slots__ = ("process", "parent", "path", "symbol", "policy_name", "message", "args", "tags", "ancestors", "offset", "ref_ctr_offset", "action", "data", "user_stack_trace")
+    __slots__ = (
+        "process",
+        "parent",
+        "path",
+        "symbol",
+        "policy_name",
+        "message",
+        "args",
+        "tags",
+        "ancestors",
+        "offset",
+        "ref_ctr_offset",
+        "action",
+        "data",
+        "user_stack_trace",
+    )
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -738,10 +1149,39 @@ class ProcessUprobe(_message.Message):
     action: KprobeAction
     data: _containers.RepeatedCompositeFieldContainer[KprobeArgument]
     user_stack_trace: _containers.RepeatedCompositeFieldContainer[StackTraceEntry]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., path: _Optional[str] = ..., symbol: _Optional[str] = ..., policy_name: _Optional[str] = ..., message: _Optional[str] = ..., args: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., tags: _Optional[_Iterable[str]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ..., offset: _Optional[int] = ..., ref_ctr_offset: _Optional[int] = ..., action: _Optional[_Union[KprobeAction, str]] = ..., data: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., user_stack_trace: _Optional[_Iterable[_Union[StackTraceEntry, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        path: str | None = ...,
+        symbol: str | None = ...,
+        policy_name: str | None = ...,
+        message: str | None = ...,
+        args: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        tags: _Iterable[str] | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+        offset: int | None = ...,
+        ref_ctr_offset: int | None = ...,
+        action: KprobeAction | str | None = ...,
+        data: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        user_stack_trace: _Iterable[StackTraceEntry | _Mapping] | None = ...,
+    ) -> None: ...
 
 class ProcessUsdt(_message.Message):
-    __slots__ = ("process", "parent", "path", "provider", "name", "policy_name", "message", "args", "tags", "ancestors", "action", "flags")
+    __slots__ = (
+        "process",
+        "parent",
+        "path",
+        "provider",
+        "name",
+        "policy_name",
+        "message",
+        "args",
+        "tags",
+        "ancestors",
+        "action",
+        "flags",
+    )
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -766,10 +1206,35 @@ class ProcessUsdt(_message.Message):
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
     action: KprobeAction
     flags: str
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., path: _Optional[str] = ..., provider: _Optional[str] = ..., name: _Optional[str] = ..., policy_name: _Optional[str] = ..., message: _Optional[str] = ..., args: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., tags: _Optional[_Iterable[str]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ..., action: _Optional[_Union[KprobeAction, str]] = ..., flags: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        path: str | None = ...,
+        provider: str | None = ...,
+        name: str | None = ...,
+        policy_name: str | None = ...,
+        message: str | None = ...,
+        args: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        tags: _Iterable[str] | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+        action: KprobeAction | str | None = ...,
+        flags: str | None = ...,
+    ) -> None: ...
 
 class ProcessLsm(_message.Message):
-    __slots__ = ("process", "parent", "function_name", "policy_name", "message", "args", "action", "tags", "ancestors", "ima_hash")
+    __slots__ = (
+        "process",
+        "parent",
+        "function_name",
+        "policy_name",
+        "message",
+        "args",
+        "action",
+        "tags",
+        "ancestors",
+        "ima_hash",
+    )
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -790,7 +1255,19 @@ class ProcessLsm(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
     ima_hash: str
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., function_name: _Optional[str] = ..., policy_name: _Optional[str] = ..., message: _Optional[str] = ..., args: _Optional[_Iterable[_Union[KprobeArgument, _Mapping]]] = ..., action: _Optional[_Union[KprobeAction, str]] = ..., tags: _Optional[_Iterable[str]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ..., ima_hash: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        parent: Process | _Mapping | None = ...,
+        function_name: str | None = ...,
+        policy_name: str | None = ...,
+        message: str | None = ...,
+        args: _Iterable[KprobeArgument | _Mapping] | None = ...,
+        action: KprobeAction | str | None = ...,
+        tags: _Iterable[str] | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+        ima_hash: str | None = ...,
+    ) -> None: ...
 
 class ProcessLoader(_message.Message):
     __slots__ = ("process", "path", "buildid", "parent", "ancestors")
@@ -804,7 +1281,14 @@ class ProcessLoader(_message.Message):
     buildid: bytes
     parent: Process
     ancestors: _containers.RepeatedCompositeFieldContainer[Process]
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., path: _Optional[str] = ..., buildid: _Optional[bytes] = ..., parent: _Optional[_Union[Process, _Mapping]] = ..., ancestors: _Optional[_Iterable[_Union[Process, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        process: Process | _Mapping | None = ...,
+        path: str | None = ...,
+        buildid: bytes | None = ...,
+        parent: Process | _Mapping | None = ...,
+        ancestors: _Iterable[Process | _Mapping] | None = ...,
+    ) -> None: ...
 
 class Test(_message.Message):
     __slots__ = ("arg0", "arg1", "arg2", "arg3")
@@ -816,13 +1300,19 @@ class Test(_message.Message):
     arg1: int
     arg2: int
     arg3: int
-    def __init__(self, arg0: _Optional[int] = ..., arg1: _Optional[int] = ..., arg2: _Optional[int] = ..., arg3: _Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        arg0: int | None = ...,
+        arg1: int | None = ...,
+        arg2: int | None = ...,
+        arg3: int | None = ...,
+    ) -> None: ...
 
 class GetHealthStatusRequest(_message.Message):
     __slots__ = ("event_set",)
     EVENT_SET_FIELD_NUMBER: _ClassVar[int]
     event_set: _containers.RepeatedScalarFieldContainer[HealthStatusType]
-    def __init__(self, event_set: _Optional[_Iterable[_Union[HealthStatusType, str]]] = ...) -> None: ...
+    def __init__(self, event_set: _Iterable[HealthStatusType | str] | None = ...) -> None: ...
 
 class HealthStatus(_message.Message):
     __slots__ = ("event", "status", "details")
@@ -832,19 +1322,24 @@ class HealthStatus(_message.Message):
     event: HealthStatusType
     status: HealthStatusResult
     details: str
-    def __init__(self, event: _Optional[_Union[HealthStatusType, str]] = ..., status: _Optional[_Union[HealthStatusResult, str]] = ..., details: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        event: HealthStatusType | str | None = ...,
+        status: HealthStatusResult | str | None = ...,
+        details: str | None = ...,
+    ) -> None: ...
 
 class GetHealthStatusResponse(_message.Message):
     __slots__ = ("health_status",)
     HEALTH_STATUS_FIELD_NUMBER: _ClassVar[int]
     health_status: _containers.RepeatedCompositeFieldContainer[HealthStatus]
-    def __init__(self, health_status: _Optional[_Iterable[_Union[HealthStatus, _Mapping]]] = ...) -> None: ...
+    def __init__(self, health_status: _Iterable[HealthStatus | _Mapping] | None = ...) -> None: ...
 
 class RuntimeHookRequest(_message.Message):
     __slots__ = ("createContainer",)
     CREATECONTAINER_FIELD_NUMBER: _ClassVar[int]
     createContainer: CreateContainer
-    def __init__(self, createContainer: _Optional[_Union[CreateContainer, _Mapping]] = ...) -> None: ...
+    def __init__(self, createContainer: CreateContainer | _Mapping | None = ...) -> None: ...
 
 class RuntimeHookResponse(_message.Message):
     __slots__ = ()
@@ -860,17 +1355,35 @@ class Mount(_message.Message):
     type: str
     source: str
     options: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, destination: _Optional[str] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(
+        self,
+        destination: str | None = ...,
+        type: str | None = ...,
+        source: str | None = ...,
+        options: _Iterable[str] | None = ...,
+    ) -> None: ...
 
 class CreateContainer(_message.Message):
-    __slots__ = ("cgroupsPath", "rootDir", "annotations", "containerName", "containerID", "podName", "podUID", "podNamespace", "containerImage", "mounts")
+    __slots__ = (
+        "cgroupsPath",
+        "rootDir",
+        "annotations",
+        "containerName",
+        "containerID",
+        "podName",
+        "podUID",
+        "podNamespace",
+        "containerImage",
+        "mounts",
+    )
     class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+
     CGROUPSPATH_FIELD_NUMBER: _ClassVar[int]
     ROOTDIR_FIELD_NUMBER: _ClassVar[int]
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -891,4 +1404,16 @@ class CreateContainer(_message.Message):
     podNamespace: str
     containerImage: str
     mounts: _containers.RepeatedCompositeFieldContainer[Mount]
-    def __init__(self, cgroupsPath: _Optional[str] = ..., rootDir: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., containerName: _Optional[str] = ..., containerID: _Optional[str] = ..., podName: _Optional[str] = ..., podUID: _Optional[str] = ..., podNamespace: _Optional[str] = ..., containerImage: _Optional[str] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ...) -> None: ...
+    def __init__(
+        self,
+        cgroupsPath: str | None = ...,
+        rootDir: str | None = ...,
+        annotations: _Mapping[str, str] | None = ...,
+        containerName: str | None = ...,
+        containerID: str | None = ...,
+        podName: str | None = ...,
+        podUID: str | None = ...,
+        podNamespace: str | None = ...,
+        containerImage: str | None = ...,
+        mounts: _Iterable[Mount | _Mapping] | None = ...,
+    ) -> None: ...

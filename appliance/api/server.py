@@ -1,0 +1,126 @@
+"""The gRPC API, wire-compatible with Tetragon's v1 FineGuidanceSensors service."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+from concurrent import futures
+
+import grpc
+from google.protobuf import json_format
+
+from appliance import __version__
+from appliance.api.hub import EventHub
+from appliance.api.tetragon import events_pb2, sensors_pb2, sensors_pb2_grpc, tetragon_pb2
+from appliance.export.filters import EventFilter, FilterError
+
+log = logging.getLogger("tetragon.api")
+
+
+class ServerError(Exception):
+    pass
+
+
+def _filters(msgs) -> list[dict]:
+    return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in msgs]
+
+
+class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
+    """Serves events from the hub; policy calls go to `policies` when the agent has one."""
+
+    def __init__(self, hub: EventHub, policies=None):
+        self.hub = hub
+        self.policies = policies
+
+    def GetEvents(self, request: events_pb2.GetEventsRequest, context):
+        try:
+            flt = EventFilter(_filters(request.allow_list), _filters(request.deny_list))
+        except FilterError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        sub = self.hub.subscribe(flt)
+        context.add_callback(lambda: self.hub.unsubscribe(sub))
+        try:
+            while context.is_active() and not sub.closed:
+                try:
+                    item = sub.queue.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    return
+                yield item.message()
+        finally:
+            self.hub.unsubscribe(sub)
+
+    def GetHealth(self, request, context):
+        status = tetragon_pb2.HealthStatus(
+            event=tetragon_pb2.HEALTH_STATUS_TYPE_STATUS,
+            status=tetragon_pb2.HEALTH_STATUS_RUNNING,
+            details="running",
+        )
+        return tetragon_pb2.GetHealthStatusResponse(health_status=[status])
+
+    def GetVersion(self, request, context):
+        return sensors_pb2.GetVersionResponse(version=__version__)
+
+    # Tracing policies: delegated to the policy manager -------------------------
+    def _policy_call(self, name: str, request, context):
+        if self.policies is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "tracing policies are not enabled")
+        return getattr(self.policies, name)(request, context)
+
+    def AddTracingPolicy(self, request, context):
+        return self._policy_call("add", request, context)
+
+    def DeleteTracingPolicy(self, request, context):
+        return self._policy_call("delete", request, context)
+
+    def ListTracingPolicies(self, request, context):
+        return self._policy_call("list", request, context)
+
+    def EnableTracingPolicy(self, request, context):
+        return self._policy_call("enable", request, context)
+
+    def DisableTracingPolicy(self, request, context):
+        return self._policy_call("disable", request, context)
+
+    def ConfigureTracingPolicy(self, request, context):
+        return self._policy_call("configure", request, context)
+
+
+def grpc_target(address: str) -> str:
+    """--server-address as Tetragon takes it -> a gRPC target/bind string."""
+    if address.startswith("unix://"):
+        return address
+    if address.startswith(":"):
+        return "[::]" + address
+    return address
+
+
+def start_server(address: str, servicer: Servicer, workers: int = 16) -> grpc.Server:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    sensors_pb2_grpc.add_FineGuidanceSensorsServicer_to_server(servicer, server)
+    target = grpc_target(address)
+    sock = address[len("unix://") :] if address.startswith("unix://") else ""
+    if sock:
+        os.makedirs(os.path.dirname(sock) or ".", exist_ok=True)
+        if os.path.exists(sock):
+            os.unlink(sock)  # a stale socket from an earlier run
+    old_umask = os.umask(0o177) if sock else None
+    try:
+        port = server.add_insecure_port(target)
+    except RuntimeError as e:
+        port = 0
+        log.debug("bind %s: %s", target, e)
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+    if not sock and port == 0:
+        raise ServerError(
+            f"cannot listen on {address}: address already in use or not available; "
+            "stop the other process or choose another --server-address"
+        )
+    server.start()
+    if sock:
+        os.chmod(sock, 0o600)
+    return server

@@ -1,0 +1,309 @@
+"""A thin typed layer over the system libbpf (libbpf.so.1).
+
+libbpf does the ELF parsing, CO-RE relocation, loading, attaching and ring
+buffer work; this module only turns its C API into Python objects whose
+errors carry the libbpf and verifier log lines that explain them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+c_void_p = ctypes.c_void_p
+c_char_p = ctypes.c_char_p
+c_int = ctypes.c_int
+c_size_t = ctypes.c_size_t
+
+LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
+
+
+class BpfError(Exception):
+    """A libbpf call failed; `log` holds what libbpf (and the verifier) printed."""
+
+    def __init__(self, message: str, err: int = 0, log: str = ""):
+        self.err = err
+        self.log = log
+        detail = f": {os.strerror(err)}" if err else ""
+        super().__init__(f"{message}{detail}")
+
+    def verbose(self) -> str:
+        return f"{self}\n{self.log}" if self.log else str(self)
+
+
+class _OpenOpts(ctypes.Structure):
+    """struct bpf_object_open_opts as of libbpf 1.1 (sz makes it forward compatible)."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("object_name", c_char_p),
+        ("relaxed_maps", ctypes.c_bool),
+        ("pin_root_path", c_char_p),
+        ("attach_prog_fd", ctypes.c_uint32),
+        ("kconfig", c_char_p),
+        ("btf_custom_path", c_char_p),
+        ("kernel_log_buf", c_void_p),
+        ("kernel_log_size", c_size_t),
+        ("kernel_log_level", ctypes.c_uint32),
+    ]
+
+
+_PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
+SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+
+_lib: ctypes.CDLL | None = None
+_log_lock = threading.Lock()
+_log_lines: list[str] = []
+_vsnprintf = None
+
+
+_fmt_buf = ctypes.create_string_buffer(1 << 22)  # verifier logs can be megabytes
+LOG_KEEP = 6000  # characters of a verifier log kept in an error: its end explains it
+
+
+def _format(fmt: bytes, va_list: int) -> str:
+    _vsnprintf(_fmt_buf, len(_fmt_buf), fmt, c_void_p(va_list))
+    text = _fmt_buf.value.decode(errors="replace")
+    if len(text) > LOG_KEEP:
+        text = "...\n" + text[-LOG_KEEP:]
+    return text
+
+
+@_PRINT_FN
+def _print_cb(level: int, fmt: bytes, va_list: int) -> int:
+    if level <= LIBBPF_INFO:
+        _log_lines.append(_format(fmt, va_list))
+    return 0
+
+
+def lib() -> ctypes.CDLL:
+    """Load libbpf once and declare the functions we use."""
+    global _lib, _vsnprintf
+    if _lib is not None:
+        return _lib
+    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+    try:
+        lb = ctypes.CDLL(name, use_errno=True)
+    except OSError as e:
+        raise BpfError(f"cannot load libbpf ({name}); install libbpf1 (>= 1.1)") from e
+    libc = ctypes.CDLL(None)
+    _vsnprintf = libc.vsnprintf
+    _vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
+    decl = {
+        "libbpf_set_print": (c_void_p, [_PRINT_FN]),
+        "bpf_object__open_file": (c_void_p, [c_char_p, ctypes.POINTER(_OpenOpts)]),
+        "bpf_object__load": (c_int, [c_void_p]),
+        "bpf_object__close": (None, [c_void_p]),
+        "bpf_object__find_program_by_name": (c_void_p, [c_void_p, c_char_p]),
+        "bpf_object__find_map_by_name": (c_void_p, [c_void_p, c_char_p]),
+        "bpf_object__next_program": (c_void_p, [c_void_p, c_void_p]),
+        "bpf_program__name": (c_char_p, [c_void_p]),
+        "bpf_program__section_name": (c_char_p, [c_void_p]),
+        "bpf_program__set_autoload": (c_int, [c_void_p, ctypes.c_bool]),
+        "bpf_program__autoload": (ctypes.c_bool, [c_void_p]),
+        "bpf_program__attach": (c_void_p, [c_void_p]),
+        "bpf_program__attach_tracepoint": (c_void_p, [c_void_p, c_char_p, c_char_p]),
+        "bpf_program__attach_uprobe": (
+            c_void_p,
+            [c_void_p, ctypes.c_bool, c_int, c_char_p, c_size_t],
+        ),
+        "bpf_program__fd": (c_int, [c_void_p]),
+        "bpf_link__destroy": (c_int, [c_void_p]),
+        "bpf_map__fd": (c_int, [c_void_p]),
+        "bpf_map__set_max_entries": (c_int, [c_void_p, ctypes.c_uint32]),
+        "bpf_map__value_size": (ctypes.c_uint32, [c_void_p]),
+        "bpf_map__key_size": (ctypes.c_uint32, [c_void_p]),
+        "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
+        "bpf_map_update_elem": (c_int, [c_int, c_void_p, c_void_p, ctypes.c_uint64]),
+        "bpf_map_delete_elem": (c_int, [c_int, c_void_p]),
+        "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
+        "ring_buffer__poll": (c_int, [c_void_p, c_int]),
+        "ring_buffer__consume": (c_int, [c_void_p]),
+        "ring_buffer__free": (None, [c_void_p]),
+        "libbpf_probe_bpf_prog_type": (c_int, [c_int, c_void_p]),
+        "libbpf_probe_bpf_map_type": (c_int, [c_int, c_void_p]),
+        "libbpf_probe_bpf_helper": (c_int, [c_int, c_int, c_void_p]),
+        "libbpf_num_possible_cpus": (c_int, []),
+    }
+    for fname, (restype, argtypes) in decl.items():
+        f = getattr(lb, fname)
+        f.restype = restype
+        f.argtypes = argtypes
+    lb.libbpf_set_print(_print_cb)
+    _lib = lb
+    return lb
+
+
+def _take_log() -> str:
+    with _log_lock:
+        text = "".join(_log_lines)
+        _log_lines.clear()
+    return text
+
+
+def _errno() -> int:
+    return ctypes.get_errno() or errno.EINVAL
+
+
+@dataclass
+class Link:
+    """An attached program; destroy() detaches it."""
+
+    ptr: int
+    program: str
+    method: str
+    target: str
+
+    def destroy(self) -> None:
+        if self.ptr:
+            lib().bpf_link__destroy(self.ptr)
+            self.ptr = 0
+
+
+@dataclass
+class Map:
+    ptr: int
+    name: str
+
+    @property
+    def fd(self) -> int:
+        return lib().bpf_map__fd(self.ptr)
+
+    def lookup(self, key: bytes, value_size: int) -> bytes | None:
+        val = ctypes.create_string_buffer(value_size)
+        if lib().bpf_map_lookup_elem(self.fd, key, val) != 0:
+            return None
+        return val.raw
+
+    def update(self, key: bytes, value: bytes, flags: int = 0) -> None:
+        if lib().bpf_map_update_elem(self.fd, key, value, flags) != 0:
+            raise BpfError(f"update of map {self.name} failed", _errno())
+
+    def delete(self, key: bytes) -> None:
+        lib().bpf_map_delete_elem(self.fd, key)
+
+
+def possible_cpus() -> int:
+    return lib().libbpf_num_possible_cpus()
+
+
+@dataclass
+class BpfObject:
+    """One BPF ELF object: open, adjust, load, attach, close."""
+
+    path: str
+    btf_custom_path: str | None = None
+    ptr: int = 0
+    links: list[Link] = field(default_factory=list)
+    _opts: _OpenOpts | None = None
+
+    @classmethod
+    def open(cls, path: str, btf_custom_path: str | None = None) -> BpfObject:
+        lb = lib()
+        if not os.path.exists(path):
+            raise BpfError(f"BPF object {path} not found", errno.ENOENT)
+        opts = _OpenOpts()
+        opts.sz = ctypes.sizeof(_OpenOpts)
+        # /sys/kernel/btf/vmlinux is libbpf's own default; naming it again is harmless
+        # but a custom path is only passed when it differs.
+        if btf_custom_path and btf_custom_path != "/sys/kernel/btf/vmlinux":
+            opts.btf_custom_path = btf_custom_path.encode()
+        _take_log()
+        ptr = lb.bpf_object__open_file(path.encode(), ctypes.byref(opts))
+        if not ptr:
+            raise BpfError(f"cannot open BPF object {path}", _errno(), _take_log())
+        return cls(path=path, btf_custom_path=btf_custom_path, ptr=ptr, _opts=opts)
+
+    def program_names(self) -> list[str]:
+        names, prog = [], None
+        while True:
+            prog = lib().bpf_object__next_program(self.ptr, prog)
+            if not prog:
+                return names
+            names.append(lib().bpf_program__name(prog).decode())
+
+    def _prog(self, name: str) -> int:
+        prog = lib().bpf_object__find_program_by_name(self.ptr, name.encode())
+        if not prog:
+            raise BpfError(f"no program {name} in {self.path}", errno.ENOENT)
+        return prog
+
+    def section(self, name: str) -> str:
+        return lib().bpf_program__section_name(self._prog(name)).decode()
+
+    def set_autoload(self, name: str, on: bool) -> None:
+        lib().bpf_program__set_autoload(self._prog(name), on)
+
+    def map(self, name: str) -> Map:
+        m = lib().bpf_object__find_map_by_name(self.ptr, name.encode())
+        if not m:
+            raise BpfError(f"no map {name} in {self.path}", errno.ENOENT)
+        return Map(m, name)
+
+    def load(self) -> None:
+        _take_log()
+        rc = lib().bpf_object__load(self.ptr)
+        if rc != 0:
+            raise BpfError(f"loading {os.path.basename(self.path)} failed", -rc, _take_log())
+
+    def attach(self, name: str, method: str = "auto", target: str = "") -> Link:
+        """Attach by the program's section (auto), or as a tracepoint/uprobe."""
+        lb = lib()
+        prog = self._prog(name)
+        _take_log()
+        if method == "tracepoint":
+            cat, _, ev = target.partition("/")
+            ptr = lb.bpf_program__attach_tracepoint(prog, cat.encode(), ev.encode())
+        elif method in ("uprobe", "uretprobe"):
+            path, _, off = target.rpartition(":")
+            ptr = lb.bpf_program__attach_uprobe(
+                prog, method == "uretprobe", -1, path.encode(), int(off)
+            )
+        else:
+            ptr = lb.bpf_program__attach(prog)
+        if not ptr:
+            err = _errno()
+            raise BpfError(
+                f"attaching {name} ({target or self.section(name)}) failed", err, _take_log()
+            )
+        link = Link(ptr, name, method if method != "auto" else self.section(name), target)
+        self.links.append(link)
+        return link
+
+    def close(self) -> None:
+        for link in self.links:
+            link.destroy()
+        self.links.clear()
+        if self.ptr:
+            lib().bpf_object__close(self.ptr)
+            self.ptr = 0
+
+
+class RingBuffer:
+    """Polls a BPF ring buffer map; each sample is handed to `on_sample` as bytes."""
+
+    def __init__(self, map_fd: int, on_sample: Callable[[bytes], None]):
+        def cb(_ctx: int, data: int, size: int) -> int:
+            on_sample(ctypes.string_at(data, size))
+            return 0
+
+        self._cb = SAMPLE_FN(cb)  # keep a reference: libbpf holds the pointer
+        self.ptr = lib().ring_buffer__new(map_fd, self._cb, None, None)
+        if not self.ptr:
+            raise BpfError("cannot create ring buffer", _errno(), _take_log())
+
+    def poll(self, timeout_ms: int) -> int:
+        n = lib().ring_buffer__poll(self.ptr, timeout_ms)
+        if n < 0 and n != -errno.EINTR:
+            raise BpfError("ring buffer poll failed", -n)
+        return max(n, 0)
+
+    def free(self) -> None:
+        if self.ptr:
+            lib().ring_buffer__free(self.ptr)
+            self.ptr = 0

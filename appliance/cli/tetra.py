@@ -1,0 +1,235 @@
+"""tetra: the command-line client of the agent (getevents, status, version, probe, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+import orjson
+
+DEFAULT_SERVER = "localhost:54321"
+
+
+def _server(args) -> str:
+    addr = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS") or DEFAULT_SERVER
+    from appliance.api.server import grpc_target
+
+    return grpc_target(addr)
+
+
+def _stub(args):
+    import grpc
+
+    from appliance.api.tetragon import sensors_pb2_grpc
+
+    channel = grpc.insecure_channel(_server(args))
+    return sensors_pb2_grpc.FineGuidanceSensorsStub(channel)
+
+
+def _rpc_error(args, e) -> int:
+    code = e.code().name if hasattr(e, "code") else ""
+    if code == "UNAVAILABLE":
+        print(
+            f"tetra: cannot reach the agent at {args.server_address or DEFAULT_SERVER}: "
+            "is tetragon running? (pass --server-address to use another address)",
+            file=sys.stderr,
+        )
+    else:
+        detail = e.details() if hasattr(e, "details") else str(e)
+        print(f"tetra: {code or 'error'}: {detail}", file=sys.stderr)
+    return 1
+
+
+def _request_filter(args) -> dict:
+    f: dict = {}
+    if args.processes:
+        f["binary_regex"] = [
+            p if any(ch in p for ch in "^$*+?[](|\\") else re.escape(p) for p in args.processes
+        ]
+    if args.pods:
+        f["pod_regex"] = list(args.pods)
+    if args.namespace:
+        f["namespace"] = list(args.namespace)
+    if args.event_types:
+        f["event_set"] = [t.upper() for t in args.event_types]
+    if args.pid:
+        f["pid"] = [int(p) for p in args.pid]
+    return f
+
+
+def _print_event(event: dict, args, colors) -> None:
+    from appliance.cli.compact import event_line
+
+    if args.output == "compact":
+        line = event_line(event, colors)
+        if line is None:
+            return
+        if args.timestamps:
+            line = f"{event.get('time', '')} {line}"
+        sys.stdout.write(line + "\n")
+    else:
+        sys.stdout.write(orjson.dumps(event).decode() + "\n")
+    sys.stdout.flush()
+
+
+def cmd_getevents(args) -> int:
+    from appliance.cli.compact import Colors, use_color
+    from appliance.export.filters import EventFilter, FilterError
+
+    colors = Colors(args.output == "compact" and use_color(args.color))
+    flt = _request_filter(args)
+    if args.stdin or (not sys.stdin.isatty() and not args.server_address and _stdin_has_data()):
+        try:
+            match = EventFilter([flt] if flt else [])
+        except FilterError as e:
+            print(f"tetra: {e}", file=sys.stderr)
+            return 2
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # log lines mixed with events, as kubectl logs gives
+            if isinstance(event, dict) and match(event):
+                _print_event(event, args, colors)
+        return 0
+
+    import grpc
+    from google.protobuf import json_format
+
+    from appliance.api.tetragon import events_pb2
+
+    req = events_pb2.GetEventsRequest()
+    if flt:
+        json_format.ParseDict(flt, req.allow_list.add())
+    try:
+        for resp in _stub(args).GetEvents(req):
+            event = json_format.MessageToDict(resp, preserving_proto_field_name=True)
+            _print_event(event, args, colors)
+    except grpc.RpcError as e:
+        return _rpc_error(args, e)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _stdin_has_data() -> bool:
+    """A pipe or file on stdin (not /dev/null) means: read events from it."""
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and os.fstat(0).st_size > 0)
+
+
+def cmd_status(args) -> int:
+    import grpc
+
+    from appliance.api.tetragon import tetragon_pb2
+
+    try:
+        resp = _stub(args).GetHealth(tetragon_pb2.GetHealthStatusRequest(), timeout=args.timeout)
+    except grpc.RpcError as e:
+        return _rpc_error(args, e)
+    ok = True
+    for h in resp.health_status:
+        status = tetragon_pb2.HealthStatusResult.Name(h.status)
+        print(f"Health Status: {h.details or status.lower()}")
+        ok = ok and h.status == tetragon_pb2.HEALTH_STATUS_RUNNING
+    return 0 if ok else 1
+
+
+def cmd_version(args) -> int:
+    import grpc
+
+    from appliance import __version__
+    from appliance.api.tetragon import sensors_pb2
+
+    print(f"CLI version: {__version__}")
+    if args.client:
+        return 0
+    try:
+        resp = _stub(args).GetVersion(sensors_pb2.GetVersionRequest(), timeout=args.timeout)
+    except grpc.RpcError as e:
+        return _rpc_error(args, e)
+    print(f"Server version: {resp.version}")
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from appliance.agent import default_bpf_lib
+    from appliance.bpf import btf as btfmod
+    from appliance.bpf.features import probe
+    from appliance.bpf.libbpf import BpfError
+
+    if os.geteuid() != 0:
+        print("tetra probe: must run as root to load test programs; use sudo", file=sys.stderr)
+        return 1
+    try:
+        path = btfmod.discover(args.btf or "")
+        feats = probe(args.bpf_lib or default_bpf_lib(), path)
+    except (btfmod.BtfNotFound, BpfError) as e:
+        print(f"tetra probe: {e}", file=sys.stderr)
+        return 1
+    for line in feats.lines():
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tetra", description="Tetragon CLI")
+    p.add_argument("--server-address", default="", help=f"agent address (default {DEFAULT_SERVER})")
+    p.add_argument("--timeout", type=float, default=10.0, help="RPC timeout in seconds")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    g = sub.add_parser("getevents", help="print events")
+    g.add_argument("-o", "--output", choices=["json", "compact"], default="json")
+    g.add_argument("--processes", nargs="+", default=[], help="binaries to show (names or regexes)")
+    g.add_argument("--pods", nargs="+", default=[], help="pod name regexes")
+    g.add_argument("--namespace", "--namespaces", nargs="+", default=[], help="namespaces")
+    g.add_argument("--event-types", nargs="+", default=[], help="e.g. PROCESS_EXEC")
+    g.add_argument("--pid", nargs="+", default=[], help="process ids")
+    g.add_argument("--timestamps", action="store_true", help="prefix compact lines with time")
+    g.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    g.add_argument("--stdin", action="store_true", help="read JSON events from standard input")
+    g.add_argument("--server-address", default=argparse.SUPPRESS)
+    g.set_defaults(func=cmd_getevents)
+
+    s = sub.add_parser("status", help="agent health")
+    s.add_argument("--server-address", default=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_status)
+
+    v = sub.add_parser("version", help="versions of the CLI and the agent")
+    v.add_argument("--client", action="store_true", help="only the CLI version")
+    v.add_argument("--server-address", default=argparse.SUPPRESS)
+    v.set_defaults(func=cmd_version)
+
+    pr = sub.add_parser("probe", help="kernel features this host offers")
+    pr.add_argument("--btf", default="")
+    pr.add_argument("--bpf-lib", default="")
+    pr.set_defaults(func=cmd_probe)
+
+    from appliance.cli import policy_cmds
+
+    policy_cmds.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Decoding of the messages the BPF programs put on the ring buffer.
+
+The layouts mirror bpf/include/common.h and bpf/process.bpf.c.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+MSG_EXEC, MSG_CLONE, MSG_EXIT, MSG_POLICY = 1, 2, 3, 4
+PATH_TRUNCATED = 1
+ARGS_MAX = 4095
+
+HEADER = struct.Struct("<BBHIIIQ")  # type, flags, pad, size, pid, tid, ktime
+EXEC = struct.Struct("<6IQQII4H4BI")
+CLONE = struct.Struct("<IIQ")
+EXIT = struct.Struct("<IIQ")
+EXEC_DATA = HEADER.size + EXEC.size
+
+
+@dataclass(slots=True)
+class ExecMsg:
+    pid: int
+    tid: int
+    ktime: int
+    ppid: int
+    uid: int
+    euid: int
+    gid: int
+    egid: int
+    auid: int
+    start_time: int
+    cgroup_id: int
+    pid_ns: int
+    mnt_ns: int
+    argv: list[str]
+    binary: str
+    cwd: str
+    cgroup_name: str
+    trunc_args: bool
+    trunc_path: bool
+
+
+@dataclass(slots=True)
+class CloneMsg:
+    pid: int
+    tid: int
+    ktime: int
+    ppid: int
+    start_time: int
+
+
+@dataclass(slots=True)
+class ExitMsg:
+    pid: int
+    tid: int
+    ktime: int
+    exit_code: int
+    start_time: int
+
+
+def _path(raw: bytes, comps: int) -> str:
+    """Components arrive leaf first, NUL-terminated; the root is implied."""
+    if comps == 0:
+        return "/"
+    parts = raw.split(b"\0")[:comps]
+    parts.reverse()
+    return "/" + "/".join(p.decode(errors="replace") for p in parts)
+
+
+def decode_exec(buf: bytes) -> ExecMsg:
+    _t, _f, _p, _size, pid, tid, ktime = HEADER.unpack_from(buf)
+    (
+        ppid,
+        uid,
+        euid,
+        gid,
+        egid,
+        auid,
+        start_time,
+        cgroup_id,
+        pid_ns,
+        mnt_ns,
+        args_len,
+        path_len,
+        cwd_len,
+        cg_len,
+        path_comps,
+        cwd_comps,
+        path_flags,
+        cwd_flags,
+        _pad,
+    ) = EXEC.unpack_from(buf, HEADER.size)
+    o = EXEC_DATA
+    raw_args = buf[o : o + args_len]
+    o += args_len
+    binary = buf[o : o + path_len].split(b"\0", 1)[0].decode(errors="replace")
+    o += path_len
+    cwd = _path(buf[o : o + cwd_len], cwd_comps)
+    o += cwd_len
+    if binary and binary[0] != "/":
+        binary = os.path.normpath(os.path.join(cwd, binary))
+    cg = buf[o : o + cg_len].split(b"\0", 1)[0].decode(errors="replace")
+    argv = [a.decode(errors="replace") for a in raw_args.split(b"\0")]
+    if argv and argv[-1] == "":
+        argv.pop()
+    return ExecMsg(
+        pid,
+        tid,
+        ktime,
+        ppid,
+        uid,
+        euid,
+        gid,
+        egid,
+        auid,
+        start_time,
+        cgroup_id,
+        pid_ns,
+        mnt_ns,
+        argv,
+        binary,
+        cwd,
+        cg,
+        args_len >= ARGS_MAX,
+        bool(path_flags & PATH_TRUNCATED),
+    )
+
+
+def decode_clone(buf: bytes) -> CloneMsg:
+    _t, _f, _p, _size, pid, tid, ktime = HEADER.unpack_from(buf)
+    ppid, _pad, start_time = CLONE.unpack_from(buf, HEADER.size)
+    return CloneMsg(pid, tid, ktime, ppid, start_time)
+
+
+def decode_exit(buf: bytes) -> ExitMsg:
+    _t, _f, _p, _size, pid, tid, ktime = HEADER.unpack_from(buf)
+    code, _pad, start_time = EXIT.unpack_from(buf, HEADER.size)
+    return ExitMsg(pid, tid, ktime, code, start_time)

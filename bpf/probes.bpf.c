@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tiny programs the agent tries to load to learn what this kernel allows:
+ * fentry (BPF trampolines), fmod_ret on security_* functions and BPF LSM.
+ * Each is loaded alone; none is attached.
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("fentry/security_file_open")
+int BPF_PROG(probe_fentry, struct file *file)
+{
+	return 0;
+}
+
+SEC("fmod_ret/security_file_open")
+int BPF_PROG(probe_fmod_ret, struct file *file)
+{
+	return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(probe_lsm, struct file *file, int ret)
+{
+	return ret;
+}
