@@ -1,0 +1,49 @@
+# Common commands. `make setup` installs everything; `make test` runs the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup bpf test unit integration lint format run bench vm-test proto clean
+
+setup:
+	./scripts/setup.sh
+
+bpf:
+	$(MAKE) -s -C bpf
+
+# unit tests, then the integration tests that load real BPF (as root)
+test: bpf
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(SUDO) $(PY) -m pytest -q tests/unit tests/integration
+
+unit:
+	$(PY) -m pytest -q tests/unit
+
+integration: bpf
+	$(SUDO) $(PY) -m pytest -q -m integration tests/integration
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# the agent from the checkout, with its defaults
+run: bpf
+	$(SUDO) $(VENV)/bin/tetragon --export-filename /var/log/tetragon/tetragon.log
+
+bench: bpf
+	$(SUDO) $(PY) bench/exec_throughput.py
+
+# the integration tests on Debian kernels 5.10, 6.1, 6.12 and sid in QEMU
+vm-test: bpf
+	$(SUDO) $(PY) tests/vm/matrix.py
+
+proto:
+	./scripts/gen-proto.sh
+
+clean:
+	$(MAKE) -C bpf clean

@@ -1,0 +1,263 @@
+"""The agent: loads the sensors, tracks processes, exports events."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from appliance.api.hub import EventHub
+from appliance.api.server import ServerError, Servicer, start_server
+from appliance.bpf import btf as btfmod
+from appliance.bpf import features as featmod
+from appliance.bpf.libbpf import BpfError, BpfObject, RingBuffer, possible_cpus
+from appliance.events.common import Clock
+from appliance.events.process import ProcessTracker
+from appliance.export.file import RotatingFile
+from appliance.export.filters import EventFilter, FilterError, parse_filter_list
+from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
+from appliance.metrics import read_percpu_counters
+from appliance.process import procfs
+from appliance.process.cache import ProcessCache
+from appliance.sensors import wire
+from appliance.settings import (
+    Settings,
+)
+
+log = logging.getLogger("tetragon")
+
+CNT_LOST, CNT_SENT, CNT_EXEC, CNT_CLONE, CNT_EXIT = 0, 1, 2, 3, 4
+N_COUNTERS = 16
+
+
+class StartupError(Exception):
+    """A condition that stops the agent from starting, with what to do about it."""
+
+
+def default_bpf_lib() -> str:
+    """Where the BPF objects are when --bpf-lib is not given."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (
+        os.environ.get("TETRAGON_BPF_LIB", ""),
+        os.path.join(os.path.dirname(here), "bpf", "objs"),  # a checkout
+        "/usr/local/lib/tetragon/bpf",
+        "/usr/lib/tetragon/bpf",
+    ):
+        if cand and os.path.exists(os.path.join(cand, "process.bpf.o")):
+            return cand
+    return os.path.join(os.path.dirname(here), "bpf", "objs")
+
+
+class Agent:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.node = settings.node_name or socket.gethostname()
+        self.clock = Clock()
+        self.cache = ProcessCache(settings.process_cache_size)
+        self.tracker = ProcessTracker(self.node, self.cache, self.clock)
+        self.pipeline = Pipeline()
+        self.hub = EventHub(queue_size=max(1, settings.event_queue_size))
+        self.stop_event = threading.Event()
+        self.objects: list[BpfObject] = []
+        self.sensor: BpfObject | None = None
+        self.ring: RingBuffer | None = None
+        self.server = None
+        self.features = None
+        self.policies = None  # set by the policy engine when loaded
+        self.decode_errors = 0
+        self._ncpus = 1
+
+    # -- start-up ------------------------------------------------------------------
+    def start(self) -> None:
+        s = self.settings
+        bpf_lib = s.bpf_lib or default_bpf_lib()
+        obj_path = os.path.join(bpf_lib, "process.bpf.o")
+        if not os.path.exists(obj_path):
+            raise StartupError(
+                f"BPF object {obj_path} not found; build the objects with `make bpf` "
+                "or point --bpf-lib at the directory that holds them"
+            )
+        self.bpf_lib = bpf_lib
+        try:
+            self.btf = btfmod.discover(s.btf)
+        except btfmod.BtfNotFound as e:
+            raise StartupError(str(e)) from None
+        log.info("BTF file: %s", self.btf)
+        try:
+            self.features = featmod.probe(bpf_lib, self.btf)
+        except BpfError as e:
+            raise StartupError(str(e)) from None
+        for line in self.features.lines():
+            log.info("kernel feature %s", line)
+        if not self.features.ring_buffer:
+            raise StartupError(
+                "this kernel has no BPF ring buffer (needs Linux >= 5.8); upgrade the kernel"
+            )
+        self._ncpus = possible_cpus()
+
+        self._load_sensor(obj_path)
+        self._configure_exporters()
+        if s.server_address:
+            try:
+                self.server = start_server(s.server_address, Servicer(self.hub, self.policies))
+            except ServerError as e:
+                raise StartupError(str(e)) from None
+            log.info("gRPC API listening on %s", s.server_address)
+        if s.metrics_server:
+            from appliance import metrics
+
+            try:
+                metrics.serve(s.metrics_server, self)
+            except OSError as e:
+                raise StartupError(
+                    f"cannot serve metrics on {s.metrics_server}: {e.strerror}; "
+                    "choose another --metrics-server"
+                ) from None
+            log.info("metrics on %s", s.metrics_server)
+
+        # events from processes started from now on are queued in the ring buffer;
+        # learn the ones already running, then start consuming
+        n = self.tracker.learn(procfs.scan(s.procfs))
+        log.info("learned %d running processes from %s", n, s.procfs)
+
+    def _load_sensor(self, obj_path: str) -> None:
+        try:
+            obj = BpfObject.open(obj_path, self.btf)
+            if self.settings.rb_size:
+                obj.map("events").set_max_entries(_ringbuf_size(self.settings.rb_size))
+            obj.load()
+            for name in obj.program_names():
+                link = obj.attach(name)
+                log.info("sensor process: %s attached as %s", name, link.method)
+        except BpfError as e:
+            raise StartupError(
+                f"cannot load the process sensor: {e}\n{_tail(e.log)}\n"
+                "the kernel needs BTF and tp_btf programs (Linux >= 5.8)"
+            ) from None
+        self.sensor = obj
+        self.objects.append(obj)
+        self.ring = RingBuffer(obj.map("events").fd, self._on_sample)
+        self._counters = obj.map("counters")
+
+    def _configure_exporters(self) -> None:
+        s = self.settings
+        if s.export_filename:
+            perm = int(str(s.export_file_perm), 8)
+            rf = RotatingFile(
+                s.export_filename,
+                max_size_mb=s.export_file_max_size_mb,
+                max_backups=s.export_file_max_backups,
+                compress=s.export_file_compress,
+                rotation_interval_s=_seconds(s.export_file_rotation_interval),
+                perm=perm,
+            )
+            self.pipeline.set_sink("file", JsonLinesSink(rf))
+            log.info("exporting events to %s", s.export_filename)
+        else:
+            self.pipeline.set_sink("file", None)
+        self.pipeline.set_sink("stdout", stdout_sink() if s.export_stdout else None)
+        self.pipeline.set_sink("grpc", self.hub)
+        try:
+            allow = parse_filter_list(s.export_allowlist or "")
+            deny = parse_filter_list(s.export_denylist or "")
+        except FilterError as e:
+            raise StartupError(f"export filters: {e}") from None
+        self.pipeline.export_filter = EventFilter(allow, deny)
+
+    # -- the event loop ------------------------------------------------------------
+    def _on_sample(self, data: bytes) -> None:
+        try:
+            t = data[0]
+            if t == wire.MSG_EXEC:
+                self.pipeline.emit(self.tracker.on_exec(wire.decode_exec(data)))
+            elif t == wire.MSG_EXIT:
+                ev = self.tracker.on_exit(wire.decode_exit(data))
+                if ev is not None:
+                    self.pipeline.emit(ev)
+            elif t == wire.MSG_CLONE:
+                self.tracker.on_clone(wire.decode_clone(data))
+            elif self.policies is not None:
+                ev = self.policies.decode(data)
+                if ev is not None:
+                    self.pipeline.emit(ev)
+        except Exception as e:
+            self.decode_errors += 1
+            log.debug("cannot decode message type %d: %s", data[0] if data else -1, e)
+
+    def run(self) -> None:
+        last_resync = time.monotonic()
+        while not self.stop_event.is_set():
+            n = self.ring.poll(200)
+            if n:
+                self.pipeline.flush()
+            now = time.monotonic()
+            if now - last_resync > 60:
+                self.clock.resync()
+                last_resync = now
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop(grace=0.5)
+        if self.ring is not None:
+            # drain what is already in the ring buffer before detaching
+            self.ring.poll(0)
+            self.pipeline.flush()
+            self.ring.free()
+            self.ring = None
+        self.pipeline.close()
+        for obj in self.objects:
+            obj.close()
+        self.objects.clear()
+
+    # -- counters --------------------------------------------------------------------
+    def bpf_counters(self) -> list[int]:
+        if self.sensor is None:
+            return [0] * N_COUNTERS
+        size = 8 * self._ncpus
+        return read_percpu_counters(
+            lambda i: self._counters.lookup(i.to_bytes(4, "little"), size),
+            self._ncpus,
+            N_COUNTERS,
+        )
+
+    def lost_counts(self) -> dict[str, int]:
+        c = self.bpf_counters()
+        out = {"ring_buffer": c[CNT_LOST], "grpc_queue": self.hub.dropped}
+        if self.policies is not None:
+            out.update(self.policies.lost_counts())
+        return out
+
+    def error_counts(self) -> dict[str, int]:
+        out = dict(self.pipeline.errors)
+        out["decode"] = self.decode_errors
+        return out
+
+    def extra_metrics(self):
+        if self.policies is not None:
+            return self.policies.metrics()
+        return []
+
+
+def _seconds(v) -> float:
+    if v is None:
+        return 0.0
+    if hasattr(v, "total_seconds"):
+        return v.total_seconds()
+    return float(v)
+
+
+def _ringbuf_size(n: int) -> int:
+    """The ring buffer must be a power-of-two number of pages."""
+    size = 4096
+    while size < n:
+        size <<= 1
+    return size
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,165 @@
+"""Fixtures that run the real agent as root and read the events it exports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _need_root():
+    if os.geteuid() != 0:
+        pytest.skip(
+            "integration tests load BPF programs: run them as root", allow_module_level=True
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningAgent:
+    def __init__(self, workdir: Path, extra_args: list[str] = ()):
+        self.workdir = workdir
+        self.export = workdir / "events.log"
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.address = f"localhost:{self.port}"
+        self.log = workdir / "agent.log"
+        args = [
+            sys.executable,
+            "-m",
+            "appliance.agent",
+            "--export-filename",
+            str(self.export),
+            "--server-address",
+            self.address,
+            "--metrics-server",
+            f"127.0.0.1:{self.metrics_port}",
+            "--tracing-policy-dir",
+            str(workdir / "no-policies"),
+            "--config-dir",
+            str(workdir / "no-conf"),
+            *extra_args,
+        ]
+        (workdir / "no-conf").mkdir(exist_ok=True)
+        self._logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, stdout=self._logf, stderr=subprocess.STDOUT, env=_clean_env()
+        )
+        self._offset = 0
+        self._events: list[dict] = []
+        deadline = time.monotonic() + 60
+        while b"agent running" not in self.log.read_bytes():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited early:\n{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"agent did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+
+    def events(self) -> list[dict]:
+        """All events exported so far (parsed incrementally)."""
+        if self.export.exists():
+            with open(self.export, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+            end = data.rfind(b"\n") + 1
+            for line in data[:end].splitlines():
+                self._events.append(orjson.loads(line))
+            self._offset += end
+        return self._events
+
+    def wait_for(self, pred: Callable[[dict], bool], timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            evs = self.events()
+            for e in evs[seen:]:
+                if pred(e):
+                    return e
+            seen = len(evs)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching event within {timeout}s ({seen} events seen)")
+            time.sleep(0.05)
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics") as r:
+            return r.read().decode()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._logf.close()
+        return self.proc.returncode
+
+
+def _clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETRAGON_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def exec_of(binary: str, args_contains: str = "") -> Callable[[dict], bool]:
+    def pred(e: dict) -> bool:
+        p = e.get("process_exec", {}).get("process", {})
+        return p.get("binary") == binary and args_contains in p.get("arguments", "")
+
+    return pred
+
+
+def exit_of(binary: str, args_contains: str = "") -> Callable[[dict], bool]:
+    def pred(e: dict) -> bool:
+        p = e.get("process_exit", {}).get("process", {})
+        return p.get("binary") == binary and args_contains in p.get("arguments", "")
+
+    return pred
+
+
+@pytest.fixture(scope="module")
+def early_process() -> Iterator[tuple[subprocess.Popen, str]]:
+    """A shell started before the agent; it runs /bin/true when its FIFO is written."""
+    d = tempfile.mkdtemp(prefix="tetragon-test-")
+    fifo = os.path.join(d, "go")
+    os.mkfifo(fifo)
+    marker = f"procfs-child-{os.getpid()}"
+    p = subprocess.Popen(["/bin/sh", "-c", f"read x < {fifo}; /bin/true {marker}; exit 0"])
+    yield p, fifo, marker
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    os.unlink(fifo)
+    os.rmdir(d)
+
+
+@pytest.fixture(scope="module")
+def agent(early_process, tmp_path_factory) -> Iterator[RunningAgent]:
+    a = RunningAgent(tmp_path_factory.mktemp("agent"))
+    yield a
+    a.stop()

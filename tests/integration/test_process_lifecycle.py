@@ -1,0 +1,158 @@
+"""The agent observes real processes on this kernel: exec, exit, signals, procfs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import orjson
+
+from .conftest import exec_of, exit_of
+
+
+def test_exec_has_real_binary_and_shell_parent(agent):
+    marker = f"lifecycle-{time.time_ns()}"
+    subprocess.run(["/bin/sh", "-c", f"/bin/true {marker}; exit 0"], check=True)
+    child = agent.wait_for(exec_of("/bin/true", marker))["process_exec"]
+    shell = agent.wait_for(exec_of("/bin/sh", marker))["process_exec"]["process"]
+    proc = child["process"]
+    assert proc["binary"] == "/bin/true"
+    assert proc["arguments"] == marker
+    assert proc["parent_exec_id"] == shell["exec_id"]
+    assert child["parent"]["exec_id"] == shell["exec_id"]
+    assert "execve" in proc["flags"] and "clone" in proc["flags"]
+    assert proc["cwd"] == os.getcwd()
+    assert proc["uid"] == 0 and proc["pid"] > 0 and proc["tid"] == proc["pid"]
+    assert proc["start_time"].endswith("Z") and "T" in proc["start_time"]
+
+
+def test_exit_status(agent):
+    rc = subprocess.run(["/bin/sh", "-c", "exit 3"]).returncode
+    assert rc == 3
+    ev = agent.wait_for(exit_of("/bin/sh", '-c "exit 3"'))["process_exit"]
+    assert ev["status"] == 3
+    assert "signal" not in ev
+
+
+def test_sigkill_reported(agent):
+    p = subprocess.Popen(["/bin/sleep", "31.5"])
+    agent.wait_for(exec_of("/bin/sleep", "31.5"))
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    ev = agent.wait_for(exit_of("/bin/sleep", "31.5"))["process_exit"]
+    assert ev["signal"] == "SIGKILL"
+    assert ev["process"]["pid"] == p.pid
+
+
+def test_process_started_before_agent_is_a_procfs_parent(agent, early_process):
+    proc, fifo, marker = early_process
+    with open(fifo, "w") as f:
+        f.write("go\n")
+    proc.wait(10)
+    ev = agent.wait_for(exec_of("/bin/true", marker))["process_exec"]
+    parent = ev["parent"]
+    assert parent["pid"] == proc.pid
+    assert "procFS" in parent["flags"]
+    assert parent["binary"] == "/usr/bin/dash" or parent["binary"].endswith("sh")
+    assert ev["process"]["parent_exec_id"] == parent["exec_id"]
+
+
+def test_exec_ids_unique_and_export_is_json_lines(agent):
+    for i in range(20):
+        subprocess.run(["/bin/true", f"uniq-{i}"])
+    agent.wait_for(exit_of("/bin/true", "uniq-19"))
+    ids = [e["process_exec"]["process"]["exec_id"] for e in agent.events() if "process_exec" in e]
+    assert len(ids) == len(set(ids))
+    with open(agent.export, "rb") as f:
+        lines = f.read().splitlines()
+    assert lines
+    for line in lines:
+        ev = orjson.loads(line)
+        assert "node_name" in ev and "time" in ev
+
+
+def test_tetra_getevents_compact_and_json(agent):
+    marker = f"tetra-{time.time_ns()}"
+    cmd = ["tetra", "--server-address", agent.address, "getevents", "-o", "compact"]
+    with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
+        try:
+            time.sleep(1.5)  # let the stream subscribe
+            subprocess.run(["/bin/sh", "-c", f"/bin/true {marker}; exit 0"])
+            lines = _read_until(t, f"/bin/true {marker} 0")
+        finally:
+            t.kill()
+    assert f"🚀 process /bin/true {marker}" in lines
+    assert f"💥 exit    /bin/true {marker} 0" in lines
+
+    # JSON output from the gRPC stream, with Tetragon's field names
+    cmd = ["tetra", "--server-address", agent.address, "getevents", "--processes", "true"]
+    with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
+        try:
+            time.sleep(1.5)
+            subprocess.run(["/bin/true", marker + "-json"])
+            line = _read_until(t, marker + "-json")[-1]
+        finally:
+            t.kill()
+    ev = orjson.loads(line)
+    assert ev["process_exec"]["process"]["binary"] == "/bin/true"
+    assert isinstance(ev["process_exec"]["process"]["pid"], int)
+
+
+def test_tetra_reads_json_from_stdin(agent):
+    agent.wait_for(exec_of("/bin/true"))
+    data = agent.export.read_bytes()
+    out = subprocess.run(
+        _tetra(["tetra", "getevents", "-o", "compact"]), input=data, capture_output=True
+    )
+    assert out.returncode == 0
+    assert "🚀 process /bin/true" in out.stdout.decode()
+
+
+def test_tetra_status_and_version(agent):
+    out = subprocess.run(
+        _tetra(["tetra", "--server-address", agent.address, "status"]),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "running" in out.stdout
+    out = subprocess.run(
+        _tetra(["tetra", "--server-address", agent.address, "version"]),
+        capture_output=True,
+        text=True,
+    )
+    assert "Server version:" in out.stdout
+
+
+def test_metrics_count_events(agent):
+    subprocess.run(["/bin/true", "metrics"])
+    agent.wait_for(exit_of("/bin/true", "metrics"))
+    m = agent.metrics()
+    assert 'tetragon_events_total{type="PROCESS_EXEC"}' in m
+    assert 'tetragon_events_lost_total{where="ring_buffer"} 0.0' in m
+    assert "tetragon_process_cache_size" in m
+
+
+def _tetra(cmd: list[str]) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "appliance.cli.tetra", *cmd[1:]]
+
+
+def _read_until(proc: subprocess.Popen, needle: str, timeout: float = 10) -> list[str]:
+    import select
+
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if needle in line:
+                return lines
+    raise AssertionError(f"{needle!r} not seen; got {lines[-5:]}")
