@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from appliance import __version__
 
@@ -21,8 +22,12 @@ NOT_ROOT = (
 )
 
 
+_LEVELS = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
+_configured_level = logging.INFO  # the level SIGRTMIN+22 returns to
+
+
 def setup_logging(level: str, fmt: str = "text") -> None:
-    lvl = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}.get(level, 20)
+    lvl = _LEVELS.get(level, 20)
     logging.addLevelName(5, "TRACE")
     if fmt == "json":
         f = '{"time":"%(asctime)s","level":"%(levelname)s","msg":"%(message)s"}'
@@ -32,18 +37,33 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     install_level_signals()
 
 
+def set_configured_level(level: str) -> None:
+    """Change the configured log level at run time (a live --log-level change)."""
+    global _configured_level
+    _configured_level = _LEVELS.get(level, 20)
+    logging.getLogger().setLevel(_configured_level)
+
+
 def install_level_signals() -> None:
     """SIGRTMIN+20/21/22: debug, trace, back to the configured level (as Tetragon)."""
+    global _configured_level
     root = logging.getLogger()
-    base = root.level
+    _configured_level = root.level
 
     def setter(level):
-        return lambda *_: root.setLevel(level)
+        def handler(*_):
+            lvl = _configured_level if level is None else level
+            root.setLevel(lvl)
+            # not from the handler itself: it may interrupt a write to the same stream
+            name = logging.getLevelName(lvl).lower()
+            threading.Thread(target=log.info, args=("log level set to %s by signal", name)).start()
+
+        return handler
 
     try:
         signal.signal(signal.SIGRTMIN + 20, setter(logging.DEBUG))
         signal.signal(signal.SIGRTMIN + 21, setter(5))
-        signal.signal(signal.SIGRTMIN + 22, setter(base))
+        signal.signal(signal.SIGRTMIN + 22, setter(None))
     except (ValueError, OSError):
         pass
 
@@ -53,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0 and not {"-h", "--help"} & set(args):
         print(NOT_ROOT, file=sys.stderr)
         return 1
+    from appliance.live import config_locations
     from appliance.settings import SettingsError, effective_settings_lines, load_settings
 
     try:
-        loaded = load_settings(argv)
+        loaded = load_settings(argv, **config_locations())
     except SettingsError as e:
         print(f"tetragon: {e}", file=sys.stderr)
         return 2
@@ -70,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from appliance.daemon import Agent, StartupError
 
     agent = Agent(s)
+    agent.settings_sources = dict(loaded.sources)  # flags and env win over live changes
     try:
         agent.start()
     except StartupError as e:

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+from appliance import live
 from appliance.api.hub import EventHub
 from appliance.api.server import ServerError, Servicer, start_server
 from appliance.bpf import btf as btfmod
@@ -15,9 +16,7 @@ from appliance.bpf import features as featmod
 from appliance.bpf.libbpf import BpfError, BpfObject, RingBuffer, possible_cpus
 from appliance.events.common import Clock
 from appliance.events.process import ProcessTracker
-from appliance.export.file import RotatingFile
-from appliance.export.filters import EventFilter, FilterError, parse_filter_list
-from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
+from appliance.export.pipeline import Pipeline
 from appliance.metrics import read_percpu_counters
 from appliance.process import procfs
 from appliance.process.cache import ProcessCache
@@ -101,7 +100,11 @@ class Agent:
         self._configure_exporters()
         if s.server_address:
             try:
-                self.server = start_server(s.server_address, Servicer(self.hub, self.policies))
+                self.server = start_server(
+                    s.server_address,
+                    Servicer(self.hub, self.policies),
+                    extra=[live.service(self)],
+                )
             except ServerError as e:
                 raise StartupError(str(e)) from None
             log.info("gRPC API listening on %s", s.server_address)
@@ -142,29 +145,14 @@ class Agent:
         self._counters = obj.map("counters")
 
     def _configure_exporters(self) -> None:
-        s = self.settings
-        if s.export_filename:
-            perm = int(str(s.export_file_perm), 8)
-            rf = RotatingFile(
-                s.export_filename,
-                max_size_mb=s.export_file_max_size_mb,
-                max_backups=s.export_file_max_backups,
-                compress=s.export_file_compress,
-                rotation_interval_s=_seconds(s.export_file_rotation_interval),
-                perm=perm,
-            )
-            self.pipeline.set_sink("file", JsonLinesSink(rf))
-            log.info("exporting events to %s", s.export_filename)
-        else:
-            self.pipeline.set_sink("file", None)
-        self.pipeline.set_sink("stdout", stdout_sink() if s.export_stdout else None)
-        self.pipeline.set_sink("grpc", self.hub)
         try:
-            allow = parse_filter_list(s.export_allowlist or "")
-            deny = parse_filter_list(s.export_denylist or "")
-        except FilterError as e:
-            raise StartupError(f"export filters: {e}") from None
-        self.pipeline.export_filter = EventFilter(allow, deny)
+            live.configure_exporters(self.pipeline, self.hub, self.settings)
+        except live.LiveError as e:
+            raise StartupError(str(e)) from None
+
+    def apply_settings(self, values, source="", sources=None, config_error=""):
+        """Apply drop-in style settings (flag name -> text) while running: see appliance.live."""
+        return live.apply_settings(self, values, source, sources, config_error)
 
     # -- the event loop ------------------------------------------------------------
     def _on_sample(self, data: bytes) -> None:

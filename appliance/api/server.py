@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+from collections.abc import Callable, Iterable
 from concurrent import futures
 
 import grpc
@@ -97,9 +98,15 @@ def grpc_target(address: str) -> str:
     return address
 
 
-def start_server(address: str, servicer: Servicer, workers: int = 16) -> grpc.Server:
+def start_server(
+    address: str, servicer: Servicer, workers: int = 16, extra: Iterable[Callable] = ()
+) -> grpc.Server:
+    """Serve `servicer` on `address`; each of `extra` adds another service to the server
+    (gRPC accepts services only before the server starts)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
     sensors_pb2_grpc.add_FineGuidanceSensorsServicer_to_server(servicer, server)
+    for register in extra:
+        register(server)
     target = grpc_target(address)
     sock = address[len("unix://") :] if address.startswith("unix://") else ""
     if sock:

@@ -1,0 +1,546 @@
+"""Changes to a running agent: settings applied live, policies replaced, status reported.
+
+The configuration controller (and anyone with the API) changes the agent through the
+``appliance.v1.Agent`` gRPC service served here, next to Tetragon's FineGuidanceSensors:
+
+- ``ApplySettings`` takes settings in drop-in form (flag name -> text), validates every
+  value through the :class:`~appliance.settings.Settings` model and applies the ones in
+  :data:`~appliance.settings.LIVE_SETTINGS` without a restart: the export file and its
+  rotation (a new file sink is swapped in), the export allow/deny lists, the stdout
+  exporter, the log level and format, the BTF file used for the next policy compile. The
+  others are returned as needing a restart. A bad value refuses the whole request, naming
+  the file, setting and reason, and nothing changes.
+- ``ReplaceTracingPolicy`` swaps in a new version of a loaded policy (the new one is
+  attached before the old one is detached).
+- ``GetAgentStatus`` reports the process, its effective settings, its policies and the last
+  configuration error, for ``tetra`` and for health checks.
+
+:func:`configure_exporters` is also what the agent runs at start, so the exporters are
+built one way whether they come from the start-up settings or from a live change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from appliance.export.file import RotatingFile
+from appliance.export.filters import EventFilter, FilterError, parse_filter_list
+from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
+from appliance.settings import (
+    DEFAULT_DIRS,
+    DEFAULT_YAML_FILE,
+    FLAG_NAMES,
+    LIVE_SETTINGS,
+    LoadedSettings,
+    Settings,
+    SettingsError,
+    diff_settings,
+    effective_settings_lines,
+    format_value,
+)
+
+log = logging.getLogger("tetragon.live")
+
+#: Environment variables naming other system configuration locations than /usr/lib,
+#: /usr/local/lib and /etc (tests, chroots, relocated installs). They do not start with
+#: ``TETRAGON_``, which is the settings' own prefix.
+ENV_SYSTEM_DIRS = "APPLIANCE_SYSTEM_CONF_DIRS"  # colon-separated; the last one is the admin's
+ENV_SYSTEM_YAML = "APPLIANCE_SYSTEM_CONF_YAML"
+
+#: Settings the controller decides from the environment; the agent takes them live.
+CONTROLLER_SETTINGS = frozenset({"metadata_source"})
+
+_FILE_FIELDS = frozenset(
+    {
+        "export_filename",
+        "export_file_max_size_mb",
+        "export_file_rotation_interval",
+        "export_file_max_backups",
+        "export_file_compress",
+        "export_file_perm",
+    }
+)
+_FILTER_FIELDS = frozenset({"export_allowlist", "export_denylist"})
+_LOG_FIELDS = frozenset({"log_level", "debug", "log_format"})
+# Empty means "disabled" for these (as upstream documents), "back to the default" elsewhere.
+_EMPTY_DISABLES = frozenset({"server_address", "health_server_address"})
+_KEEP = object()
+
+
+class LiveError(Exception):
+    """A change the agent cannot make; nothing was changed."""
+
+
+def config_locations(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``load_settings`` keyword arguments for the system configuration locations.
+
+    The defaults (/usr/lib, /usr/local/lib, /etc) unless :data:`ENV_SYSTEM_DIRS` or
+    :data:`ENV_SYSTEM_YAML` name others; the agent and the controller both read them, so
+    they always see the same sources.
+    """
+    environ = os.environ if environ is None else environ
+    dirs = environ.get(ENV_SYSTEM_DIRS)
+    yaml_file = environ.get(ENV_SYSTEM_YAML)
+    return {
+        "system_dirs": tuple(d for d in dirs.split(":") if d) if dirs else DEFAULT_DIRS,
+        "yaml_file": yaml_file if yaml_file else DEFAULT_YAML_FILE,
+    }
+
+
+# --- exporters --------------------------------------------------------------------------
+
+
+def _seconds(v: Any) -> float:
+    if v is None:
+        return 0.0
+    if hasattr(v, "total_seconds"):
+        return v.total_seconds()
+    return float(v)
+
+
+def configure_exporters(
+    pipeline: Pipeline, hub: Any, s: Settings, changed: frozenset[str] | set[str] | None = None
+) -> None:
+    """Install the exporters that ``s`` asks for into ``pipeline``.
+
+    With ``changed`` (field names), only the exporters those fields affect are rebuilt: a
+    change of the export file or its rotation settings swaps in a new file sink (events
+    already buffered go to the old file, which is closed), a change of the allow/deny lists
+    a new filter. Everything is built before anything is installed: a filter that does not
+    parse or an export file that cannot be opened raises :class:`LiveError` and leaves the
+    pipeline as it was.
+    """
+    every = changed is None
+    changed = frozenset() if changed is None else frozenset(changed)
+    flt = None
+    if every or changed & _FILTER_FIELDS:
+        try:
+            allow = parse_filter_list(s.export_allowlist or "")
+            deny = parse_filter_list(s.export_denylist or "")
+            flt = EventFilter(allow, deny)
+        except FilterError as e:
+            raise LiveError(f"export filters: {e}") from None
+    file_sink: Any = _KEEP
+    if every or changed & _FILE_FIELDS:
+        file_sink = None
+        if s.export_filename:
+            try:
+                rf = RotatingFile(
+                    s.export_filename,
+                    max_size_mb=s.export_file_max_size_mb,
+                    max_backups=s.export_file_max_backups,
+                    compress=s.export_file_compress,
+                    rotation_interval_s=_seconds(s.export_file_rotation_interval),
+                    perm=s.export_file_mode,
+                )
+            except OSError as e:
+                raise LiveError(
+                    f"cannot open the export file {s.export_filename}: {e.strerror or e}; "
+                    "choose another --export-filename"
+                ) from None
+            file_sink = JsonLinesSink(rf)
+
+    if file_sink is not _KEEP:
+        pipeline.set_sink("file", file_sink)
+        if s.export_filename:
+            log.info("exporting events to %s", s.export_filename)
+        elif not every:
+            log.info("export file off")
+    if every or "export_stdout" in changed:
+        pipeline.set_sink("stdout", stdout_sink() if s.export_stdout else None)
+    if every:
+        pipeline.set_sink("grpc", hub)
+    if flt is not None:
+        pipeline.export_filter = flt
+
+
+# --- live state of one agent ------------------------------------------------------------
+
+
+@dataclass
+class ApplyResult:
+    applied: list[str] = field(default_factory=list)
+    restart_required: list[str] = field(default_factory=list)
+    overridden: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class LiveState:
+    """What the agent remembers of the live changes made to it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sources: dict[str, str] = field(default_factory=dict)  # field -> source of a live value
+    last_error: str = ""
+    last_error_time: float = 0.0
+    errors: int = 0
+    last_applied_time: float = 0.0
+    changes: int = 0
+    metadata_source_by: str = ""
+
+    def record_error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_time = time.time()
+        self.errors += 1
+
+
+def state(agent: Any) -> LiveState:
+    """The :class:`LiveState` of ``agent``, created on first use."""
+    st = getattr(agent, "_live_state", None)
+    if st is None:
+        st = LiveState()
+        agent._live_state = st
+    return st
+
+
+def _field_name(key: str) -> str | None:
+    if key in FLAG_NAMES:
+        return FLAG_NAMES[key]
+    if key in Settings.model_fields:
+        return key
+    return None
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid value"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        parts.append(msg[:1].lower() + msg[1:])
+    return "; ".join(parts)
+
+
+def parse_setting(key: str, text: str, source: str) -> tuple[str, Any]:
+    """(field name, value) of one drop-in style setting; raises :class:`SettingsError`.
+
+    An empty text is the setting's default (for the listening addresses: disabled), as an
+    empty drop-in file is.
+    """
+    name = _field_name(key)
+    if name is None:
+        raise SettingsError(source, key, "unknown setting")
+    flag = name.replace("_", "-")
+    if text.strip() == "":
+        if name in _EMPTY_DISABLES:
+            return name, ""
+        return name, Settings.model_fields[name].default
+    try:
+        model = Settings.model_validate({name: text.strip()})
+    except ValidationError as exc:
+        raise SettingsError(source, flag, _reason(exc), text.strip()) from None
+    return name, getattr(model, name)
+
+
+def _agent_sources(agent: Any) -> Mapping[str, str]:
+    return getattr(agent, "settings_sources", None) or {}
+
+
+def apply_settings(
+    agent: Any,
+    values: Mapping[str, str],
+    source: str = "",
+    sources: Mapping[str, str] | None = None,
+    config_error: str = "",
+) -> ApplyResult:
+    """Validate ``values`` (flag name -> text) and apply the live ones to ``agent``.
+
+    Values set by the agent's own command line or environment win over the files, as at
+    start: those are reported as overridden and left alone. Settings that cannot change
+    while running are reported in ``restart_required``. A value that does not parse, an
+    export file that cannot be opened or a BTF file that is not one refuses the whole
+    request (``error``) and nothing changes; the error is kept as the agent's last
+    configuration error, as is ``config_error`` (an error the caller met in a file).
+    """
+    sources = sources or {}
+    st = state(agent)
+    result = ApplyResult()
+    with st.lock:
+        if config_error:
+            st.record_error(config_error)
+            log.error("configuration error reported by %s: %s", source or "a client", config_error)
+        if not values:
+            return result
+        try:
+            _apply_locked(agent, st, values, source, sources, result)
+        except (SettingsError, LiveError) as e:
+            result.applied.clear()
+            result.restart_required.clear()
+            result.overridden.clear()
+            result.error = str(e)
+            st.record_error(result.error)
+            log.error("configuration change refused, nothing changed: %s", result.error)
+    return result
+
+
+def _apply_locked(
+    agent: Any,
+    st: LiveState,
+    values: Mapping[str, str],
+    source: str,
+    sources: Mapping[str, str],
+    result: ApplyResult,
+) -> None:
+    current: Settings = agent.settings
+    own = _agent_sources(agent)
+    updates: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key in sorted(values):
+        where = sources.get(key) or source or "ApplySettings"
+        name, value = parse_setting(key, values[key], where)
+        flag = name.replace("_", "-")
+        if own.get(name, "").startswith(("flag ", "env ")):
+            if getattr(current, name) != value:
+                result.overridden.append(flag)
+                log.warning(
+                    "%s=%s from %s ignored: the agent's %s takes precedence",
+                    flag,
+                    format_value(name, value),
+                    where,
+                    own[name],
+                )
+            continue
+        updates[name] = value
+        origin[name] = where
+    try:
+        wanted = Settings(**{**current.model_dump(), **updates})
+    except ValidationError as exc:
+        raise SettingsError(source or "ApplySettings", None, _reason(exc)) from None
+
+    diff = diff_settings(current, wanted)
+    live = {n for n in diff if n in LIVE_SETTINGS or n in CONTROLLER_SETTINGS}
+    restart = sorted(set(diff) - live)
+    new = Settings(**{**current.model_dump(), **{n: getattr(wanted, n) for n in live}})
+
+    # Build and check everything that can fail before changing anything.
+    btf_path = None
+    if "btf" in live:
+        from appliance.bpf import btf as btfmod
+
+        try:
+            btf_path = btfmod.discover(new.btf)
+        except btfmod.BtfNotFound as e:
+            raise LiveError(f"{origin.get('btf', source)}: {e}") from None
+    if live & (_FILE_FIELDS | _FILTER_FIELDS | {"export_stdout"}):
+        configure_exporters(agent.pipeline, agent.hub, new, changed=live)
+
+    # From here on nothing fails.
+    if live & _LOG_FIELDS:
+        _apply_logging(new, reformat="log_format" in live)
+    if btf_path is not None:
+        agent.btf = btf_path
+        setter = getattr(getattr(agent, "policies", None), "set_btf", None)
+        if callable(setter):
+            setter(btf_path)
+    agent.settings = new
+    if "metadata_source" in live:
+        st.metadata_source_by = origin.get("metadata_source", source)
+        hook = getattr(agent, "set_metadata_source", None)
+        if callable(hook):
+            hook(new.metadata_source)
+    for name in live:
+        st.sources[name] = f"applied live from {origin.get(name, source)}"
+    if live:
+        st.last_applied_time = time.time()
+        st.changes += 1
+    for name in sorted(live):
+        log.info(
+            "setting %s=%s applied live (from %s)",
+            name.replace("_", "-"),
+            format_value(name, getattr(new, name)).replace("\n", "\\n") or '""',
+            origin.get(name, source),
+        )
+    for name in restart:
+        log.warning(
+            "setting %s=%s from %s needs an agent restart",
+            name.replace("_", "-"),
+            format_value(name, getattr(wanted, name)).replace("\n", "\\n") or '""',
+            origin.get(name, source),
+        )
+    result.applied = sorted(n.replace("_", "-") for n in updates if n not in restart)
+    result.restart_required = [n.replace("_", "-") for n in restart]
+
+
+def _apply_logging(s: Settings, reformat: bool) -> None:
+    from appliance import agent as agent_main
+
+    if reformat:
+        agent_main.setup_logging(s.effective_log_level, s.log_format)
+    agent_main.set_configured_level(s.effective_log_level)
+
+
+# --- policies ---------------------------------------------------------------------------
+
+
+class NoPolicyEngine(LiveError):
+    pass
+
+
+def _policy_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        from appliance.policy.manager import PolicyError
+    except ImportError:
+        return (ValueError,)
+    return (PolicyError, ValueError)
+
+
+def replace_policy(agent: Any, yaml_text: str, source: str = "") -> str:
+    """Replace the loaded policy with this document's name by this version; its name.
+
+    Raises :class:`NoPolicyEngine` when the agent has none, and the policy engine's
+    ``PolicyError`` (file, path, reason) when the document is refused; the old version
+    keeps running then.
+    """
+    policies = getattr(agent, "policies", None)
+    if policies is None:
+        raise NoPolicyEngine("tracing policies are not enabled in this agent (no policy engine)")
+    try:
+        name = policies.replace_yaml(yaml_text, source=source)
+    except _policy_error_types() as e:
+        state(agent).record_error(f"{source}: {e}" if source and source not in str(e) else str(e))
+        raise
+    log.info("tracing policy %s replaced (from %s)", name, source or "the API")
+    return name
+
+
+def policy_statuses(agent: Any) -> list[tuple[str, str, str]]:
+    """(name, state, error) of each policy the agent holds."""
+    policies = getattr(agent, "policies", None)
+    if policies is None:
+        return []
+    try:
+        from appliance.api.tetragon import sensors_pb2
+
+        resp = policies.list(sensors_pb2.ListTracingPoliciesRequest(), None)
+        out = []
+        for p in resp.policies:
+            state_name = sensors_pb2.TracingPolicyState.Name(p.state)
+            out.append((p.name, state_name.removeprefix("TP_STATE_").lower(), p.error))
+        return out
+    except Exception:
+        pass
+    try:
+        return [(name, "enabled", "") for name in policies.names()]
+    except Exception as e:
+        return [("?", "unknown", f"cannot list policies: {e}")]
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+def process_start_time(pid: int | str = "self") -> float:
+    """The start time of a process, in seconds since the epoch (from /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22 of stat(5), counted after "pid (comm)"
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+_START_TIME = process_start_time()
+
+
+def status(agent: Any):
+    """The ``GetAgentStatusResponse`` of ``agent``."""
+    from appliance import __version__
+    from appliance.api import appliance_pb2
+
+    st = state(agent)
+    sources = {name: "default" for name in Settings.model_fields}
+    sources.update(_agent_sources(agent))
+    sources.update(st.sources)
+    loaded = LoadedSettings(agent.settings, sources)
+    resp = appliance_pb2.GetAgentStatusResponse(
+        pid=os.getpid(),
+        version=__version__,
+        settings=effective_settings_lines(loaded),
+        policies_enabled=getattr(agent, "policies", None) is not None,
+        last_config_error=st.last_error,
+        config_errors=st.errors,
+        config_changes=st.changes,
+        log_level=_level_name(logging.getLogger().level),
+        metadata_source=agent.settings.metadata_source
+        + (f" (from {st.metadata_source_by})" if st.metadata_source_by else ""),
+    )
+    resp.start_time.FromNanoseconds(int(_START_TIME * 1e9))
+    if st.last_error_time:
+        resp.last_config_error_time.FromNanoseconds(int(st.last_error_time * 1e9))
+    if st.last_applied_time:
+        resp.last_applied_time.FromNanoseconds(int(st.last_applied_time * 1e9))
+    for name, state_name, error in policy_statuses(agent):
+        resp.policies.add(name=name, state=state_name, error=error)
+    return resp
+
+
+def _level_name(level: int) -> str:
+    return {5: "trace", 10: "debug", 20: "info", 30: "warn", 40: "error", 50: "fatal"}.get(
+        level, logging.getLevelName(level).lower()
+    )
+
+
+# --- the gRPC service -------------------------------------------------------------------
+
+
+def _servicer_class():
+    import grpc
+
+    from appliance.api import appliance_pb2, appliance_pb2_grpc
+
+    class AgentServicer(appliance_pb2_grpc.AgentServicer):
+        def __init__(self, agent: Any) -> None:
+            self.agent = agent
+
+        def ApplySettings(self, request, context):
+            apply = getattr(self.agent, "apply_settings", None)
+            args = (
+                dict(request.values),
+                request.source,
+                dict(request.sources),
+                request.config_error,
+            )
+            res = apply(*args) if callable(apply) else apply_settings(self.agent, *args)
+            return appliance_pb2.ApplySettingsResponse(
+                applied=res.applied,
+                restart_required=res.restart_required,
+                error=res.error,
+                overridden=res.overridden,
+            )
+
+        def ReplaceTracingPolicy(self, request, context):
+            try:
+                name = replace_policy(self.agent, request.yaml, request.source)
+            except NoPolicyEngine as e:
+                context.abort(grpc.StatusCode.UNIMPLEMENTED, str(e))
+            except _policy_error_types() as e:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            return appliance_pb2.ReplaceTracingPolicyResponse(name=name)
+
+        def GetAgentStatus(self, request, context):
+            return status(self.agent)
+
+    return AgentServicer
+
+
+def service(agent: Any) -> Callable[[Any], None]:
+    """A function that adds the ``appliance.v1.Agent`` service of ``agent`` to a gRPC
+    server (before it starts)."""
+    from appliance.api import appliance_pb2_grpc
+
+    servicer = _servicer_class()(agent)
+
+    def register(server: Any) -> None:
+        appliance_pb2_grpc.add_AgentServicer_to_server(servicer, server)
+
+    return register
