@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -96,8 +97,12 @@ class Agent:
             )
         self._ncpus = possible_cpus()
 
+        ensure_tracefs()
         self._load_sensor(obj_path)
         self._configure_exporters()
+        from appliance.policy.manager import PolicyManager, load_policy_dir
+
+        self.policies = PolicyManager(self)
         if s.server_address:
             try:
                 self.server = start_server(
@@ -123,7 +128,15 @@ class Agent:
         # events from processes started from now on are queued in the ring buffer;
         # learn the ones already running, then start consuming
         n = self.tracker.learn(procfs.scan(s.procfs))
+        self._seed_execve_map()
         log.info("learned %d running processes from %s", n, s.procfs)
+        for path in [p for p in (s.tracing_policy or "").split(",") if p]:
+            try:
+                self.policies.add_file(path)
+            except Exception as e:
+                raise StartupError(f"--tracing-policy {path}: {e}") from None
+        if s.tracing_policy_dir:
+            load_policy_dir(self.policies, s.tracing_policy_dir)
 
     def _load_sensor(self, obj_path: str) -> None:
         try:
@@ -143,6 +156,17 @@ class Agent:
         self.objects.append(obj)
         self.ring = RingBuffer(obj.map("events").fd, self._on_sample)
         self._counters = obj.map("counters")
+
+    def _seed_execve_map(self) -> None:
+        """Binaries of processes that started before the agent, for matchBinaries."""
+        m = self.sensor.map("execve_map")
+        for pid, entry in self.cache.items():
+            b = entry.process.get("binary", "").encode()[:255]
+            val = struct.pack("<II", len(b), 0) + b.ljust(256, b"\0")
+            try:
+                m.update(struct.pack("<I", pid), val)
+            except BpfError:
+                break
 
     def _configure_exporters(self) -> None:
         try:
@@ -191,6 +215,8 @@ class Agent:
     def close(self) -> None:
         if self.server is not None:
             self.server.stop(grace=0.5)
+        if self.policies is not None:
+            self.policies.close()
         if self.ring is not None:
             # drain what is already in the ring buffer before detaching
             self.ring.poll(0)
@@ -229,6 +255,21 @@ class Agent:
         if self.policies is not None:
             return self.policies.metrics()
         return []
+
+
+def ensure_tracefs() -> None:
+    """Tracepoint attachment needs tracefs; mount it when nobody has (as Tetragon does)."""
+    if os.path.isdir("/sys/kernel/tracing/events") or os.path.isdir(
+        "/sys/kernel/debug/tracing/events"
+    ):
+        return
+    import subprocess
+
+    r = subprocess.run(
+        ["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], capture_output=True
+    )
+    if r.returncode != 0:
+        log.warning("tracefs is not mounted and mounting it failed: %s", r.stderr.decode())
 
 
 def _seconds(v) -> float:

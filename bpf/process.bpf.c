@@ -53,6 +53,13 @@ struct {
 	__type(value, struct msg_exec);
 } exec_scratch SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct exec_info);
+} exec_info_scratch SEC(".maps");
+
 #define CNT_EXEC 2
 #define CNT_CLONE 3
 #define CNT_EXIT 4
@@ -115,6 +122,15 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		flen = 0;
 	m->path_len = flen;
 	m->path_comps = 0;
+	{
+		struct exec_info *ei = bpf_map_lookup_elem(&exec_info_scratch, &zero);
+		if (ei) {
+			ei->bin_len = flen > 0 ? flen - 1 : 0;
+			ei->flags = 0;
+			bpf_probe_read_kernel_str(ei->bin, BINARY_MAX, filename);
+			bpf_map_update_elem(&execve_map, &m->h.pid, ei, BPF_ANY);
+		}
+	}
 	m->path_flags = flen >= PART_MAX ? PATH_TRUNCATED : 0;
 	off = (m->args_len + m->path_len) & DATA_MASK;
 
@@ -154,6 +170,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	m.h.ktime = bpf_ktime_get_ns();
 	m.ppid = BPF_CORE_READ(parent, tgid);
 	m.start_time = BPF_CORE_READ(child, start_time);
+	struct exec_info *ei = bpf_map_lookup_elem(&execve_map, &m.ppid);
+	if (ei)
+		bpf_map_update_elem(&execve_map, &tgid, ei, BPF_ANY);
 	if (output(&m, sizeof(m)) == 0)
 		count(CNT_CLONE);
 	return 0;
@@ -174,6 +193,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	m.h.ktime = bpf_ktime_get_ns();
 	m.exit_code = BPF_CORE_READ(task, exit_code);
 	m.start_time = BPF_CORE_READ(task, group_leader, start_time);
+	bpf_map_delete_elem(&execve_map, &m.h.pid);
 	if (output(&m, sizeof(m)) == 0)
 		count(CNT_EXIT);
 	return 0;

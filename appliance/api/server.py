@@ -74,7 +74,7 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
         return self._policy_call("add", request, context)
 
     def DeleteTracingPolicy(self, request, context):
-        return self._policy_call("delete", request, context)
+        return self._policy_call("delete_rpc", request, context)
 
     def ListTracingPolicies(self, request, context):
         return self._policy_call("list", request, context)

@@ -116,6 +116,7 @@ def lib() -> ctypes.CDLL:
         "bpf_link__destroy": (c_int, [c_void_p]),
         "bpf_map__fd": (c_int, [c_void_p]),
         "bpf_map__set_max_entries": (c_int, [c_void_p, ctypes.c_uint32]),
+        "bpf_map__reuse_fd": (c_int, [c_void_p, c_int]),
         "bpf_map__value_size": (ctypes.c_uint32, [c_void_p]),
         "bpf_map__key_size": (ctypes.c_uint32, [c_void_p]),
         "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
@@ -173,6 +174,16 @@ class Map:
     @property
     def fd(self) -> int:
         return lib().bpf_map__fd(self.ptr)
+
+    def set_max_entries(self, n: int) -> None:
+        if lib().bpf_map__set_max_entries(self.ptr, n) != 0:
+            raise BpfError(f"cannot size map {self.name}", _errno())
+
+    def reuse_fd(self, fd: int) -> None:
+        """Share an already loaded map (same definition) instead of creating one."""
+        rc = lib().bpf_map__reuse_fd(self.ptr, fd)
+        if rc != 0:
+            raise BpfError(f"cannot reuse map fd for {self.name}", -rc)
 
     def lookup(self, key: bytes, value_size: int) -> bytes | None:
         val = ctypes.create_string_buffer(value_size)

@@ -58,6 +58,23 @@ struct {
 	__type(value, u64);
 } counters SEC(".maps");
 
+/* The binary of every process, by tgid: written by the process sensor at
+ * exec and fork (and by the agent for processes found in procfs), read by
+ * policy programs for matchBinaries. Policy objects reuse this map's fd. */
+#define BINARY_MAX 256
+struct exec_info {
+	u32 bin_len; /* without the NUL */
+	u32 flags;
+	char bin[BINARY_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, struct exec_info);
+} execve_map SEC(".maps");
+
 static __always_inline void count(u32 idx)
 {
 	u64 *v = bpf_map_lookup_elem(&counters, &idx);

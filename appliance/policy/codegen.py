@@ -1,0 +1,889 @@
+"""TracingPolicy -> specialised BPF C.
+
+Each hook of a policy becomes one BPF program whose selectors are inlined as
+plain comparisons: a selector that never matches costs a few instructions,
+not an interpreter loop. Cheap conditions (integer arguments, pids,
+binaries, namespaces, capabilities) are tested before any string or path is
+read, so a non-matching call returns early.
+
+The planner (plan_policy) picks the attach method per hook from the kernel's
+features (DESIGN.md decision 3) and refuses what cannot be enforced
+(decision 4); generate() turns the plans into one C file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+
+from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES
+
+INT_TYPES = {
+    "int": ("s32", "int_arg"),
+    "sint32": ("s32", "int_arg"),
+    "int32": ("s32", "int_arg"),
+    "sint8": ("s8", "int_arg"),
+    "int8": ("s8", "int_arg"),
+    "sint16": ("s16", "int_arg"),
+    "int16": ("s16", "int_arg"),
+    "uint8": ("u8", "uint_arg"),
+    "uint16": ("u16", "uint_arg"),
+    "uint32": ("u32", "uint_arg"),
+    "long": ("s64", "long_arg"),
+    "sint64": ("s64", "long_arg"),
+    "int64": ("s64", "long_arg"),
+    "ulong": ("u64", "size_arg"),
+    "uint64": ("u64", "size_arg"),
+    "size_t": ("u64", "size_arg"),
+    "capability": ("s32", "capability_arg"),
+    "syscall64": ("u64", "syscall64"),
+    "bpf_cmd": ("s32", "bpf_cmd_arg"),
+    "nop": ("u64", None),
+}
+SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename"}
+SUPPORTED_TYPES = set(INT_TYPES) | SLOT_TYPES
+STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
+INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
+SOCK_OPS = {
+    "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
+    "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
+}  # fmt: skip
+POSTFIX_MAX = 256
+SLOT_STR_MAX = 1023
+
+ACTION_NUM = {
+    "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
+    "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
+    "UntrackSock": 12,
+}  # fmt: skip
+ACTION_ENUM = {
+    1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
+    4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
+    7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
+    10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
+}  # fmt: skip
+# actions with an effect in the kernel or in the agent; the rest need nothing more than
+# the event (FollowFD & co: fd arguments are resolved through the fd table directly)
+SUPPORTED_ACTIONS = set(ACTION_NUM)
+TCP_STATES = {
+    "TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4,
+    "TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6, "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8,
+    "TCP_LAST_ACK": 9, "TCP_LISTEN": 10, "TCP_CLOSING": 11, "TCP_NEW_SYN_RECV": 12,
+}  # fmt: skip
+PROTOCOLS = {"IPPROTO_IP": 0, "IPPROTO_ICMP": 1, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17,
+             "IPPROTO_IPV6": 41, "IPPROTO_ICMPV6": 58, "IPPROTO_RAW": 255}  # fmt: skip
+NS_FIELDS = {
+    "Uts": ("nsproxy", "uts_ns"), "Ipc": ("nsproxy", "ipc_ns"), "Mnt": ("nsproxy", "mnt_ns"),
+    "PidForChildren": ("nsproxy", "pid_ns_for_children"), "Net": ("nsproxy", "net_ns"),
+    "Time": ("nsproxy", "time_ns"), "TimeForChildren": ("nsproxy", "time_ns_for_children"),
+    "Cgroup": ("nsproxy", "cgroup_ns"),
+}  # fmt: skip
+NS_PROC = {
+    "Uts": "uts", "Ipc": "ipc", "Mnt": "mnt", "Pid": "pid", "PidForChildren": "pid_for_children",
+    "Net": "net", "Time": "time", "TimeForChildren": "time_for_children", "Cgroup": "cgroup",
+    "User": "user",
+}  # fmt: skip
+
+
+class PolicyError(Exception):
+    """A policy that cannot be loaded as asked; the message says where and why."""
+
+
+@dataclass
+class ArgPlan:
+    pos: int  # position in the event's args list
+    index: int  # argument index of the hooked function (or tracepoint field index)
+    type: str
+    label: str = ""
+    size_arg_index: int = 0
+    slot: int = -1
+    tp_offset: int = 0
+    tp_size: int = 8
+    tp_signed: bool = False
+
+
+@dataclass
+class HookPlan:
+    hook_id: int
+    kind: str  # kprobe | tracepoint | uprobe
+    function_name: str  # reported in events
+    method: str  # fentry | fmod_ret | kprobe | tracepoint | uprobe
+    section: str
+    attach: tuple[str, str]  # (libbpf attach method, target)
+    syscall: bool
+    user_mem: bool  # arguments point to user memory
+    args: list[ArgPlan]
+    selectors: list
+    yaml_path: str
+    subsys: str = ""
+    event: str = ""
+    path: str = ""
+    symbol: str = ""
+    message: str = ""
+    tags: list[str] = field(default_factory=list)
+    nslots: int = 0
+    actions: set[str] = field(default_factory=set)
+    userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
+
+    @property
+    def name(self) -> str:
+        return self.function_name or f"{self.subsys}/{self.event}" or self.symbol
+
+
+def arch_prefix() -> str:
+    m = platform.machine()
+    return {"x86_64": "__x64_", "aarch64": "__arm64_", "arm64": "__arm64_"}.get(m, "")
+
+
+def syscall_base(call: str) -> str:
+    """sys_lseek, __x64_sys_lseek, lseek -> lseek."""
+    c = call
+    for p in ("__x64_", "__arm64_", "__ia32_", "__se_", "__do_"):
+        if c.startswith(p):
+            c = c[len(p) :]
+    if c.startswith("sys_"):
+        c = c[4:]
+    return c
+
+
+def tracefs_root() -> str:
+    for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        if os.path.isdir(os.path.join(d, "events")):
+            return d
+    return "/sys/kernel/tracing"
+
+
+def tracepoint_format(subsys: str, event: str) -> list[tuple[str, int, int, bool]] | None:
+    """(name, offset, size, signed) of each field of a tracepoint, common fields included."""
+    path = os.path.join(tracefs_root(), "events", subsys, event, "format")
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    out = []
+    rx = re.compile(r"field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);")
+    for m in rx.finditer(text):
+        decl = m.group(1).strip()
+        name = re.split(r"[\s*]", decl.split("[")[0])[-1]
+        out.append((name, int(m.group(2)), int(m.group(3)), m.group(4) == "1"))
+    return out
+
+
+def _yaml(path: str, *more) -> str:
+    return path + "".join(more)
+
+
+# ---------------------------------------------------------------------------------------
+# planning
+
+
+def plan_policy(policy, features) -> list[HookPlan]:
+    """Decide the hooks and attach methods; raise PolicyError for what cannot be done."""
+    spec = policy.spec
+    plans: list[HookPlan] = []
+    lists = {lst.name: lst for lst in spec.lists}
+    if spec.lsmhooks:
+        raise PolicyError("spec.lsmhooks: LSM hooks are not supported yet")
+    if getattr(spec, "usdts", None):
+        raise PolicyError("spec.usdts: USDT probes are not supported yet")
+    if spec.killers:
+        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
+    if getattr(spec, "enforcers", None):
+        raise PolicyError("spec.enforcers: enforcers are not supported yet")
+
+    for i, kp in enumerate(spec.kprobes):
+        ypath = f"spec.kprobes[{i}]"
+        calls = [kp.call]
+        syscall = kp.syscall
+        if kp.call.startswith("list:"):
+            lname = kp.call[5:]
+            lst = lists.get(lname)
+            if lst is None:
+                raise PolicyError(f"{ypath}.call: list {lname!r} is not defined in spec.lists")
+            calls = list(lst.values)
+            if lst.type in ("syscalls", "generated_syscalls"):
+                syscall = True
+            if lst.pattern and not calls:
+                raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+        for call in calls:
+            plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
+    for i, tp in enumerate(spec.tracepoints):
+        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]"))
+    for i, up in enumerate(spec.uprobes):
+        symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
+        if up.offsets or up.addrs or up.ref_ctr_offsets:
+            raise PolicyError(f"spec.uprobes[{i}]: uprobes by offset/address not supported yet")
+        if not symbols:
+            raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
+        for sym in symbols:
+            plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]"))
+    if not plans:
+        raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
+    for p in plans:
+        _check_selectors(p)
+    return plans
+
+
+def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
+    out, slot = [], 0
+    for j, a in enumerate(args):
+        t = a.type
+        if t == "auto":
+            raise PolicyError(f"{ypath}.args[{j}].type: 'auto' needs BTF argument resolution")
+        if t not in SUPPORTED_TYPES:
+            raise PolicyError(
+                f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
+                f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
+            )
+        if getattr(a, "return_copy", False):
+            raise PolicyError(f"{ypath}.args[{j}].returnCopy: not supported yet")
+        if getattr(a, "resolve", ""):
+            raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
+        if t in ("file", "path", "sock") and user_mem:
+            raise PolicyError(
+                f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
+                "is a user pointer or a number (use string, char_buf, fd or an int type)"
+            )
+        ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
+        if t in SLOT_TYPES:
+            ap.slot = slot
+            slot += 1
+        out.append(ap)
+    if len(out) > 6:
+        raise PolicyError(f"{ypath}.args: at most 6 arguments per hook")
+    return out, slot
+
+
+def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
+    if kp.return_ or kp.return_arg is not None:
+        raise PolicyError(f"{ypath}.return: return probes are not supported yet")
+    if kp.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
+    if syscall:
+        base = syscall_base(call)
+        fn = arch_prefix() + "sys_" + base
+        if f.fentry and not wants_override:
+            method, section, attach = "fentry", f"fentry/{fn}", ("auto", "")
+        elif f.kprobes and (not wants_override or f.override_return):
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        elif wants_override and f.fmod_ret and False:
+            method = "fmod_ret"  # syscall wrappers are not error-injectable via fmod_ret
+        else:
+            if wants_override:
+                raise PolicyError(
+                    f"{ypath}: Override on {fn} needs bpf_override_return (kprobes with "
+                    "CONFIG_BPF_KPROBE_OVERRIDE), which this kernel lacks; the policy is "
+                    "refused rather than loaded without enforcement"
+                )
+            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
+                raise PolicyError(
+                    f"{ypath}.call: no syscall {base!r} on this kernel "
+                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
+                )
+            method = "tracepoint"
+            section = f"tracepoint/syscalls/sys_enter_{base}"
+            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    else:
+        fn = call
+        if wants_override:
+            if fn.startswith("security_") and f.fmod_ret:
+                method, section, attach = "fmod_ret", f"fmod_ret/{fn}", ("auto", "")
+            elif f.kprobes and f.override_return:
+                method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+            else:
+                raise PolicyError(
+                    f"{ypath}: Override on {fn} needs fmod_ret on a security_* function "
+                    "(BPF trampolines) or bpf_override_return (kprobes with error "
+                    "injection); this kernel has neither, so the policy is refused"
+                )
+        elif f.fentry:
+            method, section, attach = "fentry", f"fentry/{fn}", ("auto", "")
+        elif f.kprobes:
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        else:
+            raise PolicyError(
+                f"{ypath}.call: {fn} is not a syscall; hooking it needs kprobes or BPF "
+                "trampolines (fentry), and this kernel has neither (CONFIG_KPROBES unset, "
+                "fentry programs fail to load)"
+            )
+        args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+    return HookPlan(
+        hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_tracepoint(hid: int, tp, ypath: str) -> HookPlan:
+    if tp.raw:
+        raise PolicyError(f"{ypath}.raw: raw tracepoints are not supported yet")
+    fmt = tracepoint_format(tp.subsystem, tp.event)
+    if fmt is None:
+        raise PolicyError(f"{ypath}: no tracepoint {tp.subsystem}/{tp.event} on this kernel")
+    args, nslots = _plan_args(tp.args, ypath, user_mem=True)
+    for a in args:
+        if a.index >= len(fmt):
+            raise PolicyError(
+                f"{ypath}.args[{a.pos}].index: {tp.subsystem}/{tp.event} has {len(fmt)} fields"
+            )
+        _name, a.tp_offset, a.tp_size, a.tp_signed = fmt[a.index]
+        if a.type in ("file", "path", "sock"):
+            raise PolicyError(f"{ypath}.args[{a.pos}].type: {a.type!r} not supported here")
+    return HookPlan(
+        hid, "tracepoint", "", "tracepoint", f"tracepoint/{tp.subsystem}/{tp.event}",
+        ("tracepoint", f"{tp.subsystem}/{tp.event}"), False, True, args, tp.selectors, ypath,
+        subsys=tp.subsystem, event=tp.event, message=tp.message, tags=list(tp.tags),
+        nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_uprobe(hid: int, up, sym: str, ypath: str) -> HookPlan:
+    if up.return_:
+        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
+    if not os.path.exists(up.path):
+        raise PolicyError(f"{ypath}.path: {up.path} does not exist")
+    off = elf_symbol_offset(up.path, sym)
+    if off is None:
+        raise PolicyError(f"{ypath}.symbols: no symbol {sym!r} in {up.path}")
+    args, nslots = _plan_args(up.args, ypath, user_mem=True)
+    return HookPlan(
+        hid, "uprobe", "", "uprobe", "uprobe", ("uprobe", f"{up.path}:{off}"), False, True,
+        args, up.selectors, ypath, path=up.path, symbol=sym, message=up.message,
+        tags=list(up.tags), nslots=nslots,
+    )  # fmt: skip
+
+
+def _check_selectors(p: HookPlan) -> None:
+    by_index = {a.index: a for a in p.args}
+    for si, s in enumerate(p.selectors):
+        sp = f"{p.yaml_path}.selectors[{si}]"
+        for name in ("match_namespace_changes", "match_capability_changes", "match_data",
+                     "match_return_args", "match_return_actions", "match_parent_binaries"):  # fmt: skip
+            if getattr(s, name, None):
+                raise PolicyError(f"{sp}.{_camel(name)}: not supported yet")
+        for mi, ma in enumerate(s.match_args):
+            idxs = [ma.index] if ma.index is not None else list(ma.args)
+            for idx in idxs:
+                a = by_index.get(idx)
+                if a is None:
+                    raise PolicyError(
+                        f"{sp}.matchArgs[{mi}].index: no argument with index {idx} is declared"
+                    )
+                _check_op(a, ma, f"{sp}.matchArgs[{mi}]")
+        for ai, act in enumerate(s.match_actions):
+            if act.action not in SUPPORTED_ACTIONS:
+                raise PolicyError(
+                    f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
+                )
+            if act.action == "Override" and p.method not in ("fmod_ret", "kprobe"):
+                raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
+            if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
+                raise PolicyError(
+                    f"{sp}.matchActions[{ai}]: stack traces and IMA hashes are not supported yet"
+                )
+            p.actions.add(act.action)
+
+
+def _check_op(a: ArgPlan, ma, path: str) -> None:
+    op = ma.operator
+    if a.type in SLOT_TYPES and a.type != "sock":
+        ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
+    elif a.type == "sock":
+        ok = op in SOCK_OPS
+    else:
+        ok = op in INT_OPS
+    if not ok:
+        raise PolicyError(
+            f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"
+        )
+    if a.type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
+        for v in ma.values:
+            if len(v.encode()) > POSTFIX_MAX:
+                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def elf_symbol_offset(path: str, symbol: str) -> int | None:
+    """File offset of a function symbol, as uprobes want it."""
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return None
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    for sec in secs:
+        if sec[1] not in (2, 11):  # SYMTAB, DYNSYM
+            continue
+        strtab = secs[sec[6]]
+        for k in range(sec[5] // 24):
+            name_off, info, _o, shndx, value, _size = struct.unpack_from(
+                "<IBBHQQ", data, sec[4] + k * 24
+            )
+            if info & 0xF != 2 or value == 0:
+                continue
+            s = strtab[4] + name_off
+            name = data[s : data.index(b"\0", s)].decode(errors="replace")
+            if name == symbol or name.split("@")[0] == symbol:
+                # virtual address -> file offset through the containing section
+                target = secs[shndx]
+                return value - target[3] + target[4]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# C generation
+
+
+def _c_str_cond(p: str, lenexpr: str, op: str, values: list[str]) -> str:
+    conds = []
+    for v in values:
+        b = v.encode()
+        if len(b) > SLOT_STR_MAX:
+            b = b[:SLOT_STR_MAX]
+        n = len(b)
+        if op in ("Equal", "NotEqual"):
+            parts = [f"{lenexpr} == {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
+        elif op in ("Prefix", "NotPrefix"):
+            parts = [f"{lenexpr} >= {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
+        else:  # Postfix
+            q = f"(&{p}[({lenexpr} - {n}) & SLOT_STR_MASK])"
+            parts = [f"{lenexpr} >= {n}"] + [f"{q}[{i}] == {c}" for i, c in enumerate(b)]
+        conds.append("(" + " && ".join(parts) + ")")
+    any_ = "(" + " || ".join(conds) + ")" if conds else "0"
+    return f"(!{any_})" if op.startswith("Not") else any_
+
+
+def _int_values(values: list[str], path: str) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(str(v), 0))
+        except ValueError:
+            raise PolicyError(f"{path}.values: {v!r} is not a number") from None
+    return out
+
+
+def _c_int_cond(expr: str, op: str, values: list[int]) -> str:
+    if op == "Equal":
+        return "(" + " || ".join(f"{expr} == {v}LL" for v in values) + ")"
+    if op == "NotEqual":
+        return "(" + " && ".join(f"{expr} != {v}LL" for v in values) + ")"
+    if op == "GT":
+        return f"({expr} > {values[0]}LL)"
+    if op == "LT":
+        return f"({expr} < {values[0]}LL)"
+    if op == "Mask":
+        return "(" + " || ".join(f"(({expr}) & {v}LL) != 0" for v in values) + ")"
+    raise PolicyError(f"operator {op} not supported on integers")
+
+
+def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
+    neg = op.startswith("Not")
+    base = op[3:] if neg else op
+    conds = []
+    if base in ("SPort", "DPort"):
+        fld = "sport" if base == "SPort" else "dport"
+        for v in values:
+            if "-" in str(v):
+                lo, hi = (int(x) for x in str(v).split("-", 1))
+                conds.append(f"({si}->{fld} >= {lo} && {si}->{fld} <= {hi})")
+            else:
+                conds.append(f"({si}->{fld} == {int(v)})")
+    elif base in ("SPortPriv", "DPortPriv"):
+        fld = "sport" if base == "SPortPriv" else "dport"
+        conds.append(f"({si}->{fld} < 1024)")
+    elif base in ("SAddr", "DAddr"):
+        fld = "saddr" if base == "SAddr" else "daddr"
+        for v in values:
+            try:
+                net = ipaddress.ip_network(str(v), strict=False)
+            except ValueError:
+                raise PolicyError(f"{path}.values: {v!r} is not an address or CIDR") from None
+            if net.version != 4:
+                raise PolicyError(f"{path}.values: IPv6 addresses are not supported yet")
+            mask = int(net.netmask)
+            conds.append(
+                f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
+            )
+    elif base == "Protocol":
+        for v in values:
+            n = PROTOCOLS.get(str(v), None)
+            conds.append(f"({si}->protocol == {n if n is not None else int(v)})")
+    elif base == "Family":
+        for v in values:
+            n = ADDRESS_FAMILIES.get(str(v), None)
+            conds.append(f"({si}->family == {n if n is not None else int(v)})")
+    elif base == "State":
+        for v in values:
+            n = TCP_STATES.get(str(v), None)
+            conds.append(f"({si}->state == {n if n is not None else int(v)})")
+    any_ = "(" + " || ".join(conds) + ")" if conds else "0"
+    return f"(!{any_})" if neg else any_
+
+
+def _host_ns(kind: str) -> int:
+    try:
+        return os.stat(f"/proc/1/ns/{NS_PROC[kind]}").st_ino
+    except OSError:
+        return 0
+
+
+def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
+    """(cheap conditions, conditions needing the slots read)."""
+    cheap, late = [], []
+    by_index = {a.index: a for a in p.args}
+    for pi, mp in enumerate(s.match_pids):
+        vals = [int(v) for v in mp.values]
+        pid = "ns_pid(task)" if mp.is_namespace_pid else "tgid"
+        if mp.follow_forks:
+            inner = " || ".join(f"t == {v}" for v in vals) or "0"
+            cond = f"pid_in_tree(task, {int(mp.is_namespace_pid)}, ({{ {inner} }}))"
+            # expanded below as a statement expression: see _pid_tree_fn
+            fn = f"pidsel_{p.hook_id}_{id(mp) & 0xFFFFFF}"
+            p._helpers = getattr(p, "_helpers", [])  # type: ignore[attr-defined]
+            p._helpers.append(_pid_tree_fn(fn, vals, mp.is_namespace_pid))  # type: ignore[attr-defined]
+            cond = f"{fn}(task)"
+        else:
+            cond = "(" + " || ".join(f"{pid} == {v}" for v in vals) + ")" if vals else "0"
+        cheap.append(f"(!{cond})" if mp.operator == "NotIn" else cond)
+        _ = pi
+    for bi, mb in enumerate(s.match_binaries):
+        fn = f"binsel_{p.hook_id}_{len(getattr(p, '_helpers', []))}"
+        p._helpers = getattr(p, "_helpers", [])  # type: ignore[attr-defined]
+        p._helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))  # type: ignore[attr-defined]
+        cheap.append(f"{fn}(tgid, task)")
+        _ = bi
+    for ni, mn in enumerate(s.match_namespaces):
+        kind = mn.namespace
+        if kind == "Pid":
+            expr = "BPF_CORE_READ(task, thread_pid, numbers[0].ns, ns.inum)"
+            expr = "pid_ns_inum(task)"
+        elif kind == "User":
+            expr = "BPF_CORE_READ(task, cred, user_ns, ns.inum)"
+        else:
+            a, b = NS_FIELDS[kind]
+            expr = f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
+        vals = []
+        for v in mn.values:
+            vals.append(_host_ns(kind) if str(v) == "host_ns" else int(v))
+        cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
+        cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
+        _ = ni
+    for ci, mc in enumerate(s.match_capabilities):
+        if mc.is_namespace_capability:
+            raise PolicyError(f"{sp}.matchCapabilities[{ci}].isNamespaceCapability: not supported")
+        mask = 0
+        for v in mc.values:
+            mask |= 1 << CAPABILITIES[str(v)]
+        fld = {"Effective": "cap_effective", "Permitted": "cap_permitted",
+               "Inheritable": "cap_inheritable"}[mc.type]  # fmt: skip
+        expr = f"(cap_set(task, bpf_core_field_offset(struct cred, {fld})) & {mask}ULL)"
+        cheap.append(f"({expr} == 0)" if mc.operator == "NotIn" else f"({expr} != 0)")
+    for mi, ma in enumerate(s.match_args):
+        idxs = [ma.index] if ma.index is not None else list(ma.args)
+        for idx in idxs:
+            a = by_index[idx]
+            path = f"{sp}.matchArgs[{mi}]"
+            if a.type == "sock":
+                late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
+            elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
+                late.append(
+                    _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
+                                [str(v) for v in ma.values])
+                )  # fmt: skip
+            else:
+                ctype = INT_TYPES.get(a.type, ("s64", ""))[0]
+                expr = f"(({ctype})m->ints[{a.pos}])"
+                if a.type == "fd":
+                    expr = f"((s32)m->ints[{a.pos}])"
+                cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
+    return cheap, late
+
+
+def _pid_tree_fn(fn: str, vals: list[int], ns: bool) -> str:
+    test = " || ".join(f"p == {v}" for v in vals) or "0"
+    getter = "ns_pid(t)" if ns else "BPF_CORE_READ(t, tgid)"
+    return f"""
+static __always_inline int {fn}(struct task_struct *task)
+{{
+	struct task_struct *t = task;
+	for (int i = 0; i < 16; i++) {{
+		u32 p = {getter};
+		if ({test})
+			return 1;
+		if (p <= 1)
+			return 0;
+		t = BPF_CORE_READ(t, real_parent);
+	}}
+	return 0;
+}}
+"""
+
+
+def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
+    base = op[3:] if op.startswith("Not") else op
+    sop = {"In": "Equal", "Prefix": "Prefix", "Postfix": "Postfix"}[base]
+    for v in values:
+        if len(v.encode()) > 255:
+            raise PolicyError(f"matchBinaries value longer than 255 bytes: {v[:40]}...")
+    cond = _c_str_cond("e->bin", "e->bin_len", sop, values).replace("SLOT_STR_MASK", "255")
+    neg = op.startswith("Not")
+    if not follow:
+        return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e)
+		return {1 if neg else 0};
+	return {"!" if neg else ""}{cond};
+}}
+"""
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct task_struct *t = task;
+	u32 p = tgid;
+	int hit = 0;
+	for (int i = 0; i < 8; i++) {{
+		struct exec_info *e = exec_info_of(p);
+		if (e && {cond}) {{
+			hit = 1;
+			break;
+		}}
+		if (p <= 1)
+			break;
+		t = BPF_CORE_READ(t, real_parent);
+		p = BPF_CORE_READ(t, tgid);
+	}}
+	return {"!hit" if neg else "hit"};
+}}
+"""
+
+
+def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
+    i = a.index
+    if p.method == "tracepoint" and p.kind == "kprobe":
+        return f"(((u64 *)((char *)ctx + 16))[{i}])"
+    if p.method == "tracepoint":
+        ctype = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}.get(a.tp_size, "u64")
+        if a.tp_signed:
+            ctype = "s" + ctype[1:]
+        return f"((u64)(*({ctype} *)((char *)ctx + {a.tp_offset})))"
+    if p.method in ("fentry", "fmod_ret"):
+        if p.syscall:
+            return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
+        return f"(ctx[{i}])"
+    if p.method == "kprobe":
+        if p.syscall:
+            return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
+        return f"((u64)PT_REGS_PARM{i + 1}(ctx))"
+    if p.method == "uprobe":
+        return f"((u64)PT_REGS_PARM{i + 1}(ctx))"
+    raise PolicyError(f"no argument access for {p.method}")
+
+
+def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
+    """C for one selector's actions; also returns the override value (0 = none)."""
+    lines = []
+    acts = list(s.match_actions) or []
+    post = not any(a.action == "NoPost" for a in acts)
+    action = 1
+    override = 0
+    rl = None
+    for a in acts:
+        if a.action == "Sigkill":
+            lines.append("bpf_send_signal(9);")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 3
+        elif a.action == "Signal":
+            lines.append(f"bpf_send_signal({int(a.arg_sig or 0)});")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 10
+        elif a.action == "Override":
+            override = int(a.arg_error or 0)
+            if p.method == "kprobe":
+                lines.append(f"bpf_override_return(ctx, {override});")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 5
+        elif a.action in ("GetUrl", "DnsLookup"):
+            action = ACTION_NUM[a.action]
+            p.userspace_actions.setdefault(si, []).append(a)
+        elif a.action in ("FollowFD", "UnfollowFD", "CopyFD", "TrackSock", "UntrackSock"):
+            if action == 1:
+                action = ACTION_NUM[a.action]
+        if a.action == "Post" and a.rate_limit:
+            rl = (rate_limit_ns(a.rate_limit), (a.rate_limit_scope or "thread") != "global")
+    if post:
+        lines.append(f"m->action = {action};")
+        lines.append(f"m->selector = {si};")
+        if rl:
+            lines.append(
+                f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
+                f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
+            )
+        lines.append(f"{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
+    return "\n\t\t".join(lines), override
+
+
+def rate_limit_ns(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", str(text))
+    if not m:
+        raise PolicyError(f"rateLimit: {text!r} is not like 10s, 1m, 2h")
+    mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return int(m.group(1)) * mult * 1_000_000_000
+
+
+def _prog_signature(p: HookPlan) -> tuple[str, str]:
+    name = f"hook_{p.hook_id}"
+    if p.method in ("fentry", "fmod_ret"):
+        pre = "struct pt_regs *regs = (struct pt_regs *)ctx[0];" if p.syscall else ""
+        return f"int {name}(u64 *ctx)", pre
+    if p.method == "kprobe":
+        pre = "struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);" if p.syscall else ""
+        return f"int {name}(struct pt_regs *ctx)", pre
+    if p.method == "uprobe":
+        return f"int {name}(struct pt_regs *ctx)", ""
+    return f"int {name}(void *ctx)", ""
+
+
+def _read_slots(p: HookPlan) -> list[str]:
+    out = []
+    for a in p.args:
+        raw = f"m->ints[{a.pos}]"
+        user = int(p.user_mem)
+        if a.type in ("string", "filename"):
+            out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
+        elif a.type == "char_buf":
+            if a.size_arg_index:
+                size = f"m->ints[{_pos_of_index(p, a.size_arg_index - 1)}]"
+            else:
+                size = "SLOT - 1"
+            out.append(f"buf_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {size}, {user});")
+        elif a.type == "file":
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, (struct file *){raw});")
+        elif a.type == "path":
+            out.append(f"path_arg(m, {a.slot}, {a.pos}, (struct path *){raw});")
+        elif a.type == "fd":
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, fd_file({raw}));")
+            out.append(f"m->ints[{a.pos}] = {raw};")
+        elif a.type == "sock":
+            out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
+    return out
+
+
+def _pos_of_index(p: HookPlan, index: int) -> int:
+    for a in p.args:
+        if a.index == index:
+            return a.pos
+    raise PolicyError(f"{p.yaml_path}: sizeArgIndex refers to argument {index + 1}, not declared")
+
+
+def generate(plans: list[HookPlan]) -> str:
+    nslots = max([p.nslots for p in plans] + [1])
+    out = [
+        "// generated from a TracingPolicy; do not edit",
+        f"#define NSLOTS {nslots}",
+        f"#define NHOOKS {len(plans)}",
+        '#include "policy.h"',
+        'char LICENSE[] SEC("license") = "GPL";',
+        "",
+        "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);"
+        ' __type(key, u32); __type(value, u32); } policy_conf SEC(".maps");',
+        "#define MSG_SIZE(n) (offsetof(struct pmsg, slots) + (n) * SLOT)",
+        "static __always_inline void emit(struct pmsg *m, u32 hook, u64 size)",
+        "{",
+        "\tu32 zero = 0;",
+        "\tu32 *pid = bpf_map_lookup_elem(&policy_conf, &zero);",
+        "\tm->policy_id = pid ? *pid : 0;",
+        "\tm->h.size = size;",
+        "\tif (output(m, size) == 0) pcount(hook, PC_EMITTED); else pcount(hook, PC_LOST);",
+        "}",
+        "static __always_inline u32 pid_ns_inum(struct task_struct *task)",
+        "{",
+        "\tunsigned int level = BPF_CORE_READ(task, thread_pid, level);",
+        "\tstruct upid up = {};",
+        "\tstruct pid *pid = BPF_CORE_READ(task, thread_pid);",
+        "\tbpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);",
+        "\treturn BPF_CORE_READ(up.ns, ns.inum);",
+        "}",
+    ]
+    for p in plans:
+        out.append(_hook_c(p))
+    return "\n".join(out) + "\n"
+
+
+def _hook_c(p: HookPlan) -> str:
+    p._helpers = []  # type: ignore[attr-defined]
+    sig, pre = _prog_signature(p)
+    sels = p.selectors or [None]
+    cheap_all, late_all = [], []
+    for si, s in enumerate(sels):
+        if s is None:
+            cheap_all.append([])
+            late_all.append([])
+            continue
+        c, late = _selector_conds(p, s, f"{p.yaml_path}.selectors[{si}]")
+        cheap_all.append(c)
+        late_all.append(late)
+    body = [
+        "\tu32 zero = 0;",
+        "\tstruct pmsg *m = bpf_map_lookup_elem(&pmsg_scratch, &zero);",
+        "\tif (!m)",
+        "\t\treturn 0;",
+        "\tu64 id = bpf_get_current_pid_tgid();",
+        "\tu32 tgid = id >> 32;",
+        "\tstruct task_struct *task = (void *)bpf_get_current_task();",
+        "\t(void)task;",
+    ]
+    if pre:
+        body.append("\t" + pre)
+    for a in p.args:
+        body.append(f"\tm->ints[{a.pos}] = {_arg_fetch(p, a)};")
+        if a.type in INT_TYPES and INT_TYPES[a.type][0] in ("s32", "s8", "s16"):
+            body.append(f"\tm->ints[{a.pos}] = (s64)({INT_TYPES[a.type][0]})m->ints[{a.pos}];")
+    for si, c in enumerate(cheap_all):
+        body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
+    body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
+    body.append("\t\treturn 0;")
+    for a in p.args:
+        body.append(f"\tm->lens[{a.pos}] = 0;")
+        body.append(f"\tm->aflags[{a.pos}] = 0;")
+    body += ["\t" + line for line in _read_slots(p)]
+    body.append("\tm->h.type = MSG_POLICY;")
+    body.append("\tm->h.flags = 0;")
+    body.append("\tm->h.pid = tgid;")
+    body.append("\tm->h.tid = (u32)id;")
+    body.append("\tm->h.ktime = bpf_ktime_get_ns();")
+    body.append(f"\tm->hook_id = {p.hook_id};")
+    body.append("\tm->ret = 0;")
+    ret_default = "0"
+    for si, s in enumerate(sels):
+        late = late_all[si]
+        cond = " && ".join([f"c{si}"] + late)
+        code, override = _actions_code(p, si, s) if s is not None else _default_post(p)
+        body.append(f"\tif ({cond}) {{")
+        body.append(f"\t\tpcount({p.hook_id}, PC_MATCHED);")
+        body.append("\t\t" + code)
+        body.append(f"\t\treturn {override if p.method == 'fmod_ret' else 0};")
+        body.append("\t}")
+    body.append(f"\treturn {ret_default};")
+    helpers = "".join(p._helpers)  # type: ignore[attr-defined]
+    return f'{helpers}\nSEC("{p.section}")\n{sig}\n{{\n' + "\n".join(body) + "\n}\n"
+
+
+def _default_post(p: HookPlan) -> tuple[str, int]:
+    return (
+        f"m->action = 1;\n\t\tm->selector = 0;\n\t\t{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}",
+        0,
+    )

@@ -1,0 +1,133 @@
+"""Decodes policy messages (struct pmsg in bpf/include/policy.h) into Tetragon events."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import struct
+import threading
+
+from appliance.policy.codegen import ACTION_ENUM, INT_TYPES, TCP_STATES, HookPlan
+
+PMSG = struct.Struct("<BBHIIIQ IHBB q 6Q 6I 6I")
+SLOTS_AT = PMSG.size
+SLOT = 1024
+ARG_TRUNCATED, ARG_ERROR = 1, 2
+SOCK = struct.Struct("<IIHHHHHBB")
+FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
+SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
+PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP"}
+STATES = {v: k for k, v in TCP_STATES.items()}
+CAPS = None
+
+
+def _mode_str(mode: int) -> str:
+    if not mode:
+        return ""
+    kinds = {0o140000: "s", 0o120000: "l", 0o100000: "-", 0o060000: "b", 0o040000: "d",
+             0o020000: "c", 0o010000: "p"}  # fmt: skip
+    out = kinds.get(mode & 0o170000, "?")
+    for shift in (6, 3, 0):
+        bits = (mode >> shift) & 7
+        out += ("r" if bits & 4 else "-") + ("w" if bits & 2 else "-") + ("x" if bits & 1 else "-")
+    return out
+
+
+def _cap_name(n: int) -> str:
+    global CAPS
+    if CAPS is None:
+        from appliance.policy.constants import CAPABILITIES
+
+        CAPS = {v: k for k, v in CAPABILITIES.items()}
+    return CAPS.get(n, str(n))
+
+
+def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
+    out = []
+    for a in plan.args:
+        v = ints[a.pos]
+        arg: dict
+        if a.type in INT_TYPES:
+            ctype, key = INT_TYPES[a.type]
+            if key is None:
+                continue
+            bits = int(ctype[1:])
+            v &= (1 << bits) - 1
+            if ctype[0] == "s" and v >= 1 << (bits - 1):
+                v -= 1 << bits
+            if key == "capability_arg":
+                arg = {"capability_arg": {"value": v, "name": _cap_name(v)}}
+            elif key in ("long_arg", "size_arg"):
+                arg = {key: str(v)}
+            else:
+                arg = {key: v}
+        else:
+            base = SLOTS_AT + a.slot * SLOT
+            n = min(lens[a.pos], SLOT)
+            raw = data[base : base + n]
+            if a.type in ("string", "filename"):
+                arg = {"string_arg": raw.split(b"\0", 1)[0].decode(errors="replace")}
+            elif a.type == "char_buf":
+                if aflags[a.pos] & ARG_TRUNCATED:
+                    arg = {
+                        "truncated_bytes_arg": {
+                            "bytes_arg": base64.b64encode(raw).decode(),
+                            "orig_size": str(n),
+                        }
+                    }
+                else:
+                    arg = {"bytes_arg": base64.b64encode(raw).decode()}
+            elif a.type in ("file", "fd"):
+                path = raw.split(b"\0", 1)[0].decode(errors="replace")
+                f = {"path": path}
+                perm = _mode_str(v) if a.type == "file" else ""
+                if perm:
+                    f["permission"] = perm
+                arg = {"file_arg": f}
+            elif a.type == "path":
+                arg = {"path_arg": {"path": raw.split(b"\0", 1)[0].decode(errors="replace")}}
+            elif a.type == "sock":
+                arg = {"sock_arg": _sock(raw)}
+            else:
+                arg = {}
+        if a.label:
+            arg["label"] = a.label
+        out.append(arg)
+    return out
+
+
+def _sock(raw: bytes) -> dict:
+    if len(raw) < SOCK.size:
+        return {}
+    saddr, daddr, sport, dport, fam, typ, proto, state, _ = SOCK.unpack_from(raw)
+    return {
+        "family": FAMILIES.get(fam, str(fam)),
+        "type": SOCK_TYPES.get(typ, str(typ)),
+        "protocol": PROTOS.get(proto, str(proto)),
+        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
+        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "sport": sport,
+        "dport": dport,
+        "state": STATES.get(state, str(state)),
+    }
+
+
+def action_name(n: int) -> str:
+    return ACTION_ENUM.get(n, "KPROBE_ACTION_UNKNOWN")
+
+
+def run_userspace_action(act) -> None:
+    """GetUrl and DnsLookup happen in the agent, off the event loop."""
+
+    def work():
+        try:
+            if act.action == "GetUrl" and act.arg_url:
+                import urllib.request
+
+                urllib.request.urlopen(act.arg_url, timeout=5).read(1)
+            elif act.action == "DnsLookup" and act.arg_fqdn:
+                socket.getaddrinfo(act.arg_fqdn, None)
+        except Exception:
+            pass
+
+    threading.Thread(target=work, daemon=True).start()

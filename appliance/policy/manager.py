@@ -1,0 +1,388 @@
+"""Loads, attaches, replaces and removes TracingPolicies in the running agent.
+
+A policy is validated, planned (attach method per hook), generated as C,
+compiled (cached), loaded sharing the agent's ring buffer and binary map, and
+attached. Any failure leaves the previously loaded policies untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+import grpc
+import yaml
+
+from appliance.api.tetragon import sensors_pb2
+from appliance.bpf.libbpf import BpfError, BpfObject
+from appliance.metrics import read_percpu_counters
+from appliance.policy import codegen, decode
+from appliance.policy.codegen import HookPlan, PolicyError
+from appliance.policy.compiler import compile_policy
+
+log = logging.getLogger("tetragon.policy")
+
+PC_NAMES = ["emitted", "lost", "rate_limited", "actions", "matched"]
+
+
+@dataclass
+class LoadedPolicy:
+    id: int
+    name: str
+    namespace: str
+    yaml_text: str
+    source: str
+    plans: list[HookPlan]
+    obj: BpfObject | None = None
+    enabled: bool = True
+    error: str = ""
+    load_ms: float = 0.0
+    cached: bool = False
+    hooks_info: list[str] = field(default_factory=list)
+    events_by_hook: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+def parse_policy(text: str, source: str = ""):
+    """YAML -> model, with problems named by file, YAML path and reason."""
+    from appliance.policy.model import TracingPolicy, TracingPolicyNamespaced
+
+    where = f"{source}: " if source else ""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as e:
+        raise PolicyError(f"{where}not valid YAML: {e}") from None
+    if len(docs) != 1:
+        raise PolicyError(f"{where}expected one policy document, found {len(docs)}")
+    doc = docs[0]
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where}a policy is a YAML mapping")
+    cls = TracingPolicyNamespaced if doc.get("kind") == "TracingPolicyNamespaced" else TracingPolicy
+    try:
+        return cls.model_validate(doc)
+    except Exception as e:  # pydantic ValidationError: keep the first lines
+        problems = _pydantic_problems(e)
+        raise PolicyError(f"{where}{problems}") from None
+
+
+def _pydantic_problems(e) -> str:
+    errs = getattr(e, "errors", None)
+    if not callable(errs):
+        return str(e)
+    out = []
+    for err in errs():
+        loc = ""
+        for part in err.get("loc", ()):
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        out.append(f"{loc}: {err.get('msg')}")
+    return "; ".join(out)
+
+
+class PolicyManager:
+    def __init__(self, agent):
+        self.agent = agent
+        self.policies: dict[tuple[str, str], LoadedPolicy] = {}
+        self.by_id: dict[int, LoadedPolicy] = {}
+        self._next_id = 1
+        self._lock = threading.RLock()
+        self.decode_errors = 0
+        cache = getattr(agent.settings, "policy_cache_dir", "") or "/var/cache/tetragon/policies"
+        self.cache_dir = cache
+
+    # -- loading -------------------------------------------------------------------------
+    def _build(self, text: str, source: str) -> LoadedPolicy:
+        t0 = time.monotonic()
+        model = parse_policy(text, source)
+        name = model.metadata.name
+        ns = getattr(model.metadata, "namespace", "") or ""
+        try:
+            plans = codegen.plan_policy(model, self.agent.features)
+            c_src = codegen.generate(plans)
+            obj_path, cached = compile_policy(c_src, self.cache_dir)
+        except PolicyError as e:
+            raise PolicyError(f"{source + ': ' if source else ''}policy {name}: {e}") from None
+        with self._lock:
+            pid = self._next_id
+            self._next_id += 1
+        lp = LoadedPolicy(pid, name, ns, text, source, plans, cached=cached)
+        try:
+            obj = BpfObject.open(obj_path, self.agent.btf)
+            sensor = self.agent.sensor
+            obj.map("events").reuse_fd(sensor.map("events").fd)
+            obj.map("execve_map").reuse_fd(sensor.map("execve_map").fd)
+            obj.load()
+            obj.map("policy_conf").update(b"\0\0\0\0", struct.pack("<I", pid))
+            for p in plans:
+                method, target = p.attach
+                link = obj.attach(f"hook_{p.hook_id}", method, target)
+                where = target or p.section.split("/", 1)[-1]
+                lp.hooks_info.append(f"{p.name}: {p.method} {where}")
+                _ = link
+        except BpfError as e:
+            try:
+                obj.close()
+            except Exception:
+                pass
+            raise PolicyError(
+                f"{source + ': ' if source else ''}policy {name}: {e}\n{_tail(e.log)}"
+            ) from None
+        lp.obj = obj
+        lp.load_ms = (time.monotonic() - t0) * 1000
+        log.info(
+            "policy %s loaded in %.0f ms (%s): %s",
+            name, lp.load_ms, "cached" if cached else "compiled", "; ".join(lp.hooks_info),
+        )  # fmt: skip
+        return lp
+
+    def add_yaml(self, text: str, source: str = "") -> str:
+        model = parse_policy(text, source)
+        key = (getattr(model.metadata, "namespace", "") or "", model.metadata.name)
+        with self._lock:
+            if key in self.policies:
+                raise PolicyError(f"policy {key[1]} already exists")
+        lp = self._build(text, source)
+        with self._lock:
+            if lp.key in self.policies:
+                lp.obj.close()
+                raise PolicyError(f"policy {lp.name} already exists")
+            self.policies[lp.key] = lp
+            self.by_id[lp.id] = lp
+        return lp.name
+
+    def replace_yaml(self, text: str, source: str = "") -> str:
+        """The new version is attached before the old one is detached: no gap."""
+        lp = self._build(text, source)
+        with self._lock:
+            old = self.policies.get(lp.key)
+            self.policies[lp.key] = lp
+            self.by_id[lp.id] = lp
+        if old is not None:
+            self._unload(old)
+        return lp.name
+
+    def add_file(self, path: str) -> str:
+        with open(path) as f:
+            return self.add_yaml(f.read(), path)
+
+    def delete(self, name: str, namespace: str = "") -> None:
+        with self._lock:
+            lp = self.policies.pop((namespace, name), None)
+        if lp is None:
+            raise PolicyError(f"policy {name} not found")
+        self._unload(lp)
+
+    def _unload(self, lp: LoadedPolicy) -> None:
+        if lp.obj is not None:
+            lp.obj.close()
+            lp.obj = None
+        # keep by_id a little longer: events already in the ring buffer still decode
+        threading.Timer(5.0, lambda: self.by_id.pop(lp.id, None)).start()
+        log.info("policy %s removed", lp.name)
+
+    def set_enabled(self, name: str, namespace: str, enabled: bool) -> None:
+        with self._lock:
+            lp = self.policies.get((namespace, name))
+        if lp is None:
+            raise PolicyError(f"policy {name} not found")
+        if enabled == lp.enabled:
+            return
+        if enabled:
+            new = self._build(lp.yaml_text, lp.source)
+            with self._lock:
+                self.policies[new.key] = new
+                self.by_id[new.id] = new
+        else:
+            if lp.obj is not None:
+                lp.obj.close()
+                lp.obj = None
+            lp.enabled = False
+
+    def names(self) -> list[str]:
+        return [lp.name for lp in self.policies.values()]
+
+    def close(self) -> None:
+        with self._lock:
+            pols = list(self.policies.values())
+            self.policies.clear()
+        for lp in pols:
+            if lp.obj is not None:
+                lp.obj.close()
+
+    # -- events --------------------------------------------------------------------------
+    def decode(self, data: bytes) -> dict | None:
+        (_t, _f, _p, _size, pid, tid, ktime, policy_id, hook_id, action, sel, ret,
+         *rest) = decode.PMSG.unpack_from(data)  # fmt: skip
+        ints, lens, aflags = rest[0:6], rest[6:12], rest[12:18]
+        lp = self.by_id.get(policy_id)
+        if lp is None or hook_id >= len(lp.plans):
+            self.decode_errors += 1
+            return None
+        plan = lp.plans[hook_id]
+        lp.events_by_hook[hook_id] = lp.events_by_hook.get(hook_id, 0) + 1
+        agent = self.agent
+        entry = agent.cache.get(pid)
+        proc = entry.process if entry is not None else {"pid": pid, "tid": tid}
+        if proc.get("tid") != tid:
+            proc = dict(proc, tid=tid)
+        body: dict = {"process": proc}
+        if entry is not None:
+            parent = agent.cache.parent_of(entry)
+            if parent is not None:
+                body["parent"] = parent.process
+        args = decode.decode_args(plan, data, ints, lens, aflags)
+        if plan.kind == "kprobe":
+            body["function_name"] = plan.function_name
+            if args:
+                body["args"] = args
+            body["action"] = decode.action_name(action)
+            body["policy_name"] = lp.name
+            key = "process_kprobe"
+        elif plan.kind == "tracepoint":
+            body["subsys"] = plan.subsys
+            body["event"] = plan.event
+            if args:
+                body["args"] = args
+            body["policy_name"] = lp.name
+            body["action"] = decode.action_name(action)
+            key = "process_tracepoint"
+        else:
+            body["path"] = plan.path
+            body["symbol"] = plan.symbol
+            body["policy_name"] = lp.name
+            if args:
+                body["args"] = args
+            key = "process_uprobe"
+        if plan.message:
+            body["message"] = plan.message
+        if plan.tags:
+            body["tags"] = plan.tags
+        for act in plan.userspace_actions.get(sel, []):
+            decode.run_userspace_action(act)
+        _ = ret
+        return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
+
+    # -- counters ------------------------------------------------------------------------
+    def counters(self, lp: LoadedPolicy) -> dict[str, int]:
+        if lp.obj is None:
+            return {}
+        ncpus = self.agent._ncpus
+        m = lp.obj.map("pcounters")
+        n = len(lp.plans) * 8
+        vals = read_percpu_counters(
+            lambda i: m.lookup(i.to_bytes(4, "little"), 8 * ncpus), ncpus, n
+        )
+        out = dict.fromkeys(PC_NAMES, 0)
+        for h in range(len(lp.plans)):
+            for k, name in enumerate(PC_NAMES):
+                out[name] += vals[h * 8 + k]
+        return out
+
+    def lost_counts(self) -> dict[str, int]:
+        lost = sum(self.counters(lp).get("lost", 0) for lp in list(self.policies.values()))
+        return {"policy_ring_buffer": lost}
+
+    def metrics(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        fam = CounterMetricFamily(
+            "tetragon_policy_events",
+            "Policy events in the kernel, by policy and outcome",
+            labels=["policy", "outcome"],
+        )
+        for lp in list(self.policies.values()):
+            for k, v in self.counters(lp).items():
+                fam.add_metric([lp.name, k], v)
+        return [fam]
+
+    # -- gRPC ----------------------------------------------------------------------------
+    def _guard(self, context, fn):
+        try:
+            return fn()
+        except PolicyError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+    def add(self, request, context):
+        self._guard(context, lambda: self.add_yaml(request.yaml))
+        return sensors_pb2.AddTracingPolicyResponse()
+
+    def delete_rpc(self, request, context):
+        self._guard(context, lambda: self.delete(request.name, request.namespace))
+        return sensors_pb2.DeleteTracingPolicyResponse()
+
+    def enable(self, request, context):
+        self._guard(context, lambda: self.set_enabled(request.name, request.namespace, True))
+        return sensors_pb2.EnableTracingPolicyResponse()
+
+    def disable(self, request, context):
+        self._guard(context, lambda: self.set_enabled(request.name, request.namespace, False))
+        return sensors_pb2.DisableTracingPolicyResponse()
+
+    def configure(self, request, context):
+        if request.HasField("enable"):
+            self._guard(
+                context, lambda: self.set_enabled(request.name, request.namespace, request.enable)
+            )
+        return sensors_pb2.ConfigureTracingPolicyResponse()
+
+    def list(self, request, context):
+        out = sensors_pb2.ListTracingPoliciesResponse()
+        for lp in list(self.policies.values()):
+            c = self.counters(lp)
+            st = out.policies.add()
+            st.id = lp.id
+            st.name = lp.name
+            st.namespace = lp.namespace
+            st.sensors.extend(lp.hooks_info)
+            st.enabled = lp.enabled
+            st.error = lp.error
+            st.state = sensors_pb2.TP_STATE_ENABLED if lp.enabled else sensors_pb2.TP_STATE_DISABLED
+            st.mode = sensors_pb2.TP_MODE_ENFORCE
+            st.info = (
+                f"events={c.get('emitted', 0)} matched={c.get('matched', 0)} "
+                f"actions={c.get('actions', 0)} rate_limited={c.get('rate_limited', 0)} "
+                f"lost={c.get('lost', 0)} load_ms={lp.load_ms:.0f}"
+                f"{' (cached)' if lp.cached else ''}"
+            )
+            ac = st.stats.action_counters
+            ac.post = c.get("emitted", 0)
+            ac.signal = c.get("actions", 0) if lp.plans and _has_signal(lp) else 0
+            ac.override = c.get("actions", 0) if _has(lp, "Override") else 0
+        return out
+
+
+def _has(lp: LoadedPolicy, action: str) -> bool:
+    return any(action in p.actions for p in lp.plans)
+
+
+def _has_signal(lp: LoadedPolicy) -> bool:
+    return _has(lp, "Sigkill") or _has(lp, "Signal")
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join((text or "").strip().splitlines()[-lines:])
+
+
+def load_policy_dir(manager: PolicyManager, directory: str) -> list[str]:
+    """--tracing-policy-dir at start: every *.yaml / *.yml, subdirectories included."""
+    errors = []
+    if not os.path.isdir(directory):
+        return errors
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if f.startswith(".") or not f.endswith((".yaml", ".yml")):
+                continue
+            path = os.path.join(root, f)
+            try:
+                manager.add_file(path)
+            except (PolicyError, OSError) as e:
+                errors.append(str(e))
+                log.error("%s", e)
+    return errors

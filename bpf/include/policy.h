@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Building blocks for generated TracingPolicy programs. The code generator
+ * (appliance/policy/codegen.py) emits one program per hook that reads the
+ * arguments into a per-CPU message, evaluates the selectors inline and runs
+ * the actions. Layouts are mirrored by appliance/policy/decode.py.
+ */
+#ifndef __APPLIANCE_POLICY_H__
+#define __APPLIANCE_POLICY_H__
+
+#include "common.h"
+
+#define MAX_ARGS 6
+#define SLOT 1024
+#define SLOT_PATH_MASK 511
+#define SLOT_STR_MASK 511
+
+#define ARG_TRUNCATED 1
+#define ARG_ERROR 2
+
+struct pmsg {
+	struct msg_header h;
+	u32 policy_id;
+	u16 hook_id;
+	u8 action;
+	u8 selector;
+	s64 ret;
+	u64 ints[MAX_ARGS];
+	u32 lens[MAX_ARGS];
+	u32 aflags[MAX_ARGS];
+	char slots[NSLOTS][SLOT];
+};
+
+struct path_scratch {
+	u64 d[PATH_DEPTH];
+	u32 n;
+	u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct pmsg);
+} pmsg_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct path_scratch);
+} path_scratch_map SEC(".maps");
+
+/* per hook counters: [hook * 8 + k] */
+#define PC_EMITTED 0
+#define PC_LOST 1
+#define PC_RATE_LIMITED 2
+#define PC_ACTIONS 3
+#define PC_MATCHED 4
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NHOOKS * 8);
+	__type(key, u32);
+	__type(value, u64);
+} pcounters SEC(".maps");
+
+static __always_inline void pcount(u32 hook, u32 k)
+{
+	u32 idx = hook * 8 + k;
+	u64 *v = bpf_map_lookup_elem(&pcounters, &idx);
+	if (v)
+		*v += 1;
+}
+
+struct rl_key {
+	u32 hook_sel;
+	u32 tgid;
+	u64 a[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct rl_key);
+	__type(value, u64);
+} ratelimit_map SEC(".maps");
+
+/* 1 = drop (an identical event was posted less than `window` ns ago) */
+static __always_inline int rate_limited(struct pmsg *m, u32 hook_sel, u64 window, int per_process)
+{
+	struct rl_key k = {};
+	k.hook_sel = hook_sel;
+	k.tgid = per_process ? m->h.pid : 0;
+	k.a[0] = m->ints[0];
+	k.a[1] = m->ints[1];
+	k.a[2] = m->ints[2];
+	if (NSLOTS > 0)
+		bpf_probe_read_kernel(&k.a[3], 8, m->slots[0]);
+	u64 now = m->h.ktime;
+	u64 *last = bpf_map_lookup_elem(&ratelimit_map, &k);
+	if (last && now - *last < window)
+		return 1;
+	bpf_map_update_elem(&ratelimit_map, &k, &now, BPF_ANY);
+	return 0;
+}
+
+/* Absolute path of (dentry, vfsmnt), root first, into slot; stops at the task's root. */
+static __always_inline void path_fwd(char *sp, u32 *len_out, u32 *flags_out, struct dentry *dentry,
+				     struct vfsmount *vfsmnt)
+{
+	u32 zero = 0;
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch_map, &zero);
+	if (!ps)
+		return;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+
+	ps->n = 0;
+	*flags_out = 0;
+	for (int i = 0; i < PATH_DEPTH; i++) {
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+		if (dentry == root_dentry && vfsmnt == root_mnt)
+			break;
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (dentry != mnt_root || mnt == mnt_parent)
+				break;
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+			continue;
+		}
+		u32 n = ps->n;
+		ps->d[n & (PATH_DEPTH - 1)] = (u64)dentry;
+		ps->n = n + 1;
+		dentry = parent;
+		if (i == PATH_DEPTH - 1)
+			*flags_out |= ARG_TRUNCATED;
+	}
+	*len_out = 0;
+	if (ps->n == 0) {
+		sp[0] = '/';
+		sp[1] = 0;
+		*len_out = 1;
+		return;
+	}
+	for (int i = 0; i < PATH_DEPTH; i++) {
+		u32 n = ps->n;
+		if (i >= n)
+			break;
+		u32 off = *len_out;
+		if (off > SLOT_PATH_MASK - 1) {
+			*flags_out |= ARG_TRUNCATED;
+			break;
+		}
+		struct dentry *d = (void *)ps->d[(n - 1 - i) & (PATH_DEPTH - 1)];
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		sp[off & SLOT_PATH_MASK] = '/';
+		long l = bpf_probe_read_kernel_str(&sp[(off + 1) & SLOT_PATH_MASK], NAME_MAX_READ, name);
+		if (l <= 0)
+			break;
+		*len_out = off + l; /* l counts the NUL; the '/' takes its place */
+	}
+}
+
+static __always_inline void file_arg(struct pmsg *m, int k, int a, struct file *file)
+{
+	if (!file) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], BPF_CORE_READ(file, f_path.dentry),
+		 BPF_CORE_READ(file, f_path.mnt));
+	m->ints[a] = BPF_CORE_READ(file, f_inode, i_mode);
+}
+
+static __always_inline void path_arg(struct pmsg *m, int k, int a, struct path *path)
+{
+	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], BPF_CORE_READ(path, dentry),
+		 BPF_CORE_READ(path, mnt));
+}
+
+static __always_inline struct file *fd_file(u64 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), arr + fd);
+	return f;
+}
+
+static __always_inline void str_arg(struct pmsg *m, int k, int a, const void *ptr, int user)
+{
+	long l = user ? bpf_probe_read_user_str(m->slots[k], SLOT, ptr)
+		      : bpf_probe_read_kernel_str(m->slots[k], SLOT, ptr);
+	if (l < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		l = 0;
+	} else if (l > 0) {
+		l -= 1;
+	}
+	if (l >= SLOT - 1)
+		m->aflags[a] |= ARG_TRUNCATED;
+	m->lens[a] = l;
+}
+
+static __always_inline void buf_arg(struct pmsg *m, int k, int a, const void *ptr, u64 size, int user)
+{
+	if (size > SLOT - 1) {
+		m->aflags[a] |= ARG_TRUNCATED;
+		size = SLOT - 1;
+	}
+	long r = user ? bpf_probe_read_user(m->slots[k], size & (SLOT - 1), ptr)
+		      : bpf_probe_read_kernel(m->slots[k], size & (SLOT - 1), ptr);
+	if (r < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		size = 0;
+	}
+	m->lens[a] = size;
+	m->ints[a] = size;
+}
+
+/* sock: ints = [family | type << 16 | protocol << 32 | state << 48], slot = 4 words */
+struct sock_info {
+	u32 saddr;
+	u32 daddr;
+	u16 sport;
+	u16 dport;
+	u16 family;
+	u16 type;
+	u16 protocol;
+	u8 state;
+	u8 pad;
+};
+
+static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *sk)
+{
+	struct sock_info si = {};
+	if (!sk) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	si.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	si.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	si.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si.type = BPF_CORE_READ(sk, sk_type);
+	si.protocol = BPF_CORE_READ(sk, sk_protocol);
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
+	m->lens[a] = sizeof(si);
+}
+
+static __always_inline struct sock_info *sock_of(struct pmsg *m, int k)
+{
+	return (struct sock_info *)m->slots[k];
+}
+
+static __always_inline struct exec_info *exec_info_of(u32 tgid)
+{
+	return bpf_map_lookup_elem(&execve_map, &tgid);
+}
+
+static __always_inline u32 ns_pid(struct task_struct *task)
+{
+	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
+	struct upid up = {};
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+static __always_inline u64 cap_set(struct task_struct *task, u32 off)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)cred + off);
+	return v;
+}
+
+#endif /* __APPLIANCE_POLICY_H__ */
