@@ -66,6 +66,7 @@ class Agent:
         self.server = None
         self.features = None
         self.policies = None  # set by the policy engine when loaded
+        self.metadata = None  # container metadata source (appliance.metadata)
         self.decode_errors = 0
         self._ncpus = 1
 
@@ -125,6 +126,14 @@ class Agent:
                 ) from None
             log.info("metrics on %s", s.metrics_server)
 
+        # container names and images (docker SDK), or container ids from cgroups only
+        from appliance.metadata import open_source
+
+        try:
+            self.metadata, _ = open_source(s.metadata_source, s.procfs)
+        except NotImplementedError as e:
+            raise StartupError(str(e)) from None
+        self.tracker.metadata, self.tracker.procfs = self.metadata, s.procfs
         # events from processes started from now on are queued in the ring buffer;
         # learn the ones already running, then start consuming
         n = self.tracker.learn(procfs.scan(s.procfs))
@@ -224,6 +233,9 @@ class Agent:
             self.ring.free()
             self.ring = None
         self.pipeline.close()
+        if self.metadata is not None:
+            self.metadata.close()
+            self.metadata = None
         for obj in self.objects:
             obj.close()
         self.objects.clear()

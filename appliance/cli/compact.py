@@ -37,10 +37,15 @@ def _sock(s: dict) -> str:
 
 def process_info(c: Colors, event: dict, proc: dict) -> str:
     pod = proc.get("pod")
+    source = ""
     if pod:
-        source = c(GREEN, f"{pod.get('namespace', '')}/{pod.get('name', '')}") + " "
-    else:
-        source = ""
+        if pod.get("name"):
+            source = c(GREEN, f"{pod.get('namespace', '')}/{pod['name']}") + " "
+        else:
+            # a container outside Kubernetes (Docker): its name in place of namespace/pod
+            name = (pod.get("container") or {}).get("name", "")
+            if name:
+                source = c(GREEN, name) + " "
     return source + c(MAGENTA, proc.get("binary", ""))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from appliance.events.common import Clock, container_id, exec_id, join_args, signal_name
+from appliance.metadata import MetadataSource, pod_block, with_pod
 from appliance.process.cache import Entry, ProcessCache
 from appliance.process.procfs import ProcInfo
 from appliance.sensors.wire import CloneMsg, ExecMsg, ExitMsg
@@ -11,11 +12,21 @@ from appliance.sensors.wire import CloneMsg, ExecMsg, ExitMsg
 class ProcessTracker:
     """Keeps the process cache in step with the kernel and builds the events."""
 
-    def __init__(self, node_name: str, cache: ProcessCache, clock: Clock):
+    def __init__(
+        self,
+        node_name: str,
+        cache: ProcessCache,
+        clock: Clock,
+        metadata: MetadataSource | None = None,
+        procfs: str = "/proc",
+    ):
         self.node = node_name
         self.cache = cache
         self.clock = clock
         self.misses = 0
+        # container name and image for the `pod` block (None: container ids only)
+        self.metadata = metadata
+        self.procfs = procfs
 
     # -- procfs at start ---------------------------------------------------------
     def learn(self, infos: list[ProcInfo]) -> int:
@@ -42,6 +53,9 @@ class ProcessTracker:
             }
             cid = container_id(p.cgroup_name)
             if cid:
+                pod = pod_block(self.metadata, cid, 0, p.pid, self.procfs)
+                if pod:
+                    proc["pod"] = pod
                 proc["docker"] = cid
             pexec = parent.process["exec_id"] if parent else ""
             if pexec:
@@ -97,6 +111,9 @@ class ProcessTracker:
         }
         cid = container_id(m.cgroup_name)
         if cid:
+            pod = pod_block(self.metadata, cid, m.cgroup_id, m.pid, self.procfs)
+            if pod:
+                proc["pod"] = pod
             proc["docker"] = cid
         if pexec:
             proc["parent_exec_id"] = pexec
@@ -122,6 +139,11 @@ class ProcessTracker:
         proc = entry.process
         if proc.get("tid") != m.tid:
             proc = dict(proc, tid=m.tid)
+        if "docker" in proc and "pod" not in proc and self.metadata is not None:
+            # the container was not known yet at exec time
+            pod = pod_block(self.metadata, proc["docker"], entry.cgroup_id, m.pid, self.procfs)
+            if pod:
+                proc = with_pod(proc, pod)
         t = self.clock.ktime_str(m.ktime)
         body: dict = {"process": proc}
         parent = self.cache.parent_of(entry)

@@ -1,0 +1,151 @@
+"""Which metadata source to use: the ``metadata-source`` setting, or detection for ``auto``.
+
+``auto`` picks the Docker engine when one answers a ping, else cgroup names only. The
+engine is looked for at ``DOCKER_HOST`` (when set), at ``/var/run/docker.sock`` and, when
+the agent runs in a container that shares the host's pid namespace (``--pid=host``), at the
+host's socket reached through the host's root as procfs shows it
+(``/proc/1/root/var/run/docker.sock``), so the appliance container needs no socket mount.
+Kubernetes is recognised (service host variable and service-account token) and reported,
+but its pod metadata source is not part of this version: ``auto`` then goes on to Docker or
+cgroup, and an explicit ``kubernetes`` is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from appliance.metadata.base import MetadataSource
+from appliance.metadata.cgroup import CgroupSource
+from appliance.metadata.docker import DEFAULT_SOCKET, DockerSource
+from appliance.metadata.docker import ping as docker_ping
+from appliance.metadata.kubernetes import KubernetesSource
+
+log = logging.getLogger("tetragon.metadata")
+
+CHOICES = ("auto", "kubernetes", "docker", "cgroup")
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+Pinger = Callable[[str], tuple[bool, str]]
+
+
+@dataclass
+class Selection:
+    """The chosen source kind, the engine address for Docker, and why."""
+
+    kind: str
+    docker_url: str = ""
+    reasons: list[str] = field(default_factory=list)
+    kubernetes: bool = False
+
+    def summary(self) -> str:
+        return f"metadata source {self.kind}: " + "; ".join(self.reasons)
+
+
+def in_kubernetes(
+    env: Mapping[str, str], token_path: str = SERVICE_ACCOUNT_TOKEN
+) -> tuple[bool, str]:
+    host = env.get("KUBERNETES_SERVICE_HOST", "")
+    has_token = os.path.exists(token_path)
+    if host and has_token:
+        return True, f"KUBERNETES_SERVICE_HOST={host} and a service-account token"
+    if host:
+        return False, "KUBERNETES_SERVICE_HOST is set but there is no service-account token"
+    return False, "no KUBERNETES_SERVICE_HOST"
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def docker_candidates(env: Mapping[str, str], procfs: str = "/proc") -> list[str]:
+    """Engine addresses to try, best first (URLs the docker SDK accepts)."""
+    out: list[str] = []
+    host = env.get("DOCKER_HOST", "").strip()
+    if host:
+        out.append(host)
+    out.append("unix://" + DEFAULT_SOCKET)
+    # in a container with the host's pid namespace, pid 1 is the host's init and its root
+    # is the host's file system; skip it when pid 1's root is our own
+    host_root = os.path.join(procfs, "1", "root")
+    if os.path.isdir(host_root) and not _same_file(host_root, "/"):
+        out.append("unix://" + host_root + DEFAULT_SOCKET)
+    seen: set[str] = set()
+    return [u for u in out if not (u in seen or seen.add(u))]
+
+
+def detect(
+    setting: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    procfs: str = "/proc",
+    ping: Pinger = docker_ping,
+    candidates: list[str] | None = None,
+    token_path: str = SERVICE_ACCOUNT_TOKEN,
+) -> Selection:
+    """Decide the metadata source for the ``metadata-source`` value ``setting``."""
+    env = os.environ if env is None else env
+    setting = (setting or "auto").strip().lower()
+    if setting not in CHOICES:
+        raise ValueError(f"metadata-source {setting!r}: expected one of {', '.join(CHOICES)}")
+    if setting == "cgroup":
+        return Selection("cgroup", reasons=["metadata-source is cgroup: container ids only"])
+    if setting == "kubernetes":
+        return Selection("kubernetes", reasons=["metadata-source is kubernetes"], kubernetes=True)
+
+    reasons: list[str] = []
+    k8s = False
+    if setting == "auto":
+        k8s, why = in_kubernetes(env, token_path)
+        if k8s:
+            reasons.append(
+                f"Kubernetes detected ({why}) but pod metadata is not available in this "
+                "version; using the container runtime"
+            )
+    urls = candidates if candidates is not None else docker_candidates(env, procfs)
+    for url in urls:
+        ok, why = ping(url)
+        if ok:
+            reasons.append(f"Docker engine answers at {url} ({why})")
+            return Selection("docker", docker_url=url, reasons=reasons, kubernetes=k8s)
+        reasons.append(f"no Docker engine at {url} ({why})")
+    if setting == "docker":
+        url = urls[0] if urls else "unix://" + DEFAULT_SOCKET
+        for u in urls:
+            path = u[len("unix://") :] if u.startswith("unix://") else ""
+            if path and os.path.exists(path):
+                url = u
+                break
+        reasons.append(f"metadata-source is docker: will keep trying {url}")
+        return Selection("docker", docker_url=url, reasons=reasons, kubernetes=k8s)
+    reasons.append("using cgroup names only: container ids, no names")
+    return Selection("cgroup", reasons=reasons, kubernetes=k8s)
+
+
+def create_source(selection: Selection, wait_s: float = 3.0) -> MetadataSource:
+    """Build and start the source a selection names.
+
+    Raises NotImplementedError for Kubernetes (not available in this version).
+    """
+    if selection.kind == "kubernetes":
+        return KubernetesSource()
+    if selection.kind == "docker":
+        src = DockerSource(selection.docker_url or "unix://" + DEFAULT_SOCKET)
+        src.start(wait_s=wait_s)
+        return src
+    return CgroupSource()
+
+
+def open_source(setting: str, procfs: str = "/proc") -> tuple[MetadataSource, Selection]:
+    """Detect, log the decision with its reasons, and start the source."""
+    sel = detect(setting, procfs=procfs)
+    for reason in sel.reasons:
+        log.info("metadata: %s", reason)
+    log.info("metadata source: %s", sel.kind)
+    return create_source(sel), sel
