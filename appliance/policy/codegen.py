@@ -361,8 +361,15 @@ def _check_selectors(p: HookPlan) -> None:
     by_index = {a.index: a for a in p.args}
     for si, s in enumerate(p.selectors):
         sp = f"{p.yaml_path}.selectors[{si}]"
-        for name in ("match_namespace_changes", "match_capability_changes", "match_data",
-                     "match_return_args", "match_return_actions", "match_parent_binaries"):  # fmt: skip
+        unsupported = (
+            "match_namespace_changes",
+            "match_capability_changes",
+            "match_data",
+            "match_return_args",
+            "match_return_actions",
+            "match_parent_binaries",
+        )
+        for name in unsupported:
             if getattr(s, name, None):
                 raise PolicyError(f"{sp}.{_camel(name)}: not supported yet")
         for mi, ma in enumerate(s.match_args):
@@ -604,9 +611,9 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 )  # fmt: skip
             else:
                 ctype = INT_TYPES.get(a.type, ("s64", ""))[0]
-                expr = f"(({ctype})m->ints[{a.pos}])"
+                expr = f"(({ctype})a{a.pos})"
                 if a.type == "fd":
-                    expr = f"((s32)m->ints[{a.pos}])"
+                    expr = f"((s32)a{a.pos})"
                 cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
     return cheap, late
 
@@ -836,26 +843,31 @@ def _hook_c(p: HookPlan) -> str:
         c, late = _selector_conds(p, s, f"{p.yaml_path}.selectors[{si}]")
         cheap_all.append(c)
         late_all.append(late)
-    body = [
-        "\tu32 zero = 0;",
-        "\tstruct pmsg *m = bpf_map_lookup_elem(&pmsg_scratch, &zero);",
-        "\tif (!m)",
-        "\t\treturn 0;",
-        "\tu64 id = bpf_get_current_pid_tgid();",
-        "\tu32 tgid = id >> 32;",
-        "\tstruct task_struct *task = (void *)bpf_get_current_task();",
-        "\t(void)task;",
-    ]
+    conds_text = " ".join(" ".join(c) for c in cheap_all)
+    body = []
     if pre:
         body.append("\t" + pre)
+    # arguments into locals first: the cheap conditions run before any map lookup
     for a in p.args:
-        body.append(f"\tm->ints[{a.pos}] = {_arg_fetch(p, a)};")
+        body.append(f"\tu64 a{a.pos} = {_arg_fetch(p, a)};")
         if a.type in INT_TYPES and INT_TYPES[a.type][0] in ("s32", "s8", "s16"):
-            body.append(f"\tm->ints[{a.pos}] = (s64)({INT_TYPES[a.type][0]})m->ints[{a.pos}];")
+            body.append(f"\ta{a.pos} = (s64)({INT_TYPES[a.type][0]})a{a.pos};")
+    body.append("\tu64 id = bpf_get_current_pid_tgid();")
+    body.append("\tu32 tgid = id >> 32;")
+    if "task" in conds_text:
+        body.append("\tstruct task_struct *task = (void *)bpf_get_current_task();")
     for si, c in enumerate(cheap_all):
         body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
     body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
     body.append("\t\treturn 0;")
+    body += [
+        "\tu32 zero = 0;",
+        "\tstruct pmsg *m = bpf_map_lookup_elem(&pmsg_scratch, &zero);",
+        "\tif (!m)",
+        "\t\treturn 0;",
+    ]
+    for a in p.args:
+        body.append(f"\tm->ints[{a.pos}] = a{a.pos};")
     for a in p.args:
         body.append(f"\tm->lens[{a.pos}] = 0;")
         body.append(f"\tm->aflags[{a.pos}] = 0;")
@@ -884,6 +896,7 @@ def _hook_c(p: HookPlan) -> str:
 
 def _default_post(p: HookPlan) -> tuple[str, int]:
     return (
-        f"m->action = 1;\n\t\tm->selector = 0;\n\t\t{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}",
+        "m->action = 1;\n\t\tm->selector = 0;\n\t\t"
+        f"{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}",
         0,
     )

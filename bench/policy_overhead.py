@@ -1,0 +1,267 @@
+"""Cost of a TracingPolicy on a hot syscall, against the physical floor, in one run.
+
+Four configurations of the same lseek loop (about a million calls), interleaved
+over several rounds because the machine is shared and noisy:
+
+  none      no program on the hook
+  floor     an empty BPF program on tracepoint syscalls/sys_enter_lseek: attaching
+            anything to the hook costs this much on every call
+  nomatch   the real agent with a policy whose selector never matches
+  match     the real agent with a policy that matches (and posts) every call
+
+Prints each slowdown ratio against `none`, the policy's added cost as a multiple of
+the floor's (target <= 1.25 for nomatch), events exported per second and events lost
+(every matching call must be exported or counted as lost), and policy load time cold
+(clang) and cached (target < 300 ms).
+
+Run as root: `sudo .venv/bin/python bench/policy_overhead.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LOOP_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+int main(int argc, char **argv) {
+    long n = atol(argv[1]);
+    int fd = atoi(argv[2]);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long i = 0; i < n; i++) lseek(fd, 0, SEEK_SET);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%ld\n", (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+    return 0;
+}
+"""
+
+EMPTY_C = r"""
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("tracepoint/syscalls/sys_enter_lseek")
+int empty(void *ctx) { return 0; }
+"""
+
+POLICY = """apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "{name}"
+spec:
+  kprobes:
+  - call: "sys_lseek"
+    syscall: true
+    args:
+    - index: 0
+      type: "int"
+    - index: 1
+      type: "int64"
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: "Equal"
+        values:
+        - "{fd}"
+{extra}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Agent:
+    def __init__(self, work: Path, policy: Path | None, cache: Path):
+        self.export = work / f"events-{time.time_ns()}.log"
+        self.metrics_port = free_port()
+        self.port = free_port()
+        self.log = open(work / "agent.log", "ab")
+        args = [sys.executable, "-m", "appliance.agent", "--export-filename", str(self.export),
+                "--server-address", f"127.0.0.1:{self.port}",
+                "--metrics-server", f"127.0.0.1:{self.metrics_port}",
+                "--tracing-policy-dir", str(work / "none"), "--config-dir", str(work / "none"),
+                "--policy-cache-dir", str(cache), "--export-file-max-size-mb", "0",
+                "--rb-size", str(64 << 20)]  # fmt: skip
+        if policy:
+            args += ["--tracing-policy", str(policy)]
+        (work / "none").mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=self.log)
+        log_path = work / "agent.log"
+        deadline = time.monotonic() + 60
+        while True:
+            text = log_path.read_bytes()
+            if text.count(b"agent running") > getattr(Agent, "_starts", 0):
+                Agent._starts = text.count(b"agent running")
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"agent failed to start:\n{text[-2000:].decode()}")
+            time.sleep(0.05)
+
+    def metric(self, name: str) -> float:
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        total = 0.0
+        for line in urllib.request.urlopen(url).read().decode().splitlines():
+            if line.startswith(name):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def run_loop(exe: str, n: int, fd: int) -> float:
+    out = subprocess.run([exe, str(n), str(fd)], capture_output=True, text=True, check=True,
+                         pass_fds=(fd,))  # fmt: skip
+    return int(out.stdout) / n  # ns per call
+
+
+def count_policy_events(path: Path, name: str) -> int:
+    if not path.exists():
+        return 0
+    needle = f'"policy_name":"{name}"'.encode()
+    with open(path, "rb") as f:
+        return sum(1 for line in f if needle in line)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("run as root", file=sys.stderr)
+        return 1
+    from appliance.bpf.libbpf import BpfObject
+    from appliance.daemon import ensure_tracefs
+
+    ensure_tracefs()
+    work = Path(tempfile.mkdtemp(prefix="tp-bench-"))
+    cache = work / "cache"
+    agent = None
+    empty = None
+    try:
+        src = work / "loop.c"
+        src.write_text(LOOP_C)
+        exe = str(work / "loop")
+        subprocess.run(["cc", "-O2", "-o", exe, str(src)], check=True)
+        (work / "empty.bpf.c").write_text(EMPTY_C)
+        subprocess.run(["clang", "-O2", "-g", "-target", "bpf", f"-I{ROOT}/bpf/include", "-c",
+                        str(work / "empty.bpf.c"), "-o", str(work / "empty.bpf.o")],
+                       check=True)  # fmt: skip
+        target = open(work / "target", "w")
+        fd = target.fileno()
+        never = work / "never.yaml"
+        never.write_text(POLICY.format(name="bench-never", fd=fd + 1000, extra=""))
+        every = work / "every.yaml"
+        only_loop = (
+            f"      matchBinaries:\n      - operator: In\n        values:\n        - {exe}\n"
+        )
+        every.write_text(POLICY.format(name="bench-every", fd=fd, extra=only_loop))
+
+        # policy load time: cold (clang) then cached, through the agent's gRPC API
+        agent = Agent(work, None, cache)
+        import grpc
+
+        from appliance.api.tetragon import sensors_pb2, sensors_pb2_grpc
+
+        stub = sensors_pb2_grpc.FineGuidanceSensorsStub(
+            grpc.insecure_channel(f"127.0.0.1:{agent.port}")
+        )
+        loads = []
+        for i in range(4):
+            t0 = time.monotonic()
+            stub.AddTracingPolicy(sensors_pb2.AddTracingPolicyRequest(yaml=never.read_text()))
+            loads.append((time.monotonic() - t0) * 1000)
+            stub.DeleteTracingPolicy(sensors_pb2.DeleteTracingPolicyRequest(name="bench-never"))
+            _ = i
+        agent.stop()
+        agent = None
+
+        res: dict[str, list[float]] = {k: [] for k in ("none", "floor", "nomatch", "match")}
+        exported = lost = 0
+        match_secs = 0.0
+        for _r in range(args.rounds):
+            res["none"].append(run_loop(exe, args.calls, fd))
+            empty = BpfObject.open(str(work / "empty.bpf.o"))
+            empty.load()
+            empty.attach("empty", "tracepoint", "syscalls/sys_enter_lseek")
+            res["floor"].append(run_loop(exe, args.calls, fd))
+            empty.close()
+            empty = None
+            agent = Agent(work, never, cache)
+            res["nomatch"].append(run_loop(exe, args.calls, fd))
+            agent.stop()
+            agent = Agent(work, every, cache)
+            ns = run_loop(exe, args.calls, fd)
+            res["match"].append(ns)
+            match_secs += ns * args.calls / 1e9
+            time.sleep(2)  # let the agent drain what is queued
+            deadline = time.monotonic() + 60
+            while True:
+                got = count_policy_events(agent.export, "bench-every")
+                lost_now = agent.metric("tetragon_events_lost_total")
+                if got + lost_now >= args.calls or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            exported += got
+            lost += int(lost_now)
+            agent.stop()
+            agent = None
+
+        med = {k: statistics.median(v) for k, v in res.items()}
+        floor_cost = med["floor"] - med["none"]
+        print(f"lseek calls per run: {args.calls}, rounds: {args.rounds}")
+        for k in ("none", "floor", "nomatch", "match"):
+            rounds = " ".join(f"{x:.0f}" for x in res[k])
+            print(f"  {k:8s} {med[k]:7.1f} ns/call  ratio {med[k] / med['none']:.3f}  [{rounds}]")
+        for k in ("nomatch", "match"):
+            mult = (med[k] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
+            print(f"  {k} added cost = {mult:.2f} x the floor's")
+        mult = (med["nomatch"] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
+        verdict = "PASS" if mult <= 1.25 else "MISS"
+        print(f"target: never-matching policy <= 1.25 x floor: {verdict}")
+        total = args.calls * args.rounds
+        missing = total - exported - lost
+        print(f"matching calls {total}: exported {exported}, counted lost {lost}, "
+              f"missing {missing} ({'PASS' if missing <= 0 else 'MISS'})")  # fmt: skip
+        print(f"events exported per second: {exported / match_secs:.0f} (during the loop)")
+        print(f"policy load: cold {loads[0]:.0f} ms, cached {statistics.median(loads[1:]):.0f} ms "
+              f"(target cached < 300 ms: {'PASS' if statistics.median(loads[1:]) < 300 else 'MISS'})")  # fmt: skip
+        target.close()
+        return 0
+    finally:
+        if empty is not None:
+            empty.close()
+        if agent is not None:
+            agent.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
