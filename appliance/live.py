@@ -329,8 +329,16 @@ def _apply_locked(
             btf_path = btfmod.discover(new.btf)
         except btfmod.BtfNotFound as e:
             raise LiveError(f"{origin.get('btf', source)}: {e}") from None
+    metadata = None
+    if "metadata_source" in live:
+        metadata = _prepare_metadata(agent, new, origin.get("metadata_source", source))
     if live & (_FILE_FIELDS | _FILTER_FIELDS | {"export_stdout"}):
-        configure_exporters(agent.pipeline, agent.hub, new, changed=live)
+        try:
+            configure_exporters(agent.pipeline, agent.hub, new, changed=live)
+        except LiveError:
+            if metadata is not None:
+                metadata.close()
+            raise
 
     # From here on nothing fails.
     if live & _LOG_FIELDS:
@@ -343,9 +351,14 @@ def _apply_locked(
     agent.settings = new
     if "metadata_source" in live:
         st.metadata_source_by = origin.get("metadata_source", source)
-        hook = getattr(agent, "set_metadata_source", None)
-        if callable(hook):
-            hook(new.metadata_source)
+    if metadata is not None:
+        old, agent.metadata = agent.metadata, metadata
+        agent.tracker.metadata = metadata
+        log.info("metadata source now %s (was %s)", metadata.kind, getattr(old, "kind", "none"))
+        try:
+            old.close()
+        except Exception as e:
+            log.warning("closing the previous metadata source: %s", e)
     for name in live:
         st.sources[name] = f"applied live from {origin.get(name, source)}"
     if live:
@@ -367,6 +380,24 @@ def _apply_locked(
         )
     result.applied = sorted(n.replace("_", "-") for n in updates if n not in restart)
     result.restart_required = [n.replace("_", "-") for n in restart]
+
+
+def _prepare_metadata(agent: Any, s: Settings, where: str) -> Any:
+    """A started metadata source for ``s.metadata_source`` when the running one differs."""
+    current = getattr(agent, "metadata", None)
+    if current is None or getattr(agent, "tracker", None) is None:
+        return None  # not started yet: the agent opens its source from the settings
+    from appliance.metadata import create_source, detect
+
+    try:
+        selection = detect(s.metadata_source, procfs=s.procfs)
+        if selection.kind == current.kind:
+            return None
+        for reason in selection.reasons:
+            log.info("metadata: %s", reason)
+        return create_source(selection)
+    except Exception as e:  # ValueError, NotImplementedError, the docker SDK's errors
+        raise LiveError(f"{where}: metadata-source {s.metadata_source}: {e}") from None
 
 
 def _apply_logging(s: Settings, reformat: bool) -> None:

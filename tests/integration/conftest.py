@@ -38,7 +38,15 @@ def free_port() -> int:
 
 
 class RunningAgent:
-    def __init__(self, workdir: Path, extra_args: list[str] = ()):
+    def __init__(
+        self,
+        workdir: Path,
+        extra_args: list[str] = (),
+        export_flag: bool = True,
+        env: dict | None = None,
+    ):
+        """``export_flag=False`` leaves --export-filename to the configuration files (a
+        flag would take precedence over them); ``env`` is added to the environment."""
         self.workdir = workdir
         self.export = workdir / "events.log"
         self.port = free_port()
@@ -49,8 +57,7 @@ class RunningAgent:
             sys.executable,
             "-m",
             "appliance.agent",
-            "--export-filename",
-            str(self.export),
+            *(["--export-filename", str(self.export)] if export_flag else []),
             "--server-address",
             self.address,
             "--metrics-server",
@@ -64,7 +71,11 @@ class RunningAgent:
         (workdir / "no-conf").mkdir(exist_ok=True)
         self._logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            args, cwd=ROOT, stdout=self._logf, stderr=subprocess.STDOUT, env=_clean_env()
+            args,
+            cwd=ROOT,
+            stdout=self._logf,
+            stderr=subprocess.STDOUT,
+            env={**_clean_env(), **(env or {})},
         )
         self._offset = 0
         self._events: list[dict] = []
@@ -120,6 +131,106 @@ class RunningAgent:
         return self.proc.returncode
 
 
+class RunningController:
+    """The real ``tetragon-controller`` process, applying ``policy_dir`` and ``conf_dir``
+    to ``agent``; ``env`` should point the system configuration directories elsewhere
+    (see ``system_conf_env``) so the host's /etc is not read."""
+
+    def __init__(
+        self,
+        agent: RunningAgent,
+        workdir: Path,
+        policy_dir: Path,
+        conf_dir: Path,
+        env: dict | None = None,
+        extra_args: list[str] = (),
+    ):
+        self.workdir = workdir
+        self.log = workdir / "controller.log"
+        self.metrics_port = free_port()
+        args = [
+            sys.executable,
+            "-m",
+            "controller.main",
+            "--server-address",
+            agent.address,
+            "--tracing-policy-dir",
+            str(policy_dir),
+            "--config-dir",
+            str(conf_dir),
+            "--state-file",
+            str(workdir / "controller-state.json"),
+            "--controller-metrics",
+            f"127.0.0.1:{self.metrics_port}",
+            *extra_args,
+        ]
+        self._logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=self._logf,
+            stderr=subprocess.STDOUT,
+            env={**_clean_env(), **(env or {})},
+        )
+        self.wait_log(f"agent pid {agent.proc.pid}", timeout=60)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_log(self, needle: str, timeout: float = 10, after: int = 0) -> str:
+        """Wait until ``needle`` is in the log past offset ``after``; the matching line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()[after:]
+            if needle in text:
+                return next(ln for ln in text.splitlines() if needle in ln)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller exited:\n{self.text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not in the controller log:\n{text[-3000:]}")
+            time.sleep(0.05)
+
+    def mark(self) -> int:
+        """An offset in the log, for wait_log(after=...)."""
+        return len(self.text())
+
+    def metrics(self) -> dict[str, float]:
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._logf.close()
+        return self.proc.returncode
+
+
+def system_conf_env(workdir: Path) -> dict:
+    """Environment that makes the agent and the controller read their package and
+    administrator drop-in directories and their YAML file under ``workdir``."""
+    dirs = [workdir / "usr-lib", workdir / "usr-local-lib", workdir / "etc-conf.d"]
+    for d in dirs:
+        d.mkdir(exist_ok=True)
+    return {
+        "APPLIANCE_SYSTEM_CONF_DIRS": ":".join(str(d) for d in dirs),
+        "APPLIANCE_SYSTEM_CONF_YAML": str(workdir / "tetragon.yaml"),
+    }
+
+
 def _clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TETRAGON_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -163,3 +274,8 @@ def agent(early_process, tmp_path_factory) -> Iterator[RunningAgent]:
     a = RunningAgent(tmp_path_factory.mktemp("agent"))
     yield a
     a.stop()
+
+
+def start_policy_agent(tmp_path_factory) -> RunningAgent:
+    d = tmp_path_factory.mktemp("policy-agent")
+    return RunningAgent(d, ["--policy-cache-dir", str(d / "cache")])
