@@ -464,7 +464,7 @@ def _c_str_cond(p: str, lenexpr: str, op: str, values: list[str]) -> str:
         elif op in ("Prefix", "NotPrefix"):
             parts = [f"{lenexpr} >= {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
         else:  # Postfix
-            q = f"(&{p}[({lenexpr} - {n}) & SLOT_STR_MASK])"
+            q = f"(&{p}[bound511({lenexpr} - {n})])"
             parts = [f"{lenexpr} >= {n}"] + [f"{q}[{i}] == {c}" for i, c in enumerate(b)]
         conds.append("(" + " && ".join(parts) + ")")
     any_ = "(" + " || ".join(conds) + ")" if conds else "0"
@@ -644,7 +644,9 @@ def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
     for v in values:
         if len(v.encode()) > 255:
             raise PolicyError(f"matchBinaries value longer than 255 bytes: {v[:40]}...")
-    cond = _c_str_cond("e->bin", "e->bin_len", sop, values).replace("SLOT_STR_MASK", "255")
+    if sop == "Postfix" and any(len(v.encode()) > 128 for v in values):
+        raise PolicyError("matchBinaries Postfix values longer than 128 bytes are not supported")
+    cond = _c_str_cond("e->bin", "e->bin_len", sop, values).replace("bound511(", "(127 & ")
     neg = op.startswith("Not")
     if not follow:
         return f"""

@@ -18,6 +18,14 @@
 #define ARG_TRUNCATED 1
 #define ARG_ERROR 2
 
+/* Mask an offset in a way the compiler cannot drop, so the verifier always
+ * sees the bound at the access (older verifiers lose it across spills). */
+static __always_inline u32 bound511(u32 x)
+{
+	asm volatile("%0 &= 511" : "+r"(x));
+	return x;
+}
+
 struct pmsg {
 	struct msg_header h;
 	u32 policy_id;
@@ -159,8 +167,8 @@ static __always_inline void path_fwd(char *sp, u32 *len_out, u32 *flags_out, str
 		}
 		struct dentry *d = (void *)ps->d[(n - 1 - i) & (PATH_DEPTH - 1)];
 		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-		sp[off & SLOT_PATH_MASK] = '/';
-		long l = bpf_probe_read_kernel_str(&sp[(off + 1) & SLOT_PATH_MASK], NAME_MAX_READ, name);
+		sp[bound511(off)] = '/';
+		long l = bpf_probe_read_kernel_str(&sp[bound511(off + 1)], NAME_MAX_READ, name);
 		if (l <= 0)
 			break;
 		*len_out = off + l; /* l counts the NUL; the '/' takes its place */

@@ -11,15 +11,14 @@ import time
 import orjson
 import pytest
 
-from .conftest import ROOT, RunningAgent, _clean_env
+from .conftest import ROOT, _clean_env, start_policy_agent
 
 PY = os.path.realpath(sys.executable)
 
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory):
-    d = tmp_path_factory.mktemp("policy-agent")
-    a = RunningAgent(d, ["--policy-cache-dir", str(d / "cache")])
+    a = start_policy_agent(tmp_path_factory)
     yield a
     a.stop()
 
