@@ -90,7 +90,13 @@ class Watches:
         self.on_event = on_event
         self.wanted: list[WatchSpec] = []
         self.armed: dict[WatchSpec, tuple[object, tuple[int, int]]] = {}
+        self._gone: set[WatchSpec] = set()  # watched directories deleted or moved away
+        self._lock = threading.Lock()
         self.observer.start()
+
+    def _mark_gone(self, spec: WatchSpec) -> None:
+        with self._lock:
+            self._gone.add(spec)
 
     def want(self, specs: Sequence[WatchSpec]) -> list[WatchSpec]:
         self.wanted = list(dict.fromkeys(specs))
@@ -99,9 +105,13 @@ class Watches:
     def refresh(self) -> list[WatchSpec]:
         """Arm the wanted watches whose directory exists; the newly armed ones."""
         new: list[WatchSpec] = []
+        with self._lock:
+            gone, self._gone = self._gone, set()
         for spec in list(self.armed):
             ident = _ident(spec.path)
-            if spec not in self.wanted or ident != self.armed[spec][1]:
+            # a directory replaced by a new one may get the same inode: the deletion
+            # event of the old one tells
+            if spec not in self.wanted or ident != self.armed[spec][1] or spec in gone:
                 self._disarm(spec)
         for spec in self.wanted:
             if spec in self.armed:
@@ -111,7 +121,9 @@ class Watches:
                 continue
             try:
                 watch = self.observer.schedule(
-                    _Handler(spec, self.on_event), spec.path, recursive=spec.recursive
+                    _Handler(spec, self.on_event, self._mark_gone),
+                    spec.path,
+                    recursive=spec.recursive,
                 )
             except OSError as e:
                 log.warning("cannot watch %s: %s", spec.path, e)
@@ -152,10 +164,11 @@ def _handler_base():
 class _Handler(_handler_base()):  # type: ignore[misc]
     _IGNORED = frozenset({"opened", "closed_no_write"})
 
-    def __init__(self, spec: WatchSpec, sink):
+    def __init__(self, spec: WatchSpec, sink, gone):
         super().__init__()
         self.spec = spec
         self.sink = sink
+        self.gone = gone
 
     def on_any_event(self, event) -> None:
         if event.event_type in self._IGNORED:
@@ -163,6 +176,8 @@ class _Handler(_handler_base()):  # type: ignore[misc]
         if event.is_directory and event.event_type == "modified":
             return
         paths = [os.fsdecode(event.src_path)]
+        if paths[0] == self.spec.path and event.event_type in ("deleted", "moved"):
+            self.gone(self.spec)
         dest = getattr(event, "dest_path", "")
         if dest:
             paths.append(os.fsdecode(dest))
@@ -271,7 +286,7 @@ class Controller:
         self.metrics.environment.labels(env.kind, env.metadata_source).set(1)
 
     def send_environment(self) -> None:
-        from controller.client import AgentRefused
+        from controller.client import AgentRefused, AgentUnavailable
 
         env = self.environment
         if env is None or self.client is None:
@@ -289,6 +304,9 @@ class Controller:
                 source="tetragon-controller",
                 sources={"metadata-source": source},
             )
+        except AgentUnavailable:
+            self.agent_pid = 0  # sent again when the agent answers
+            return
         except AgentRefused as e:
             log.error("the agent refused metadata-source=%s: %s", env.metadata_source, e)
             self.metrics.error("settings_rejected")
@@ -317,12 +335,12 @@ class Controller:
         if st.pid != self.agent_pid:
             self.agent_pid = st.pid
             self.agent_start = st.start_time.ToNanoseconds() / 1e9
-            log.info(
-                "agent pid %d, policy engine %s", st.pid, "on" if st.policies_enabled else "off"
-            )
             self.send_environment()
             if self.config.current_error:
                 self.client.report_error(self.config.current_error)
+            log.info(
+                "agent pid %d, policy engine %s", st.pid, "on" if st.policies_enabled else "off"
+            )
             self.resync_policies = True
         return True
 
@@ -342,6 +360,10 @@ class Controller:
         from controller.policies import PolicySync
 
         directory = self.settings.tracing_policy_dir if self.settings is not None else ""
+        try:  # load the validator now rather than on the first change
+            import appliance.policy.validate  # noqa: F401
+        except ImportError:
+            pass
         if self.policies is None:
             self.policies = PolicySync(
                 directory, _LazyClient(self), self.metrics, self.opts.state_file
@@ -459,12 +481,17 @@ class Controller:
         next_tick = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            if now >= next_tick:
-                self.tick()
+            try:
+                if now >= next_tick:
+                    self.tick()
+                    next_tick = time.monotonic() + TICK
+                ready = self.debouncer.wait(timeout=max(0.0, next_tick - time.monotonic()))
+                if ready:
+                    self.handle(ready)
+            except Exception as e:  # the controller outlives a bad change or a bad answer
+                log.error("unexpected error: %s: %s", type(e).__name__, e, exc_info=True)
+                self.metrics.error("internal")
                 next_tick = time.monotonic() + TICK
-            ready = self.debouncer.wait(timeout=max(0.0, next_tick - time.monotonic()))
-            if ready:
-                self.handle(ready)
 
     def stop(self) -> None:
         self._stop.set()

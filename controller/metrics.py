@@ -11,7 +11,7 @@ class Metrics:
         self.errors = Counter(
             "tetragon_controller_errors",
             "Configuration changes not applied, by kind: policy_invalid, policy_rejected, "
-            "settings_invalid, settings_rejected, agent_unreachable, restart",
+            "settings_invalid, settings_rejected, agent_unreachable, restart, internal",
             ["kind"],
             registry=self.registry,
         )
@@ -47,6 +47,7 @@ class Metrics:
             "settings_rejected",
             "agent_unreachable",
             "restart",
+            "internal",
         ):
             self.errors.labels(kind)
         for kind in ("policy_add", "policy_replace", "policy_delete", "settings", "restart"):

@@ -245,7 +245,10 @@ def test_controller_starts_with_the_agent(appliance):
     assert f"watching {appliance.policies} (recursive)" in text
     assert f"watching {appliance.conf}" in text
     # the controller told the agent what the environment detection decided
-    assert "environment detection" in appliance.setting("metadata-source")
+    deadline = time.monotonic() + 10
+    while "environment detection" not in appliance.setting("metadata-source"):
+        assert time.monotonic() < deadline, appliance.setting("metadata-source")
+        time.sleep(0.05)
 
 
 def test_export_filename_moves_without_restart(appliance):
