@@ -4,10 +4,11 @@
 engine is looked for at ``DOCKER_HOST`` (when set), at ``/var/run/docker.sock`` and, when
 the agent runs in a container that shares the host's pid namespace (``--pid=host``), at the
 host's socket reached through the host's root as procfs shows it
-(``/proc/1/root/var/run/docker.sock``), so the appliance container needs no socket mount.
-Kubernetes is recognised (service host variable and service-account token) and reported,
-but its pod metadata source is not part of this version: ``auto`` then goes on to Docker or
-cgroup, and an explicit ``kubernetes`` is refused with a clear message.
+(``/proc/1/root/run/docker.sock``, or through the Docker daemon's root), so the appliance
+container needs no socket mount. Kubernetes is recognised (service host variable and
+service-account token) and reported, but its pod metadata source is not part of this
+version: ``auto`` then goes on to Docker or cgroup, and an explicit ``kubernetes`` is refused
+with a clear message.
 """
 
 from __future__ import annotations
@@ -64,6 +65,39 @@ def _same_file(a: str, b: str) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
+def _find_pid(procfs: str, comm: str) -> int:
+    """The lowest pid whose command name is ``comm`` (0 when none)."""
+    try:
+        pids = sorted(int(d) for d in os.listdir(procfs) if d.isdigit())
+    except OSError:
+        return 0
+    for pid in pids:
+        try:
+            with open(os.path.join(procfs, str(pid), "comm")) as f:
+                if f.read().strip() == comm:
+                    return pid
+        except OSError:
+            continue
+    return 0
+
+
+def host_roots(procfs: str = "/proc") -> list[str]:
+    """Other processes' root directories that are not ours, as procfs shows them.
+
+    In a container that shares the host's pid namespace (``--pid=host``), pid 1's root is
+    the host's file system, and so is the Docker daemon's (where pid 1's is not readable,
+    or where the daemon runs in a mount namespace of its own).
+    """
+    out: list[str] = []
+    for pid in (1, _find_pid(procfs, "dockerd")):
+        if not pid:
+            continue
+        root = os.path.join(procfs, str(pid), "root")
+        if root not in out and os.path.isdir(root) and not _same_file(root, "/"):
+            out.append(root)
+    return out
+
+
 def docker_candidates(env: Mapping[str, str], procfs: str = "/proc") -> list[str]:
     """Engine addresses to try, best first (URLs the docker SDK accepts)."""
     out: list[str] = []
@@ -71,11 +105,13 @@ def docker_candidates(env: Mapping[str, str], procfs: str = "/proc") -> list[str
     if host:
         out.append(host)
     out.append("unix://" + DEFAULT_SOCKET)
-    # in a container with the host's pid namespace, pid 1 is the host's init and its root
-    # is the host's file system; skip it when pid 1's root is our own
-    host_root = os.path.join(procfs, "1", "root")
-    if os.path.isdir(host_root) and not _same_file(host_root, "/"):
-        out.append("unix://" + host_root + DEFAULT_SOCKET)
+    # the host's socket through another root: /run first, since /var/run is usually an
+    # absolute symbolic link to /run, which would resolve inside our own root
+    for root in host_roots(procfs):
+        for path in ("/run/docker.sock", DEFAULT_SOCKET):
+            if os.path.exists(root + path):
+                out.append("unix://" + root + path)
+                break
     seen: set[str] = set()
     return [u for u in out if not (u in seen or seen.add(u))]
 

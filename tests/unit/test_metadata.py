@@ -334,19 +334,36 @@ def test_docker_candidates(tmp_path):
     # a procfs whose pid 1 has our own root: no host socket through it
     proc = tmp_path / "proc"
     (proc / "1").mkdir(parents=True)
+    (proc / "1" / "comm").write_text("init\n")
     os.symlink("/", proc / "1" / "root")
     assert docker_candidates({}, str(proc)) == ["unix:///var/run/docker.sock"]
     # pid 1 with another root (the host's, seen from a --pid=host container)
     os.remove(proc / "1" / "root")
-    (proc / "1" / "root").mkdir()
+    (proc / "1" / "root" / "run").mkdir(parents=True)
+    (proc / "1" / "root" / "run" / "docker.sock").touch()
     got = docker_candidates({"DOCKER_HOST": "tcp://10.1.2.3:2375"}, str(proc))
     assert got == [
         "tcp://10.1.2.3:2375",
         "unix:///var/run/docker.sock",
-        f"unix://{proc}/1/root/var/run/docker.sock",
+        f"unix://{proc}/1/root/run/docker.sock",
     ]
     assert docker_candidates({"DOCKER_HOST": "unix:///var/run/docker.sock"}, "/nonexistent") == [
         "unix:///var/run/docker.sock"
+    ]
+
+
+def test_docker_candidates_through_the_daemons_root(tmp_path):
+    # pid 1's root is not readable (or has no socket); the daemon's root has it
+    proc = tmp_path / "proc"
+    (proc / "1").mkdir(parents=True)
+    (proc / "1" / "comm").write_text("init\n")
+    for pid, comm in ((300, "containerd"), (412, "dockerd")):
+        (proc / str(pid) / "root" / "var" / "run").mkdir(parents=True)
+        (proc / str(pid) / "comm").write_text(comm + "\n")
+    (proc / "412" / "root" / "var" / "run" / "docker.sock").touch()
+    assert docker_candidates({}, str(proc)) == [
+        "unix:///var/run/docker.sock",
+        f"unix://{proc}/412/root/var/run/docker.sock",
     ]
 
 
