@@ -148,18 +148,37 @@ def configure_exporters(
                 ) from None
             file_sink = JsonLinesSink(rf)
 
+    install = pipeline.set_sink if every else _swap_sink(pipeline)
     if file_sink is not _KEEP:
-        pipeline.set_sink("file", file_sink)
+        install("file", file_sink)
         if s.export_filename:
             log.info("exporting events to %s", s.export_filename)
         elif not every:
             log.info("export file off")
     if every or "export_stdout" in changed:
-        pipeline.set_sink("stdout", stdout_sink() if s.export_stdout else None)
+        install("stdout", stdout_sink() if s.export_stdout else None)
     if every:
         pipeline.set_sink("grpc", hub)
     if flt is not None:
         pipeline.export_filter = flt
+
+
+def _swap_sink(pipeline: Pipeline) -> Callable[[str, Any], None]:
+    """``set_sink`` for a running pipeline: the old sink is closed a moment later, so the
+    events the event loop handed to it just before the swap are written with it."""
+
+    def swap(name: str, sink: Any) -> None:
+        old = pipeline.sinks.get(name)
+        if sink is None:
+            pipeline.sinks.pop(name, None)
+        else:
+            pipeline.sinks[name] = sink  # one dict store: the event loop sees old or new
+        if old is not None and old is not sink:
+            timer = threading.Timer(0.5, old.close)
+            timer.daemon = True
+            timer.start()
+
+    return swap
 
 
 # --- live state of one agent ------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,13 @@ def test_config_locations():
     )
     assert loc == {"system_dirs": ("/a", "/b"), "yaml_file": "/c.yaml"}
     assert live.config_locations({})["yaml_file"] == "/etc/tetragon/tetragon.yaml"
+
+
+def test_events_handed_to_the_old_file_just_before_a_swap_are_kept(agent, tmp_path):
+    old = agent.pipeline.sinks["file"]
+    live.apply_settings(agent, {"export-filename": str(tmp_path / "new.log")})
+    old.emit({"process_exec": {"process": {"binary": "/bin/straggler"}}})  # event loop's view
+    deadline = time.monotonic() + 5
+    while "/bin/straggler" not in (tmp_path / "events.log").read_text():
+        assert time.monotonic() < deadline, "the old sink was not flushed"
+        time.sleep(0.05)
