@@ -530,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     if {"-h", "--help"} & set(args):
         parser.print_help()
         print("\ntetragon setting flags:")
-        print(build_arg_parser("tetragon-controller").format_help().split("\n\n", 2)[-1])
+        text = build_arg_parser("tetragon-controller").format_help()
+        print(text[text.find("\n  --") + 1 :], end="")
         return 0
     opts, rest = parser.parse_known_args(args)
     setup_logging("info")

@@ -142,6 +142,27 @@ class Appliance:
         self.stub = appliance_pb2_grpc.AgentStub(self.channel)
         self.sensors = sensors_pb2_grpc.FineGuidanceSensorsStub(self.channel)
 
+    def restart_agent(self) -> None:
+        """Stop the agent and start a new one on the same address (as a supervisor does)."""
+        address = self.agent.address
+        self.agent.stop()
+        self.agent = RunningAgent(
+            self.workdir,
+            [
+                "--config-dir",
+                str(self.conf),
+                "--tracing-policy-dir",
+                str(self.policies),
+                "--policy-cache-dir",
+                str(self.workdir / "cache"),
+                "--server-address",
+                address,
+            ],
+            export_flag=False,
+            env=self.env,
+        )
+        self.agent.address = address
+
     def write_conf(self, name: str, value: str) -> None:
         (self.conf / name).write_text(value + "\n")
 
@@ -560,6 +581,32 @@ def test_controller_restart_recognises_its_policies(engine, tmp_path):
         extra_args=["--agent-restart-cmd", str(a.workdir / "restart-agent.sh")],
     )
     a.controller.wait_log("policy lseek-sigkill deleted", timeout=20)
+    wait_not_enforced()
+
+
+def test_a_restarted_agent_is_brought_up_to_date(engine):
+    """The agent restarts (crash, supervisor): the controller sees the new process, sends
+    the environment again and finds the policies the agent loaded from the directory."""
+    a = engine
+    ctl = a.controller
+    path = a.policies / "lseek-sigkill.yaml"
+    path.write_text(LSEEK_POLICY)
+    wait_enforced()
+    added = counter(ctl, "applied", "policy_add")
+    old_pid = a.agent.proc.pid
+    a.restart_agent()
+    assert a.agent.proc.pid != old_pid
+    ctl.wait_log(f"agent pid {a.agent.proc.pid}", timeout=30)
+    wait_enforced()
+    deadline = time.monotonic() + 10
+    while "environment detection" not in a.setting("metadata-source"):
+        assert time.monotonic() < deadline, a.setting("metadata-source")
+        time.sleep(0.05)
+    time.sleep(1.5)  # a full tick: nothing is added twice
+    assert counter(ctl, "applied", "policy_add") == added
+    mark = ctl.mark()
+    path.unlink()
+    ctl.wait_log("policy lseek-sigkill deleted", after=mark)
     wait_not_enforced()
 
 
