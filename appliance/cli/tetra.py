@@ -142,7 +142,27 @@ def cmd_status(args) -> int:
         status = tetragon_pb2.HealthStatusResult.Name(h.status)
         print(f"Health Status: {h.details or status.lower()}")
         ok = ok and h.status == tetragon_pb2.HEALTH_STATUS_RUNNING
+    _print_agent_status(args)
     return 0 if ok else 1
+
+
+def _print_agent_status(args) -> None:
+    """The appliance's own status: policies and the last configuration error."""
+    import grpc
+
+    from appliance.api import appliance_pb2, appliance_pb2_grpc
+
+    channel = grpc.insecure_channel(_server(args))
+    try:
+        st = appliance_pb2_grpc.AgentStub(channel).GetAgentStatus(
+            appliance_pb2.GetAgentStatusRequest(), timeout=args.timeout
+        )
+    except grpc.RpcError:
+        return  # an upstream agent: health is all there is
+    print(f"Agent: pid {st.pid}, version {st.version}, log level {st.log_level}")
+    print(f"Policies: {len(st.policies)} loaded")
+    if st.last_config_error:
+        print(f"Last configuration error: {st.last_config_error}")
 
 
 def cmd_version(args) -> int:
