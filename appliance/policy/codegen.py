@@ -92,6 +92,14 @@ class PolicyError(Exception):
     """A policy that cannot be loaded as asked; the message says where and why."""
 
 
+class AllFeatures:
+    """A kernel with every hook and action: planning against it tells what the engine
+    itself cannot do, whatever the kernel."""
+
+    kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = True
+    send_signal = ring_buffer = True
+
+
 @dataclass
 class ArgPlan:
     pos: int  # position in the event's args list
@@ -125,6 +133,11 @@ class HookPlan:
     message: str = ""
     tags: list[str] = field(default_factory=list)
     nslots: int = 0
+    ret: bool = False  # report the return value (entry stashed, event sent at return)
+    ret_type: str = "int"
+    ret_section: str = ""
+    ret_attach: tuple[str, str] = ("auto", "")
+    return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
 
@@ -180,8 +193,12 @@ def _yaml(path: str, *more) -> str:
 # planning
 
 
-def plan_policy(policy, features) -> list[HookPlan]:
-    """Decide the hooks and attach methods; raise PolicyError for what cannot be done."""
+def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
+    """Decide the hooks and attach methods; raise PolicyError for what cannot be done.
+
+    offline: plan without this machine's kernel (tracefs, binaries), to tell whether the
+    engine supports a policy at all (`tetra tracingpolicy validate`).
+    """
     spec = policy.spec
     plans: list[HookPlan] = []
     lists = {lst.name: lst for lst in spec.lists}
@@ -211,7 +228,7 @@ def plan_policy(policy, features) -> list[HookPlan]:
         for call in calls:
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
     for i, tp in enumerate(spec.tracepoints):
-        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]"))
+        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
         if up.offsets or up.addrs or up.ref_ctr_offsets:
@@ -219,7 +236,7 @@ def plan_policy(policy, features) -> list[HookPlan]:
         if not symbols:
             raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
         for sym in symbols:
-            plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]"))
+            plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
     for p in plans:
@@ -259,7 +276,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
 
 def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     if kp.return_ or kp.return_arg is not None:
-        raise PolicyError(f"{ypath}.return: return probes are not supported yet")
+        return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
     if kp.data:
         raise PolicyError(f"{ypath}.data: not supported yet")
     wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
@@ -318,10 +335,58 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
     )  # fmt: skip
 
 
-def _plan_tracepoint(hid: int, tp, ypath: str) -> HookPlan:
+def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
+    """A hook whose event carries the return value: kprobe + kretprobe where kprobes
+    exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
+    if kp.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
+        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
+    ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
+    if ret_type not in INT_TYPES:
+        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
+    if syscall:
+        base = syscall_base(call)
+        fn = arch_prefix() + "sys_" + base
+        if f.kprobes:
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+            ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
+        else:
+            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
+                raise PolicyError(
+                    f"{ypath}.call: no syscall {base!r} on this kernel "
+                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
+                )
+            method = "tracepoint"
+            section = f"tracepoint/syscalls/sys_enter_{base}"
+            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+            ret_section = f"tracepoint/syscalls/sys_exit_{base}"
+            ret_attach = ("tracepoint", f"syscalls/sys_exit_{base}")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    else:
+        fn = call
+        if not f.kprobes:
+            raise PolicyError(
+                f"{ypath}.return: the return value of {fn} needs kretprobes, and this kernel "
+                "has no kprobes (CONFIG_KPROBES unset)"
+            )
+        method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+    act = kp.return_arg_action or ""
+    return HookPlan(
+        hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
+        ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
+    )  # fmt: skip
+
+
+def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPlan:
     if tp.raw:
         raise PolicyError(f"{ypath}.raw: raw tracepoints are not supported yet")
     fmt = tracepoint_format(tp.subsystem, tp.event)
+    if fmt is None and offline:
+        fmt = [("", 0, 8, False)] * 64  # field layout is only known on the target kernel
     if fmt is None:
         raise PolicyError(f"{ypath}: no tracepoint {tp.subsystem}/{tp.event} on this kernel")
     args, nslots = _plan_args(tp.args, ypath, user_mem=True)
@@ -341,12 +406,15 @@ def _plan_tracepoint(hid: int, tp, ypath: str) -> HookPlan:
     )  # fmt: skip
 
 
-def _plan_uprobe(hid: int, up, sym: str, ypath: str) -> HookPlan:
+def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> HookPlan:
     if up.return_:
         raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
-    if not os.path.exists(up.path):
+    if offline and not os.path.exists(up.path):
+        off = 0  # the binary is on the target machine
+    elif not os.path.exists(up.path):
         raise PolicyError(f"{ypath}.path: {up.path} does not exist")
-    off = elf_symbol_offset(up.path, sym)
+    else:
+        off = elf_symbol_offset(up.path, sym)
     if off is None:
         raise PolicyError(f"{ypath}.symbols: no symbol {sym!r} in {up.path}")
     args, nslots = _plan_args(up.args, ypath, user_mem=True)
@@ -365,10 +433,17 @@ def _check_selectors(p: HookPlan) -> None:
             "match_namespace_changes",
             "match_capability_changes",
             "match_data",
-            "match_return_args",
             "match_return_actions",
             "match_parent_binaries",
         )
+        if s.match_return_args and not p.ret:
+            raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
+        for ri, mr in enumerate(s.match_return_args):
+            if mr.operator not in INT_OPS:
+                raise PolicyError(
+                    f"{sp}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
+                    "on return values in this engine"
+                )
         for name in unsupported:
             if getattr(s, name, None):
                 raise PolicyError(f"{sp}.{_camel(name)}: not supported yet")
@@ -741,8 +816,15 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
                 f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
             )
-        lines.append(f"{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
+        lines.append(f"{{ {_post_stmt(p)} }}")
     return "\n\t\t".join(lines), override
+
+
+def _post_stmt(p: HookPlan) -> str:
+    """Send the event now, or keep it for the return probe to finish."""
+    if p.ret:
+        return "bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+    return f"emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));"
 
 
 def rate_limit_ns(text: str) -> int:
@@ -827,9 +909,50 @@ def generate(plans: list[HookPlan]) -> str:
         "\treturn BPF_CORE_READ(up.ns, ns.inum);",
         "}",
     ]
+    if any(p.ret for p in plans):
+        out += [
+            "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
+            ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
+        ]
     for p in plans:
         out.append(_hook_c(p))
+        if p.ret:
+            out.append(_ret_hook_c(p))
     return "\n".join(out) + "\n"
+
+
+def _ret_hook_c(p: HookPlan) -> str:
+    """The return half: finish the stashed event with the return value and send it."""
+    if p.ret_attach[0] == "tracepoint":
+        sig, rexpr = f"int hook_{p.hook_id}_ret(void *ctx)", "(*(s64 *)((char *)ctx + 16))"
+    else:
+        sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
+    ctype = INT_TYPES[p.ret_type][0]
+    conds = []
+    for si, s in enumerate(p.selectors):
+        cs = [
+            _c_int_cond(f"(({ctype})m->ret)", mr.operator,
+                        _int_values(mr.values, f"{p.yaml_path}.selectors[{si}].matchReturnArgs"))
+            for mr in s.match_return_args
+        ]  # fmt: skip
+        if cs:
+            conds.append(f"(m->selector != {si} || ({' && '.join(cs)}))")
+    keep = " && ".join(conds) if conds else "1"
+    return f"""
+SEC("{p.ret_section}")
+{sig}
+{{
+	u64 id = bpf_get_current_pid_tgid();
+	struct pmsg *m = bpf_map_lookup_elem(&retprobe_map, &id);
+	if (!m)
+		return 0;
+	m->ret = {rexpr};
+	if ({keep})
+		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	bpf_map_delete_elem(&retprobe_map, &id);
+	return 0;
+}}
+"""
 
 
 def _hook_c(p: HookPlan) -> str:
@@ -898,7 +1021,6 @@ def _hook_c(p: HookPlan) -> str:
 
 def _default_post(p: HookPlan) -> tuple[str, int]:
     return (
-        "m->action = 1;\n\t\tm->selector = 0;\n\t\t"
-        f"{{ emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}",
+        f"m->action = 1;\n\t\tm->selector = 0;\n\t\t{{ {_post_stmt(p)} }}",
         0,
     )

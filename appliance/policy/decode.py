@@ -48,19 +48,9 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
         v = ints[a.pos]
         arg: dict
         if a.type in INT_TYPES:
-            ctype, key = INT_TYPES[a.type]
-            if key is None:
+            if INT_TYPES[a.type][1] is None:
                 continue
-            bits = int(ctype[1:])
-            v &= (1 << bits) - 1
-            if ctype[0] == "s" and v >= 1 << (bits - 1):
-                v -= 1 << bits
-            if key == "capability_arg":
-                arg = {"capability_arg": {"value": v, "name": _cap_name(v)}}
-            elif key in ("long_arg", "size_arg"):
-                arg = {key: str(v)}
-            else:
-                arg = {key: v}
+            arg = int_value(a.type, v)
         else:
             base = SLOTS_AT + a.slot * SLOT
             n = min(lens[a.pos], SLOT)
@@ -94,6 +84,24 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
             arg["label"] = a.label
         out.append(arg)
     return out
+
+
+def int_value(type_: str, v: int) -> dict:
+    """An integer argument or return value as Tetragon encodes it (int64 as strings)."""
+    ctype, key = INT_TYPES[type_]
+    bits = int(ctype[1:])
+    v &= (1 << bits) - 1
+    if ctype[0] == "s" and v >= 1 << (bits - 1):
+        v -= 1 << bits
+    if key == "capability_arg":
+        return {"capability_arg": {"value": v, "name": _cap_name(v)}}
+    if key in ("long_arg", "size_arg"):
+        return {key: str(v)}
+    return {key or "int_arg": v}
+
+
+def return_arg(type_: str, v: int) -> dict:
+    return int_value(type_, v)
 
 
 def _sock(raw: bytes) -> dict:

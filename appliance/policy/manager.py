@@ -120,11 +120,15 @@ class PolicyManager:
             obj.load()
             obj.map("policy_conf").update(b"\0\0\0\0", struct.pack("<I", pid))
             for p in plans:
+                # the return half first: an entry never stashes an event nobody finishes
+                if p.ret:
+                    obj.attach(f"hook_{p.hook_id}_ret", *p.ret_attach)
                 method, target = p.attach
-                link = obj.attach(f"hook_{p.hook_id}", method, target)
+                obj.attach(f"hook_{p.hook_id}", method, target)
                 where = target or p.section.split("/", 1)[-1]
+                if p.ret:
+                    where += " + " + (p.ret_attach[1] or p.ret_section)
                 lp.hooks_info.append(f"{p.name}: {p.method} {where}")
-                _ = link
         except BpfError as e:
             try:
                 obj.close()
@@ -241,6 +245,8 @@ class PolicyManager:
             body["function_name"] = plan.function_name
             if args:
                 body["args"] = args
+            if plan.ret:
+                body["return"] = decode.return_arg(plan.ret_type, ret)
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name
             key = "process_kprobe"
@@ -259,13 +265,14 @@ class PolicyManager:
             if args:
                 body["args"] = args
             key = "process_uprobe"
+        if plan.return_action:
+            body["return_action"] = "KPROBE_ACTION_" + plan.return_action.upper()
         if plan.message:
             body["message"] = plan.message
         if plan.tags:
             body["tags"] = plan.tags
         for act in plan.userspace_actions.get(sel, []):
             decode.run_userspace_action(act)
-        _ = ret
         return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
 
     # -- counters ------------------------------------------------------------------------

@@ -1445,8 +1445,24 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
     return dict(found)
 
 
+def engine_problems(policy: TracingPolicy, name: str, document) -> list[Problem]:
+    """What the compiler refuses, on any kernel (it plans against one with every feature)."""
+    from appliance.policy.codegen import AllFeatures, PolicyError, plan_policy
+
+    try:
+        plan_policy(policy, AllFeatures(), offline=True)
+    except PolicyError as e:
+        msg = str(e)
+        path, sep, reason = msg.partition(": ")
+        if not sep or not path.startswith("spec"):
+            path, reason = "spec", msg
+        return [Problem(name, path, reason, "unsupported", document=document)]
+    return []
+
+
 def unsupported(policy: TracingPolicy, *, file: str | None = None) -> list[Problem]:
-    """Problems for the features of ``policy`` listed in ``UNSUPPORTED``."""
+    """Problems for the features of ``policy`` listed in ``UNSUPPORTED``, and what the
+    compiler cannot turn into BPF."""
     src = policy.source
     name = file or (src.file if src else "<policy>")
     document = src.document if src and src.documents_in_file > 1 else None
@@ -1465,6 +1481,8 @@ def unsupported(policy: TracingPolicy, *, file: str | None = None) -> list[Probl
                     document=document,
                 )
             )
+    if not problems:
+        problems = engine_problems(policy, name, document)
     return problems
 
 

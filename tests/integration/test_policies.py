@@ -378,3 +378,49 @@ def test_unsupported_policy_is_refused_with_reason(agent, tmp_path):
     assert out.returncode != 0
     assert "fd_install" in out.stderr and "kprobes" in out.stderr
     assert "fd-install" not in tetra(agent, "tracingpolicy", "list").stdout
+
+
+def test_return_value_and_match_return_args(agent, tmp_path):
+    missing = tmp_path / "does-not-exist"
+    policy = f"""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "openat-return"
+    spec:
+      kprobes:
+      - call: "sys_openat"
+        syscall: true
+        return: true
+        args:
+        - index: 1
+          type: "string"
+        returnArg:
+          index: 0
+          type: "int"
+        selectors:
+        - matchArgs:
+          - index: 1
+            operator: "Prefix"
+            values:
+            - "{tmp_path}"
+          matchReturnArgs:
+          - index: 0
+            operator: "Equal"
+            values:
+            - "-2"
+    """
+    present = tmp_path / "present"
+    present.write_text("x")
+    with Policy(agent, tmp_path, policy):
+        open(present).close()  # returns an fd: filtered out at return
+        with pytest.raises(FileNotFoundError):
+            open(missing)
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "openat-return")["process_kprobe"]  # fmt: skip
+        assert ev["args"][0]["string_arg"] == str(missing)
+        assert ev["return"] == {"int_arg": -2}
+        time.sleep(0.3)
+        assert len(kprobe_events(agent, "openat-return")) == 1
+        listed = tetra(agent, "tracingpolicy", "list").stdout
+        assert "sys_exit_openat" in listed
