@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bpf test unit integration lint format run bench vm-test proto clean
+.PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
+	image docker-test install uninstall
 
 setup:
 	./scripts/setup.sh
@@ -44,6 +45,21 @@ vm-test: bpf
 
 proto:
 	./scripts/gen-proto.sh
+
+# the appliance image (images/Dockerfile), rebuilt only when its sources changed
+image:
+	$(SUDO) ./images/build.sh
+
+# builds the image if needed, runs it as the README shows and checks it
+docker-test:
+	$(SUDO) $(PY) -m pytest -q -m docker tests/docker
+
+# the agent and controller as systemd services under /usr/local (see install.sh --help)
+install: bpf
+	$(SUDO) ./install.sh
+
+uninstall:
+	$(SUDO) ./uninstall.sh
 
 clean:
 	$(MAKE) -C bpf clean

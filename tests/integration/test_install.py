@@ -1,0 +1,112 @@
+"""install.sh and uninstall.sh, into a throwaway root (--prefix): nothing touches the host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from appliance import __version__
+
+from .conftest import ROOT
+
+COMMANDS = ("tetragon", "tetra", "tetragon-controller")
+
+
+def run(*args, check=True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETRAGON_")}
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=900, env=env)
+    if check:
+        assert r.returncode == 0, f"{args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def test_install_then_uninstall_into_a_prefix(tmp_path):
+    prefix = tmp_path / "root"
+    run(ROOT / "install.sh", "--prefix", prefix)
+    lib = prefix / "usr/local/lib/tetragon"
+    bindir = prefix / "usr/local/bin"
+
+    # the commands, linked into the venv, and the installed tetra runs
+    for cmd in COMMANDS:
+        link = bindir / cmd
+        assert link.is_symlink() and os.readlink(link) == f"../lib/tetragon/venv/bin/{cmd}"
+        assert link.resolve().is_file()
+    r = run(bindir / "tetra", "version", "--client")
+    assert r.stdout.strip() == f"CLI version: {__version__}"
+    assert "usage: tetragon" in run(bindir / "tetragon", "--help").stdout
+    # the venv holds a real install, not a link to the checkout
+    r = run(
+        lib / "venv/bin/python",
+        "-I",
+        "-c",
+        "import appliance, controller; print(appliance.__file__)",
+    )
+    assert r.stdout.strip().startswith(str(lib / "venv"))
+
+    # BPF objects and headers, default drop-ins identical to the shipped ones
+    assert (lib / "bpf/process.bpf.o").is_file()
+    assert (lib / "bpf/include/common.h").is_file()
+    shipped = sorted(p.name for p in (ROOT / "config/tetragon.conf.d").iterdir())
+    assert sorted(p.name for p in (lib / "tetragon.conf.d").iterdir()) == shipped
+    for name in shipped:
+        installed = (lib / "tetragon.conf.d" / name).read_text()
+        assert installed == (ROOT / "config/tetragon.conf.d" / name).read_text()
+    assert (prefix / "etc/tetragon/tetragon.conf.d").is_dir()
+    assert (prefix / "etc/tetragon/tetragon.tp.d").is_dir()
+
+    # the units, pointing at the commands under the prefix
+    units = prefix / "etc/systemd/system"
+    agent_unit = (units / "tetragon.service").read_text()
+    assert f"ExecStart={prefix}/usr/local/bin/tetragon\n" in agent_unit
+    ctl_unit = (units / "tetragon-controller.service").read_text()
+    assert f"ExecStart={prefix}/usr/local/bin/tetragon-controller " in ctl_unit
+    if shutil.which("systemd-analyze"):
+        # unknown keys, bad values and commands that do not run are reported here
+        r = run("systemd-analyze", "verify", units / "tetragon.service",
+                units / "tetragon-controller.service", check=False)  # fmt: skip
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+
+    # an administrator's policy and someone else's command survive the uninstall
+    policy = prefix / "etc/tetragon/tetragon.tp.d/mine.yaml"
+    policy.write_text("kind: TracingPolicy\n")
+    (bindir / "other").symlink_to("/bin/true")
+
+    # installing again upgrades in place
+    run(ROOT / "install.sh", "--prefix", prefix, "--no-systemd")
+    assert run(bindir / "tetra", "version", "--client").returncode == 0
+    assert policy.exists()
+
+    r = run(ROOT / "uninstall.sh", "--prefix", prefix)
+    assert not lib.exists()
+    for cmd in COMMANDS:
+        assert not (bindir / cmd).is_symlink()
+    assert (bindir / "other").is_symlink()
+    assert not (units / "tetragon.service").exists()
+    assert not (units / "tetragon-controller.service").exists()
+    assert policy.exists(), "uninstall without --purge keeps /etc/tetragon"
+    assert "kept" in r.stdout
+
+    run(ROOT / "uninstall.sh", "--prefix", prefix, "--purge")
+    assert not (prefix / "etc/tetragon").exists()
+
+
+def test_install_refuses_without_root_or_prefix(tmp_path):
+    if os.geteuid() == 0:
+        r = run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                ROOT / "install.sh", check=False)  # fmt: skip
+    else:
+        r = run(ROOT / "install.sh", check=False)
+    assert r.returncode == 1
+    assert "run as root" in r.stderr
+    assert run(ROOT / "install.sh", "--bogus", check=False).returncode == 2
+    assert "--prefix" in run(ROOT / "uninstall.sh", "--help").stdout
+
+
+def test_scripts_are_posix_shell():
+    for script in ("install.sh", "uninstall.sh", "images/build.sh"):
+        path = Path(ROOT / script)
+        assert path.read_text().startswith("#!/bin/sh\n")
+        assert os.access(path, os.X_OK)
+        run("sh", "-n", path)
