@@ -43,7 +43,14 @@ INT_TYPES = {
     "bpf_cmd": ("s32", "bpf_cmd_arg"),
     "nop": ("u64", None),
 }
-SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename"}
+SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
+              "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
+              "socket"}  # fmt: skip
+# pointers into kernel memory: only on kernel functions (not on syscall arguments)
+KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
+                    "skb", "linux_binprm", "kiocb", "socket"}  # fmt: skip
+# types whose selectors compare a path string
+PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
 SUPPORTED_TYPES = set(INT_TYPES) | SLOT_TYPES
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
@@ -259,7 +266,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
             raise PolicyError(f"{ypath}.args[{j}].returnCopy: not supported yet")
         if getattr(a, "resolve", ""):
             raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
-        if t in ("file", "path", "sock") and user_mem:
+        if t in KERNEL_PTR_TYPES and user_mem:
             raise PolicyError(
                 f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
                 "is a user pointer or a number (use string, char_buf, fd or an int type)"
@@ -472,10 +479,12 @@ def _check_selectors(p: HookPlan) -> None:
 
 def _check_op(a: ArgPlan, ma, path: str) -> None:
     op = ma.operator
-    if a.type in SLOT_TYPES and a.type != "sock":
+    if a.type in PATH_TYPES:
         ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
-    elif a.type == "sock":
+    elif a.type in ("sock", "socket"):
         ok = op in SOCK_OPS
+    elif a.type in SLOT_TYPES:
+        ok = False
     else:
         ok = op in INT_OPS
     if not ok:
@@ -677,7 +686,7 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         for idx in idxs:
             a = by_index[idx]
             path = f"{sp}.matchArgs[{mi}]"
-            if a.type == "sock":
+            if a.type in ("sock", "socket"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
@@ -870,6 +879,25 @@ def _read_slots(p: HookPlan) -> list[str]:
             out.append(f"m->ints[{a.pos}] = {raw};")
         elif a.type == "sock":
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
+        elif a.type == "socket":
+            sk = f"BPF_CORE_READ((struct socket *){raw}, sk)"
+            out.append(f"sock_arg(m, {a.slot}, {a.pos}, {sk});")
+        elif a.type == "cred":
+            out.append(f"cred_arg(m, {a.slot}, {a.pos}, (const struct cred *){raw});")
+        elif a.type == "user_namespace":
+            out.append(f"userns_arg(m, {a.slot}, {a.pos}, (struct user_namespace *){raw});")
+        elif a.type == "module":
+            out.append(f"module_arg(m, {a.slot}, {a.pos}, (struct module *){raw});")
+        elif a.type == "bpf_attr":
+            out.append(f"bpf_attr_arg(m, {a.slot}, {a.pos}, (union bpf_attr *){raw});")
+        elif a.type == "skb":
+            out.append(f"skb_arg(m, {a.slot}, {a.pos}, (struct sk_buff *){raw});")
+        elif a.type == "linux_binprm":
+            f = f"BPF_CORE_READ((struct linux_binprm *){raw}, file)"
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
+        elif a.type == "kiocb":
+            f = f"BPF_CORE_READ((struct kiocb *){raw}, ki_filp)"
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
     return out
 
 

@@ -76,8 +76,22 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
                 arg = {"file_arg": f}
             elif a.type == "path":
                 arg = {"path_arg": {"path": raw.split(b"\0", 1)[0].decode(errors="replace")}}
-            elif a.type == "sock":
+            elif a.type in ("sock", "socket"):
                 arg = {"sock_arg": _sock(raw)}
+            elif a.type == "linux_binprm":
+                arg = {"linux_binprm_arg": {"path": _cstr(raw)}}
+            elif a.type == "kiocb":
+                arg = {"file_arg": {"path": _cstr(raw)}}
+            elif a.type == "cred":
+                arg = {"process_credentials_arg": _cred(raw)}
+            elif a.type == "user_namespace":
+                arg = {"user_ns_arg": _cred(raw)["user_ns"]} if len(raw) >= CRED.size else {}
+            elif a.type == "module":
+                arg = {"module_arg": {"name": _cstr(raw)}}
+            elif a.type == "bpf_attr":
+                arg = {"bpf_attr_arg": _bpf_attr(raw)}
+            elif a.type == "skb":
+                arg = {"skb_arg": _skb(raw)}
             else:
                 arg = {}
         if a.label:
@@ -102,6 +116,75 @@ def int_value(type_: str, v: int) -> dict:
 
 def return_arg(type_: str, v: int) -> dict:
     return int_value(type_, v)
+
+
+CRED = struct.Struct("<10I3Q4I")
+BPF_ATTR = struct.Struct("<II16s")
+SKB = struct.Struct("<6IHHHBB")
+PROG_TYPES = {
+    0: "BPF_PROG_TYPE_UNSPEC", 1: "BPF_PROG_TYPE_SOCKET_FILTER", 2: "BPF_PROG_TYPE_KPROBE",
+    3: "BPF_PROG_TYPE_SCHED_CLS", 4: "BPF_PROG_TYPE_SCHED_ACT", 5: "BPF_PROG_TYPE_TRACEPOINT",
+    6: "BPF_PROG_TYPE_XDP", 7: "BPF_PROG_TYPE_PERF_EVENT", 8: "BPF_PROG_TYPE_CGROUP_SKB",
+    9: "BPF_PROG_TYPE_CGROUP_SOCK", 17: "BPF_PROG_TYPE_RAW_TRACEPOINT",
+    26: "BPF_PROG_TYPE_TRACING", 29: "BPF_PROG_TYPE_LSM",
+}  # fmt: skip
+HOST_USERNS = None
+
+
+def _cstr(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _caps(mask: int) -> list[str]:
+    return [_cap_name(i) for i in range(64) if mask >> i & 1]
+
+
+def _host_userns() -> int:
+    global HOST_USERNS
+    if HOST_USERNS is None:
+        try:
+            import os
+
+            HOST_USERNS = os.stat("/proc/1/ns/user").st_ino
+        except OSError:
+            HOST_USERNS = 0
+    return HOST_USERNS
+
+
+def _cred(raw: bytes) -> dict:
+    if len(raw) < CRED.size:
+        return {}
+    (uid, gid, suid, sgid, euid, egid, fsuid, fsgid, securebits, level, cinh, cperm, ceff,
+     owner, group, inum, _pad) = CRED.unpack_from(raw)  # fmt: skip
+    out = {"uid": uid, "gid": gid, "euid": euid, "egid": egid, "suid": suid, "sgid": sgid,
+           "fsuid": fsuid, "fsgid": fsgid}  # fmt: skip
+    if securebits:
+        out["securebits"] = [str(securebits)]
+    out["caps"] = {k: v for k, v in (("permitted", _caps(cperm)), ("effective", _caps(ceff)),
+                                      ("inheritable", _caps(cinh))) if v}  # fmt: skip
+    out["user_ns"] = {"level": level, "uid": owner, "gid": group,
+                      "ns": {"inum": inum, "is_host": inum == _host_userns()}}  # fmt: skip
+    return out
+
+
+def _bpf_attr(raw: bytes) -> dict:
+    if len(raw) < BPF_ATTR.size:
+        return {}
+    ptype, insns, name = BPF_ATTR.unpack_from(raw)
+    return {"ProgType": PROG_TYPES.get(ptype, str(ptype)), "InsnCnt": insns,
+            "ProgName": _cstr(name)}  # fmt: skip
+
+
+def _skb(raw: bytes) -> dict:
+    if len(raw) < SKB.size:
+        return {}
+    h, ln, prio, mark, saddr, daddr, sport, dport, _l3, proto, _pad = SKB.unpack_from(raw)
+    return {
+        "hash": h, "len": ln, "priority": prio, "mark": mark,
+        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
+        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "sport": sport, "dport": dport, "proto": proto,
+    }  # fmt: skip
 
 
 def _sock(raw: bytes) -> dict:

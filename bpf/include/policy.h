@@ -268,6 +268,126 @@ static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *
 	m->lens[a] = sizeof(si);
 }
 
+/* cred: ids, capability sets and the user namespace */
+struct cred_info {
+	u32 uid, gid, suid, sgid, euid, egid, fsuid, fsgid;
+	u32 securebits;
+	u32 ns_level;
+	u64 cap_inheritable, cap_permitted, cap_effective;
+	u32 ns_owner, ns_group, ns_inum, pad;
+};
+
+static __always_inline void userns_fill(struct cred_info *ci, struct user_namespace *ns)
+{
+	ci->ns_level = BPF_CORE_READ(ns, level);
+	ci->ns_owner = BPF_CORE_READ(ns, owner.val);
+	ci->ns_group = BPF_CORE_READ(ns, group.val);
+	ci->ns_inum = BPF_CORE_READ(ns, ns.inum);
+}
+
+static __always_inline void cred_arg(struct pmsg *m, int k, int a, const struct cred *c)
+{
+	struct cred_info ci = {};
+	if (!c) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	ci.uid = BPF_CORE_READ(c, uid.val);
+	ci.gid = BPF_CORE_READ(c, gid.val);
+	ci.suid = BPF_CORE_READ(c, suid.val);
+	ci.sgid = BPF_CORE_READ(c, sgid.val);
+	ci.euid = BPF_CORE_READ(c, euid.val);
+	ci.egid = BPF_CORE_READ(c, egid.val);
+	ci.fsuid = BPF_CORE_READ(c, fsuid.val);
+	ci.fsgid = BPF_CORE_READ(c, fsgid.val);
+	ci.securebits = BPF_CORE_READ(c, securebits);
+	bpf_probe_read_kernel(&ci.cap_inheritable, 8, (void *)c + bpf_core_field_offset(struct cred, cap_inheritable));
+	bpf_probe_read_kernel(&ci.cap_permitted, 8, (void *)c + bpf_core_field_offset(struct cred, cap_permitted));
+	bpf_probe_read_kernel(&ci.cap_effective, 8, (void *)c + bpf_core_field_offset(struct cred, cap_effective));
+	userns_fill(&ci, BPF_CORE_READ(c, user_ns));
+	__builtin_memcpy(m->slots[k], &ci, sizeof(ci));
+	m->lens[a] = sizeof(ci);
+}
+
+static __always_inline void userns_arg(struct pmsg *m, int k, int a, struct user_namespace *ns)
+{
+	struct cred_info ci = {};
+	if (!ns) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	userns_fill(&ci, ns);
+	__builtin_memcpy(m->slots[k], &ci, sizeof(ci));
+	m->lens[a] = sizeof(ci);
+}
+
+static __always_inline void module_arg(struct pmsg *m, int k, int a, struct module *mod)
+{
+	if (!mod || bpf_probe_read_kernel_str(m->slots[k], 56, (void *)mod + bpf_core_field_offset(struct module, name)) < 0)
+		m->aflags[a] |= ARG_ERROR;
+	m->lens[a] = 56;
+}
+
+struct bpf_attr_info {
+	u32 prog_type;
+	u32 insn_cnt;
+	char name[16];
+};
+
+static __always_inline void bpf_attr_arg(struct pmsg *m, int k, int a, union bpf_attr *attr)
+{
+	struct bpf_attr_info bi = {};
+	if (!attr) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	bi.prog_type = BPF_CORE_READ(attr, prog_type);
+	bi.insn_cnt = BPF_CORE_READ(attr, insn_cnt);
+	BPF_CORE_READ_STR_INTO(&bi.name, attr, prog_name);
+	__builtin_memcpy(m->slots[k], &bi, sizeof(bi));
+	m->lens[a] = sizeof(bi);
+}
+
+/* skb: lengths, marks and the IPv4/TCP-UDP 5-tuple */
+struct skb_info {
+	u32 hash, len, priority, mark;
+	u32 saddr, daddr;
+	u16 sport, dport;
+	u16 l3proto;
+	u8 proto, pad;
+};
+
+static __always_inline void skb_arg(struct pmsg *m, int k, int a, struct sk_buff *skb)
+{
+	struct skb_info si = {};
+	if (!skb) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	si.hash = BPF_CORE_READ(skb, hash);
+	si.len = BPF_CORE_READ(skb, len);
+	si.priority = BPF_CORE_READ(skb, priority);
+	si.mark = BPF_CORE_READ(skb, mark);
+	si.l3proto = __builtin_bswap16(BPF_CORE_READ(skb, protocol));
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	u16 nh = BPF_CORE_READ(skb, network_header);
+	u16 th = BPF_CORE_READ(skb, transport_header);
+	struct iphdr ip = {};
+	if (si.l3proto == 0x0800 && bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0) {
+		si.saddr = ip.saddr;
+		si.daddr = ip.daddr;
+		si.proto = ip.protocol;
+		if (ip.protocol == 6 || ip.protocol == 17) {
+			__be16 ports[2] = {};
+			bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+			si.sport = __builtin_bswap16(ports[0]);
+			si.dport = __builtin_bswap16(ports[1]);
+		}
+	}
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
+	m->lens[a] = sizeof(si);
+}
+
 static __always_inline struct sock_info *sock_of(struct pmsg *m, int k)
 {
 	return (struct sock_info *)m->slots[k];

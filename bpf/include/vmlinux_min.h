@@ -10,6 +10,8 @@
  */
 #ifndef __VMLINUX_MIN_H__
 #define __VMLINUX_MIN_H__
+/* bpf_tracing.h names pt_regs fields the kernel way (di, ax) when it sees this */
+#define __VMLINUX_H__
 
 typedef signed char __s8;
 typedef unsigned char __u8;
@@ -130,11 +132,6 @@ struct mm_struct {
 	struct file *exe_file;
 };
 
-struct user_namespace {
-	unsigned int level;
-	kuid_t owner;
-};
-
 struct cred {
 	kuid_t uid;
 	kgid_t gid;
@@ -155,6 +152,13 @@ struct cred {
 
 struct ns_common {
 	unsigned int inum;
+};
+
+struct user_namespace {
+	int level;
+	kuid_t owner;
+	kgid_t group;
+	struct ns_common ns;
 };
 
 struct uts_namespace { struct ns_common ns; };
@@ -264,6 +268,50 @@ struct sock {
 	struct sock_common __sk_common;
 	u16 sk_type;
 	u16 sk_protocol;
+};
+
+struct kiocb {
+	struct file *ki_filp;
+};
+
+struct socket {
+	struct sock *sk;
+};
+
+struct module {
+	char name[56];
+};
+
+union bpf_attr {
+	struct {
+		u32 prog_type;
+		u32 insn_cnt;
+		char prog_name[16];
+	};
+};
+
+struct sk_buff {
+	unsigned int len;
+	u32 priority;
+	u32 hash;
+	u32 mark;
+	__be16 protocol;
+	u16 transport_header;
+	u16 network_header;
+	unsigned char *head;
+};
+
+struct iphdr {
+	u8 ihl_version;
+	u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	u8 ttl;
+	u8 protocol;
+	u16 check;
+	__be32 saddr;
+	__be32 daddr;
 };
 
 #if defined(__TARGET_ARCH_x86)
