@@ -209,8 +209,6 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
     spec = policy.spec
     plans: list[HookPlan] = []
     lists = {lst.name: lst for lst in spec.lists}
-    if spec.lsmhooks:
-        raise PolicyError("spec.lsmhooks: LSM hooks are not supported yet")
     if getattr(spec, "usdts", None):
         raise PolicyError("spec.usdts: USDT probes are not supported yet")
     if spec.killers:
@@ -234,6 +232,8 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
                 raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
         for call in calls:
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
+    for i, lh in enumerate(spec.lsmhooks):
+        plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
     for i, tp in enumerate(spec.tracepoints):
         plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
     for i, up in enumerate(spec.uprobes):
@@ -317,6 +317,8 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
         if wants_override:
             if fn.startswith("security_") and f.fmod_ret:
                 method, section, attach = "fmod_ret", f"fmod_ret/{fn}", ("auto", "")
+            elif fn.startswith("security_") and f.lsm_active and f.lsm_prog:
+                method, section, attach = "lsm", f"lsm/{fn[len('security_') :]}", ("auto", "")
             elif f.kprobes and f.override_return:
                 method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
             else:
@@ -385,6 +387,20 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
         ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
+    )  # fmt: skip
+
+
+def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
+    """A BPF LSM program: observes and, with Override, denies (returns argError)."""
+    hook = lh.hook[len("security_") :] if lh.hook.startswith("security_") else lh.hook
+    if not (f.lsm_active and f.lsm_prog):
+        why = "the bpf LSM is not active (boot with lsm=...,bpf)" if f.lsm_prog or not \
+            f.lsm_active else "BPF LSM programs do not load on this kernel"  # fmt: skip
+        raise PolicyError(f"{ypath}.hook: {hook} needs BPF LSM, and {why}")
+    args, nslots = _plan_args(lh.args, ypath, user_mem=False)
+    return HookPlan(
+        hid, "lsm", hook, "lsm", f"lsm/{hook}", ("auto", ""), False, False, args,
+        lh.selectors, ypath, message=lh.message, tags=list(lh.tags), nslots=nslots,
     )  # fmt: skip
 
 
@@ -468,7 +484,7 @@ def _check_selectors(p: HookPlan) -> None:
                 raise PolicyError(
                     f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
                 )
-            if act.action == "Override" and p.method not in ("fmod_ret", "kprobe"):
+            if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
             if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
                 raise PolicyError(
@@ -773,7 +789,7 @@ def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
         if a.tp_signed:
             ctype = "s" + ctype[1:]
         return f"((u64)(*({ctype} *)((char *)ctx + {a.tp_offset})))"
-    if p.method in ("fentry", "fmod_ret"):
+    if p.method in ("fentry", "fmod_ret", "lsm"):
         if p.syscall:
             return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
         return f"(ctx[{i}])"
@@ -846,7 +862,7 @@ def rate_limit_ns(text: str) -> int:
 
 def _prog_signature(p: HookPlan) -> tuple[str, str]:
     name = f"hook_{p.hook_id}"
-    if p.method in ("fentry", "fmod_ret"):
+    if p.method in ("fentry", "fmod_ret", "lsm"):
         pre = "struct pt_regs *regs = (struct pt_regs *)ctx[0];" if p.syscall else ""
         return f"int {name}(u64 *ctx)", pre
     if p.method == "kprobe":
@@ -1040,7 +1056,7 @@ def _hook_c(p: HookPlan) -> str:
         body.append(f"\tif ({cond}) {{")
         body.append(f"\t\tpcount({p.hook_id}, PC_MATCHED);")
         body.append("\t\t" + code)
-        body.append(f"\t\treturn {override if p.method == 'fmod_ret' else 0};")
+        body.append(f"\t\treturn {override if p.method in ('fmod_ret', 'lsm') else 0};")
         body.append("\t}")
     body.append(f"\treturn {ret_default};")
     helpers = "".join(p._helpers)  # type: ignore[attr-defined]

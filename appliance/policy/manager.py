@@ -250,6 +250,13 @@ class PolicyManager:
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name
             key = "process_kprobe"
+        elif plan.kind == "lsm":
+            body["function_name"] = plan.function_name
+            body["policy_name"] = lp.name
+            if args:
+                body["args"] = args
+            body["action"] = decode.action_name(action)
+            key = "process_lsm"
         elif plan.kind == "tracepoint":
             body["subsys"] = plan.subsys
             body["event"] = plan.event

@@ -1351,7 +1351,7 @@ def validate_policy(
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
-UNSUPPORTED: set[str] = {"lsmhooks", "loader", "enforcers"}
+UNSUPPORTED: set[str] = {"loader", "enforcers"}
 
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "kprobes": "kprobes",

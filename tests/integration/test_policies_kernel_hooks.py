@@ -183,3 +183,45 @@ def test_override_security_file_open(agent, tmp_path):
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE"
     open(target).close()  # removed: allowed again
     _ = subprocess
+
+
+def _bpf_lsm_active() -> bool:
+    try:
+        return "bpf" in open("/sys/kernel/security/lsm").read().split(",")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _bpf_lsm_active(), reason="the bpf LSM is not active on this kernel")
+def test_lsm_hook_override(agent, tmp_path):
+    target = tmp_path / "lsm-denied.txt"
+    target.write_text("x")
+    with Policy(agent, tmp_path, textwrap.dedent(f"""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "lsm-deny-open"
+    spec:
+      lsmhooks:
+      - hook: "file_open"
+        args:
+        - index: 0
+          type: "file"
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "Equal"
+            values:
+            - "{target}"
+          matchActions:
+          - action: Override
+            argError: -1
+    """)):  # fmt: skip
+        with pytest.raises(PermissionError):
+            open(target).close()
+        ev = agent.wait_for(lambda e: e.get("process_lsm", {}).get("policy_name")
+                            == "lsm-deny-open")["process_lsm"]  # fmt: skip
+        assert ev["function_name"] == "file_open"
+        assert ev["args"][0]["file_arg"]["path"] == str(target)
+        assert ev["action"] == "KPROBE_ACTION_OVERRIDE"
+    open(target).close()

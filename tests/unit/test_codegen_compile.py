@@ -153,3 +153,31 @@ def test_no_kprobes_no_fentry_refuses_non_syscall_hook():
     doc["spec"]["kprobes"][0]["selectors"] = []
     with pytest.raises(PolicyError, match="fd_install is not a syscall.*kprobes"):
         plan_policy(parse_policy(yaml.safe_dump(doc)), HostLike())
+
+
+def test_lsm_hook_with_override_compiles(tmp_path):
+    text = textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "lsm"
+    spec:
+      lsmhooks:
+      - hook: "file_open"
+        args:
+        - index: 0
+          type: "file"
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "Equal"
+            values: ["/etc/shadow"]
+          matchActions:
+          - action: Override
+            argError: -1
+    """)
+    [plan] = plan_policy(parse_policy(text), AllFeatures())
+    assert (plan.kind, plan.method, plan.section) == ("lsm", "lsm", "lsm/file_open")
+    source = generate([plan])
+    assert "return -1;" in source
+    compile_policy(source, str(tmp_path))
