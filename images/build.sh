@@ -2,6 +2,7 @@
 # Builds the appliance image (`make image`):
 #
 #   images/build.sh [--force] [--tag NAME] [--no-wheels] [-- docker build options]
+#   images/build.sh --hash     prints the hash of the sources (see 1.) and exits
 #
 # 1. Skips the build when an image NAME already carries the hash of the sources it was
 #    built from (label org.tetragon-appliance.source-hash); --force builds anyway.
@@ -19,13 +20,15 @@ cd "$(dirname "$0")/.."
 TAG=tetragon-appliance
 FORCE=0
 WHEELS=1
+HASH_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --force) FORCE=1 ;;
     --tag) TAG=$2; shift ;;
     --no-wheels) WHEELS=0 ;;
+    --hash) HASH_ONLY=1 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,6 +44,10 @@ source_hash() {
     | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-32
 }
 HASH=$(source_hash)
+if [ "$HASH_ONLY" = 1 ]; then
+  echo "$HASH"
+  exit 0
+fi
 if [ "$FORCE" = 0 ]; then
   have=$($DOCKER image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$TAG" 2>/dev/null || true)
   if [ "$have" = "$HASH" ]; then
