@@ -140,6 +140,8 @@ class HookPlan:
     message: str = ""
     tags: list[str] = field(default_factory=list)
     nslots: int = 0
+    spec: object = None  # the policy's hook entry (KProbeSpec, TracepointSpec, ...)
+    all_syscalls: bool = False  # one raw_syscalls/sys_enter program for every syscall
     ret: bool = False  # report the return value (entry stashed, event sent at return)
     ret_type: str = "int"
     ret_section: str = ""
@@ -228,14 +230,21 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
             calls = list(lst.values)
             if lst.type in ("syscalls", "generated_syscalls"):
                 syscall = True
+            if lst.type == "generated_syscalls" and not calls:
+                plans.append(_plan_all_syscalls(len(plans), kp, ypath))
+                plans[-1].spec = kp
+                continue
             if lst.pattern and not calls:
                 raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
         for call in calls:
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
+            plans[-1].spec = kp
     for i, lh in enumerate(spec.lsmhooks):
         plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
+        plans[-1].spec = lh
     for i, tp in enumerate(spec.tracepoints):
         plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
+        plans[-1].spec = tp
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
         if up.offsets or up.addrs or up.ref_ctr_offsets:
@@ -244,6 +253,7 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
             raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
         for sym in symbols:
             plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
+            plans[-1].spec = up
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
     for p in plans:
@@ -342,6 +352,39 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
     )  # fmt: skip
+
+
+def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
+    """Every syscall: one program on raw_syscalls/sys_enter (cheaper than hundreds of
+    hooks); the event names the syscall from its number."""
+    if kp.return_ or kp.return_arg is not None:
+        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+    args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    return HookPlan(
+        hid, "kprobe", "", "tracepoint", "tracepoint/raw_syscalls/sys_enter",
+        ("tracepoint", "raw_syscalls/sys_enter"), True, True, args, kp.selectors, ypath,
+        message=kp.message, tags=list(kp.tags), nslots=nslots, all_syscalls=True,
+    )  # fmt: skip
+
+
+def syscall_names() -> dict[int, str]:
+    """Syscall numbers of this architecture, from the kernel UAPI headers."""
+    import glob
+
+    names: dict[int, str] = {}
+    arch = {"x86_64": "unistd_64.h", "aarch64": "unistd.h"}.get(platform.machine(), "unistd.h")
+    candidates = glob.glob(f"/usr/include/*/asm/{arch}")
+    candidates += [f"/usr/include/asm/{arch}", "/usr/include/asm-generic/unistd.h"]
+    for path in candidates:
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        for m in re.finditer(r"#define\s+__NR(?:3264)?_(\w+)\s+(\d+)", text):
+            names.setdefault(int(m.group(2)), m.group(1))
+        if names:
+            break
+    return names
 
 
 def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
@@ -449,7 +492,6 @@ def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> H
 
 
 def _check_selectors(p: HookPlan) -> None:
-    by_index = {a.index: a for a in p.args}
     for si, s in enumerate(p.selectors):
         sp = f"{p.yaml_path}.selectors[{si}]"
         unsupported = (
@@ -471,13 +513,7 @@ def _check_selectors(p: HookPlan) -> None:
             if getattr(s, name, None):
                 raise PolicyError(f"{sp}.{_camel(name)}: not supported yet")
         for mi, ma in enumerate(s.match_args):
-            idxs = [ma.index] if ma.index is not None else list(ma.args)
-            for idx in idxs:
-                a = by_index.get(idx)
-                if a is None:
-                    raise PolicyError(
-                        f"{sp}.matchArgs[{mi}].index: no argument with index {idx} is declared"
-                    )
+            for a in _targets(p, ma, f"{sp}.matchArgs[{mi}]"):
                 _check_op(a, ma, f"{sp}.matchArgs[{mi}]")
         for ai, act in enumerate(s.match_actions):
             if act.action not in SUPPORTED_ACTIONS:
@@ -491,6 +527,23 @@ def _check_selectors(p: HookPlan) -> None:
                     f"{sp}.matchActions[{ai}]: stack traces and IMA hashes are not supported yet"
                 )
             p.actions.add(act.action)
+
+
+def _targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
+    """The declared arguments a matchArgs entry refers to (Tetragon's rules: `args` are
+    positions in the args list, `index` matches an argument's index)."""
+    from appliance.policy.model import resolve_arg_selector
+
+    if p.spec is None:
+        by_index = {a.index: a for a in p.args}
+        idxs = [ma.index] if ma.index is not None else list(ma.args)
+        if any(i not in by_index for i in idxs):
+            raise PolicyError(f"{path}.index: no argument with index {idxs} is declared")
+        return [by_index[i] for i in idxs]
+    res = resolve_arg_selector(p.spec, ma, "matchArgs")
+    if res.error:
+        raise PolicyError(f"{path}: {res.error}")
+    return [p.args[pos] for pos, _arg in res.targets]
 
 
 def _check_op(a: ArgPlan, ma, path: str) -> None:
@@ -649,7 +702,6 @@ def _host_ns(kind: str) -> int:
 def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
     """(cheap conditions, conditions needing the slots read)."""
     cheap, late = [], []
-    by_index = {a.index: a for a in p.args}
     for pi, mp in enumerate(s.match_pids):
         vals = [int(v) for v in mp.values]
         pid = "ns_pid(task)" if mp.is_namespace_pid else "tgid"
@@ -698,10 +750,8 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         expr = f"(cap_set(task, bpf_core_field_offset(struct cred, {fld})) & {mask}ULL)"
         cheap.append(f"({expr} == 0)" if mc.operator == "NotIn" else f"({expr} != 0)")
     for mi, ma in enumerate(s.match_args):
-        idxs = [ma.index] if ma.index is not None else list(ma.args)
-        for idx in idxs:
-            a = by_index[idx]
-            path = f"{sp}.matchArgs[{mi}]"
+        path = f"{sp}.matchArgs[{mi}]"
+        for a in _targets(p, ma, path):
             if a.type in ("sock", "socket"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
@@ -1047,7 +1097,10 @@ def _hook_c(p: HookPlan) -> str:
     body.append("\tm->h.tid = (u32)id;")
     body.append("\tm->h.ktime = bpf_ktime_get_ns();")
     body.append(f"\tm->hook_id = {p.hook_id};")
-    body.append("\tm->ret = 0;")
+    if p.all_syscalls:
+        body.append("\tm->ret = *(s64 *)((char *)ctx + 8); /* the syscall number */")
+    else:
+        body.append("\tm->ret = 0;")
     ret_default = "0"
     for si, s in enumerate(sels):
         late = late_all[si]

@@ -93,6 +93,7 @@ class PolicyManager:
         self._next_id = 1
         self._lock = threading.RLock()
         self.decode_errors = 0
+        self._syscalls = codegen.syscall_names()
         cache = getattr(agent.settings, "policy_cache_dir", "") or "/var/cache/tetragon/policies"
         self.cache_dir = cache
 
@@ -242,7 +243,11 @@ class PolicyManager:
                 body["parent"] = parent.process
         args = decode.decode_args(plan, data, ints, lens, aflags)
         if plan.kind == "kprobe":
-            body["function_name"] = plan.function_name
+            if plan.all_syscalls:
+                name = self._syscalls.get(ret, f"syscall_{ret}")
+                body["function_name"] = codegen.arch_prefix() + "sys_" + name
+            else:
+                body["function_name"] = plan.function_name
             if args:
                 body["args"] = args
             if plan.ret:

@@ -238,6 +238,38 @@ def test_generated_syscalls_list_limited_by_binary(agent, tmp_path):
         assert all(e["process"]["binary"] == PY for e in evs)
 
 
+def test_all_generated_syscalls_limited_by_binary(agent, tmp_path):
+    """A generated_syscalls list without values: every syscall, here only of one binary."""
+    policy = f"""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "all-syscalls"
+    spec:
+      lists:
+      - name: "all"
+        type: "generated_syscalls"
+      kprobes:
+      - call: "list:all"
+        selectors:
+        - matchBinaries:
+          - operator: In
+            values:
+            - "/usr/bin/uname"
+    """
+    with Policy(agent, tmp_path, policy):
+        subprocess.run(["/usr/bin/uname", "-a"], capture_output=True, check=True)
+        subprocess.run(["/bin/true"], check=True)
+        agent.wait_for(lambda e: e.get("process_kprobe", {}).get("function_name", "")
+                       .endswith("sys_exit_group"))  # fmt: skip
+        evs = kprobe_events(agent, "all-syscalls")
+        fns = {e["function_name"].split("sys_", 1)[1] for e in evs}
+        assert {"uname", "write", "exit_group"} <= fns, fns
+        assert all(e["process"]["binary"] == "/usr/bin/uname" for e in evs)
+        listed = tetra(agent, "tracingpolicy", "list").stdout
+        assert "raw_syscalls/sys_enter" in listed
+
+
 def test_rate_limit_drops_repeats(agent, tmp_path):
     policy = """
     apiVersion: cilium.io/v1alpha1
