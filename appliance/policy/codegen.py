@@ -1071,14 +1071,19 @@ def _hook_c(p: HookPlan) -> str:
         body.append(f"\tu64 a{a.pos} = {_arg_fetch(p, a)};")
         if a.type in INT_TYPES and INT_TYPES[a.type][0] in ("s32", "s8", "s16"):
             body.append(f"\ta{a.pos} = (s64)({INT_TYPES[a.type][0]})a{a.pos};")
-    body.append("\tu64 id = bpf_get_current_pid_tgid();")
-    body.append("\tu32 tgid = id >> 32;")
+    early_id = "tgid" in conds_text
+    if early_id:
+        body.append("\tu64 id = bpf_get_current_pid_tgid();")
+        body.append("\tu32 tgid = id >> 32;")
     if "task" in conds_text:
         body.append("\tstruct task_struct *task = (void *)bpf_get_current_task();")
     for si, c in enumerate(cheap_all):
         body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
     body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
     body.append("\t\treturn 0;")
+    if not early_id:  # only now that a selector may match
+        body.append("\tu64 id = bpf_get_current_pid_tgid();")
+        body.append("\tu32 tgid = id >> 32;")
     body += [
         "\tu32 zero = 0;",
         "\tstruct pmsg *m = bpf_map_lookup_elem(&pmsg_scratch, &zero);",
