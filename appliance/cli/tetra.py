@@ -183,7 +183,7 @@ def cmd_version(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from appliance.agent import default_bpf_lib
+    from appliance.daemon import default_bpf_lib
     from appliance.bpf import btf as btfmod
     from appliance.bpf.features import probe
     from appliance.bpf.libbpf import BpfError
