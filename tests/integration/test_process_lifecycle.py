@@ -156,3 +156,13 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float = 10) -> lis
             if needle in line:
                 return lines
     raise AssertionError(f"{needle!r} not seen; got {lines[-5:]}")
+
+
+def test_tetra_probe_reports_kernel_features():
+    out = subprocess.run(_tetra(["tetra", "probe"]), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(": ", 1) for line in out.stdout.splitlines())
+    assert lines["ring_buffer"] == "yes"
+    assert lines["send_signal"] == "yes"
+    for key in ("kprobes", "fentry", "fmod_ret", "bpf_lsm", "override_return"):
+        assert lines[key] in ("yes", "no")
