@@ -65,9 +65,10 @@ def _path(raw: bytes, comps: int) -> str:
     """Components arrive leaf first, NUL-terminated; the root is implied."""
     if comps == 0:
         return "/"
-    parts = raw.split(b"\0")[:comps]
+    parts = raw.split(b"\0", comps)[:comps]
     parts.reverse()
-    return "/" + "/".join(p.decode(errors="replace") for p in parts)
+    # "/" is ASCII: decoding the joined bytes equals decoding each part
+    return "/" + b"/".join(parts).decode(errors="replace")
 
 
 def decode_exec(buf: bytes) -> ExecMsg:
@@ -94,7 +95,8 @@ def decode_exec(buf: bytes) -> ExecMsg:
         _pad,
     ) = EXEC.unpack_from(buf, HEADER.size)
     o = EXEC_DATA
-    raw_args = buf[o : o + args_len]
+    # NUL is ASCII: decoding once then splitting equals splitting then decoding
+    argv = buf[o : o + args_len].decode(errors="replace").split("\0")
     o += args_len
     binary = buf[o : o + path_len].split(b"\0", 1)[0].decode(errors="replace")
     o += path_len
@@ -103,8 +105,7 @@ def decode_exec(buf: bytes) -> ExecMsg:
     if binary and binary[0] != "/":
         binary = os.path.normpath(os.path.join(cwd, binary))
     cg = buf[o : o + cg_len].split(b"\0", 1)[0].decode(errors="replace")
-    argv = [a.decode(errors="replace") for a in raw_args.split(b"\0")]
-    if argv and argv[-1] == "":
+    if argv[-1] == "":
         argv.pop()
     return ExecMsg(
         pid,
