@@ -183,10 +183,10 @@ def cmd_version(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from appliance.daemon import default_bpf_lib
     from appliance.bpf import btf as btfmod
     from appliance.bpf.features import probe
     from appliance.bpf.libbpf import BpfError
+    from appliance.daemon import default_bpf_lib
 
     if os.geteuid() != 0:
         print("tetra probe: must run as root to load test programs; use sudo", file=sys.stderr)

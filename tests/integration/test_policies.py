@@ -240,7 +240,7 @@ def test_generated_syscalls_list_limited_by_binary(agent, tmp_path):
 
 def test_all_generated_syscalls_limited_by_binary(agent, tmp_path):
     """A generated_syscalls list without values: every syscall, here only of one binary."""
-    policy = f"""
+    policy = """
     apiVersion: cilium.io/v1alpha1
     kind: TracingPolicy
     metadata:
