@@ -1,0 +1,122 @@
+"""Export: file rotation, event filters, the gRPC hub's bounded queues."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import queue
+
+import orjson
+import pytest
+
+from appliance.api.hub import EventHub
+from appliance.export.file import RotatingFile
+from appliance.export.filters import EventFilter, FilterError, compile_filter, parse_filter_list
+from appliance.export.pipeline import JsonLinesSink, Pipeline
+
+
+def ev(kind="process_exec", binary="/usr/bin/ls", pid=10, ns="", pod="", args="", parent=""):
+    proc = {"pid": pid, "binary": binary, "arguments": args}
+    if ns or pod:
+        proc["pod"] = {"namespace": ns, "name": pod}
+    body = {"process": proc}
+    if parent:
+        body["parent"] = {"binary": parent}
+    return {kind: body, "node_name": "n", "time": "2024-01-01T00:00:00.000000001Z"}
+
+
+def test_rotation_by_size_keeps_backups_and_mode(tmp_path):
+    path = tmp_path / "tetragon.log"
+    rf = RotatingFile(str(path), max_size_mb=1, max_backups=2, perm=0o640)
+    line = b"x" * 1000
+    for _ in range(5):
+        rf.write_lines([line] * 600)  # 600 KB a batch: rotates every other batch
+    rf.close()
+    backups = sorted(p for p in os.listdir(tmp_path) if p != "tetragon.log")
+    assert len(backups) == 2
+    assert all(b.startswith("tetragon-") and b.endswith(".log") for b in backups)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o640)
+    assert os.path.getsize(path) <= 1024 * 1024
+
+
+def test_rotation_compresses(tmp_path):
+    path = tmp_path / "e.log"
+    rf = RotatingFile(str(path), max_size_mb=1, max_backups=5, compress=True)
+    rf.write_lines([b"y" * 1000] * 1100)
+    rf.close()
+    gz = [p for p in os.listdir(tmp_path) if p.endswith(".log.gz")]
+    assert len(gz) == 1
+    with gzip.open(tmp_path / gz[0]) as f:
+        assert f.read().count(b"\n") > 0
+
+
+def test_default_file_mode_is_600(tmp_path):
+    rf = RotatingFile(str(tmp_path / "a.log"))
+    rf.close()
+    assert oct(os.stat(tmp_path / "a.log").st_mode & 0o777) == oct(0o600)
+
+
+def test_filters_fields_and_lists():
+    assert compile_filter({"binary_regex": ["ls$"]})(ev())
+    assert not compile_filter({"binary_regex": ["^/bin/cat$"]})(ev())
+    assert compile_filter({"pid": [1, 10]})(ev())
+    assert compile_filter({"event_set": ["PROCESS_EXIT"]})(ev("process_exit"))
+    assert not compile_filter({"event_set": ["PROCESS_EXIT"]})(ev())
+    assert compile_filter({"event_set": [5]})(ev("process_exit"))
+    assert compile_filter({"namespace": ["kube-system"]})(ev(ns="kube-system", pod="p"))
+    assert compile_filter({"pod_regex": ["^web-"]})(ev(ns="d", pod="web-1"))
+    assert compile_filter({"arguments_regex": ["-la"]})(ev(args="-la /"))
+    assert compile_filter({"parent_binary_regex": ["bash"]})(ev(parent="/bin/bash"))
+    # all fields of one filter must match
+    assert not compile_filter({"pid": [10], "binary_regex": ["cat"]})(ev())
+
+
+def test_allow_and_deny():
+    f = EventFilter(allow=[{"binary_regex": ["ls"]}, {"pid": [99]}], deny=[{"pid": [10]}])
+    assert not f(ev())  # allowed by binary, denied by pid
+    assert f(ev(binary="/bin/cat", pid=99))
+    assert not f(ev(binary="/bin/cat", pid=5))
+    assert EventFilter()(ev())  # no lists: everything passes
+
+
+def test_bad_filters_are_named():
+    with pytest.raises(FilterError, match="unknown filter field 'binary'"):
+        compile_filter({"binary": ["x"]})
+    with pytest.raises(FilterError, match="binary_regex: invalid regular expression"):
+        compile_filter({"binary_regex": ["("]})
+    with pytest.raises(FilterError, match="line 2"):
+        parse_filter_list('{"pid": [1]}\n{not json')
+    assert parse_filter_list('{"pid":[1]}\n\n{"event_set":["PROCESS_EXEC"]}') == [
+        {"pid": [1]},
+        {"event_set": ["PROCESS_EXEC"]},
+    ]
+
+
+def test_pipeline_counts_and_filters(tmp_path):
+    p = Pipeline()
+    rf = RotatingFile(str(tmp_path / "x.log"))
+    p.set_sink("file", JsonLinesSink(rf))
+    p.export_filter = EventFilter(deny=[{"binary_regex": ["cat"]}])
+    p.emit(ev())
+    p.emit(ev(binary="/bin/cat"))
+    p.flush()
+    p.close()
+    lines = (tmp_path / "x.log").read_bytes().splitlines()
+    assert [orjson.loads(x)["process_exec"]["process"]["binary"] for x in lines] == ["/usr/bin/ls"]
+    assert p.events["process_exec"] == 2 and p.filtered == 1
+
+
+def test_hub_drops_and_counts_when_a_client_is_slow():
+    hub = EventHub(queue_size=3)
+    fast = hub.subscribe(EventFilter([{"pid": [10]}]))
+    for _ in range(5):
+        hub.emit(ev())
+    hub.emit(ev(pid=11))  # filtered out for this subscriber, not a drop
+    assert fast.queue.qsize() == 3
+    assert fast.dropped == 2 and hub.dropped == 2
+    msg = fast.queue.get_nowait().message()
+    assert msg.process_exec.process.pid.value == 10
+    hub.unsubscribe(fast)
+    assert hub.subscribers == []
+    with pytest.raises(queue.Empty):
+        EventHub().subscribe(EventFilter()).queue.get_nowait()
