@@ -166,3 +166,40 @@ def test_tetra_probe_reports_kernel_features():
     assert lines["send_signal"] == "yes"
     for key in ("kprobes", "fentry", "fmod_ret", "bpf_lsm", "override_return"):
         assert lines[key] in ("yes", "no")
+
+
+def test_get_events_honours_allow_and_deny_lists(agent):
+    """A client built from the v1 API asks for exits of one pid only, deny-listing nothing
+    it wants: only that process's exit arrives."""
+    import threading
+
+    import grpc
+
+    from appliance.api.tetragon import events_pb2, sensors_pb2_grpc
+
+    target = subprocess.Popen(["/bin/sleep", "2.25"])
+    req = events_pb2.GetEventsRequest()
+    allow = req.allow_list.add()
+    allow.pid.append(target.pid)
+    allow.event_set.append(events_pb2.PROCESS_EXIT)
+    deny = req.deny_list.add()
+    deny.binary_regex.append("^/usr/bin/never$")
+    stub = sensors_pb2_grpc.FineGuidanceSensorsStub(grpc.insecure_channel(agent.address))
+    got = []
+    stream = stub.GetEvents(req)
+
+    def read():
+        for resp in stream:
+            got.append(resp)
+            return
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    subprocess.run(["/bin/true", "noise"])
+    target.wait()
+    t.join(15)
+    stream.cancel()
+    assert len(got) == 1
+    assert got[0].WhichOneof("event") == "process_exit"
+    assert got[0].process_exit.process.pid.value == target.pid
+    assert got[0].process_exit.process.binary == "/bin/sleep"
