@@ -58,6 +58,8 @@ class Agent:
         self.cache = ProcessCache(settings.process_cache_size)
         self.tracker = ProcessTracker(self.node, self.cache, self.clock)
         self.pipeline = Pipeline()
+        self.pipeline.node_name = self.node
+        self.pipeline.clock = self.clock
         self.hub = EventHub(queue_size=max(1, settings.event_queue_size))
         self.stop_event = threading.Event()
         self.objects: list[BpfObject] = []
@@ -211,6 +213,7 @@ class Agent:
         last_resync = time.monotonic()
         while not self.stop_event.is_set():
             n = self.ring.poll(200)
+            self.pipeline.tick()
             if n:
                 self.pipeline.flush()
             now = time.monotonic()
@@ -253,7 +256,11 @@ class Agent:
 
     def lost_counts(self) -> dict[str, int]:
         c = self.bpf_counters()
-        out = {"ring_buffer": c[CNT_LOST], "grpc_queue": self.hub.dropped}
+        out = {
+            "ring_buffer": c[CNT_LOST],
+            "grpc_queue": self.hub.dropped,
+            "export_rate_limit": self.pipeline.rate_limited,
+        }
         if self.policies is not None:
             out.update(self.policies.lost_counts())
         return out

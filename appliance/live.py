@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
 from appliance.export.filters import EventFilter, FilterError, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
@@ -161,6 +162,14 @@ def configure_exporters(
         pipeline.set_sink("grpc", hub)
     if flt is not None:
         pipeline.export_filter = flt
+    if every or "field_filters" in changed:
+        try:
+            pipeline.field_filters = parse_field_filters(parse_filter_list(s.field_filters or ""))
+        except FilterError as e:
+            raise LiveError(f"field filters: {e}") from None
+    if every or "export_rate_limit" in changed:
+        limit = s.export_rate_limit
+        pipeline.rate_limiter = RateLimiter(limit) if limit is not None and limit >= 0 else None
 
 
 def _swap_sink(pipeline: Pipeline) -> Callable[[str, Any], None]:

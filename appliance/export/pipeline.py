@@ -10,6 +10,7 @@ from typing import Protocol
 
 import orjson
 
+from appliance.export.fields import FieldFilter, RateLimiter, apply_all
 from appliance.export.file import RotatingFile
 from appliance.export.filters import EventFilter, event_kind
 
@@ -54,11 +55,17 @@ def stdout_sink() -> JsonLinesSink:
 
 
 class Pipeline:
-    """Counts every event by type, applies export filters, hands events to sinks."""
+    """Counts every event by type, hands every event to the gRPC hub (its clients have
+    their own filters), then applies the export allow/deny lists, the export rate limit
+    and the field filters for the file and stdout exporters."""
 
     def __init__(self) -> None:
         self.sinks: dict[str, Sink] = {}
         self.export_filter = EventFilter()
+        self.field_filters: list[FieldFilter] = []
+        self.rate_limiter: RateLimiter | None = None
+        self.node_name = ""
+        self.clock = None  # appliance.events.common.Clock, for rate_limit_info events
         self.events = Counter()  # by event kind, before filters
         self.filtered = 0
         self.errors = Counter()
@@ -74,15 +81,50 @@ class Pipeline:
 
     def emit(self, event: dict) -> None:
         self.events[event_kind(event)] += 1
+        sinks = list(self.sinks.items())
+        hub = self.sinks.get("grpc")
+        if hub is not None:
+            self._emit_to("grpc", hub, event)
         if self.export_filter and not self.export_filter(event):
             self.filtered += 1
             return
-        for name, sink in list(self.sinks.items()):
-            try:
-                sink.emit(event)
-            except Exception as e:  # a broken sink must not stop the others
-                self.errors[f"sink_{name}"] += 1
-                log.error("exporter %s failed: %s", name, e)
+        rl = self.rate_limiter
+        if rl is not None and not rl.allow():
+            return
+        if self.field_filters:
+            event = apply_all(self.field_filters, event)
+        for name, sink in sinks:
+            if name != "grpc":
+                self._emit_to(name, sink, event)
+
+    def _emit_to(self, name: str, sink: Sink, event: dict) -> None:
+        try:
+            sink.emit(event)
+        except Exception as e:  # a broken sink must not stop the others
+            self.errors[f"sink_{name}"] += 1
+            log.error("exporter %s failed: %s", name, e)
+
+    def tick(self) -> None:
+        """Once in a while from the event loop: close a rate-limit window, reporting drops
+        as Tetragon does, with a rate_limit_info event."""
+        rl = self.rate_limiter
+        if rl is None:
+            return
+        dropped = rl.roll()
+        if dropped:
+            log.warning("export rate limit: %d events dropped in the last minute", dropped)
+            info = {
+                "rate_limit_info": {"number_of_dropped_process_events": str(dropped)},
+                "node_name": self.node_name,
+                "time": self.clock.now_str() if self.clock else "",
+            }
+            for name, sink in list(self.sinks.items()):
+                if name != "grpc":
+                    self._emit_to(name, sink, info)
+
+    @property
+    def rate_limited(self) -> int:
+        return self.rate_limiter.dropped if self.rate_limiter else 0
 
     def flush(self) -> None:
         for name, sink in list(self.sinks.items()):

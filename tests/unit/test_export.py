@@ -120,3 +120,48 @@ def test_hub_drops_and_counts_when_a_client_is_slow():
     assert hub.subscribers == []
     with pytest.raises(queue.Empty):
         EventHub().subscribe(EventFilter()).queue.get_nowait()
+
+
+def test_field_filters_include_exclude_and_event_set():
+    from appliance.export.fields import FieldFilter
+
+    e = {"process_exec": {"process": {"exec_id": "a", "pid": 1, "binary": "/b"},
+                          "parent": {"exec_id": "p"}}, "node_name": "n", "time": "t"}  # fmt: skip
+    inc = FieldFilter({"fields": "process.exec_id,parent.exec_id", "action": "INCLUDE"})
+    assert inc.apply(e)["process_exec"] == {"process": {"exec_id": "a"}, "parent": {"exec_id": "p"}}
+    assert e["process_exec"]["process"]["pid"] == 1  # the shared event is untouched
+    exc = FieldFilter({"fields": "process.pid", "action": "EXCLUDE"})
+    assert "pid" not in exc.apply(e)["process_exec"]["process"]
+    assert e["process_exec"]["process"]["pid"] == 1
+    only_exit = FieldFilter({"fields": "process.pid", "event_set": ["PROCESS_EXIT"]})
+    assert only_exit.apply(e) is e
+    inverted = FieldFilter(
+        {"fields": "process.execId", "event_set": ["PROCESS_EXIT"], "invert_event_set": True}
+    )
+    assert inverted.apply(e)["process_exec"] == {"process": {"exec_id": "a"}}
+    with pytest.raises(FilterError):
+        FieldFilter({"fields": "", "action": "INCLUDE"})
+
+
+def test_export_rate_limit_drops_counts_and_reports(tmp_path):
+    from appliance.export.fields import RateLimiter
+
+    now = [0.0]
+    p = Pipeline()
+    p.rate_limiter = RateLimiter(3, clock=lambda: now[0])
+    rf = RotatingFile(str(tmp_path / "r.log"))
+    p.set_sink("file", JsonLinesSink(rf))
+    hub = EventHub()
+    sub = hub.subscribe(EventFilter())
+    p.set_sink("grpc", hub)
+    for _ in range(5):
+        p.emit(ev())
+    now[0] = 61
+    p.tick()
+    p.flush()
+    assert sub.queue.qsize() == 5  # gRPC clients are not subject to the export limit
+    p.close()
+    lines = [orjson.loads(x) for x in (tmp_path / "r.log").read_bytes().splitlines()]
+    assert sum("process_exec" in x for x in lines) == 3
+    assert lines[-1]["rate_limit_info"] == {"number_of_dropped_process_events": "2"}
+    assert p.rate_limited == 2
