@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from appliance import __version__
 from appliance.api.hub import EventHub
 from appliance.api.tetragon import events_pb2, sensors_pb2, sensors_pb2_grpc, tetragon_pb2
+from appliance.export.fields import apply_all, parse_field_filters
 from appliance.export.filters import EventFilter, FilterError
 
 log = logging.getLogger("tetragon.api")
@@ -39,6 +40,10 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
             flt = EventFilter(_filters(request.allow_list), _filters(request.deny_list))
         except FilterError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        try:
+            fields = parse_field_filters(_filters(request.field_filters))
+        except FilterError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         sub = self.hub.subscribe(flt)
         context.add_callback(lambda: self.hub.unsubscribe(sub))
         try:
@@ -49,7 +54,14 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
                     continue
                 if item is None:
                     return
-                yield item.message()
+                if fields:
+                    yield json_format.ParseDict(
+                        apply_all(fields, item.event),
+                        events_pb2.GetEventsResponse(),
+                        ignore_unknown_fields=True,
+                    )
+                else:
+                    yield item.message()
         finally:
             self.hub.unsubscribe(sub)
 

@@ -203,3 +203,33 @@ def test_get_events_honours_allow_and_deny_lists(agent):
     assert got[0].WhichOneof("event") == "process_exit"
     assert got[0].process_exit.process.pid.value == target.pid
     assert got[0].process_exit.process.binary == "/bin/sleep"
+
+
+def test_get_events_field_filters(agent):
+    """GetEventsRequest.field_filters: only the requested fields of exec events arrive."""
+    import threading
+
+    import grpc
+
+    from appliance.api.tetragon import events_pb2, sensors_pb2_grpc
+
+    marker = f"fields-{time.time_ns()}"
+    req = events_pb2.GetEventsRequest()
+    allow = req.allow_list.add()
+    allow.arguments_regex.append(marker)
+    allow.event_set.append(events_pb2.PROCESS_EXEC)
+    ff = req.field_filters.add()
+    ff.fields.paths.extend(["process.binary", "process.arguments"])
+    ff.action = events_pb2.INCLUDE
+    stub = sensors_pb2_grpc.FineGuidanceSensorsStub(grpc.insecure_channel(agent.address))
+    stream = stub.GetEvents(req)
+    got = []
+    t = threading.Thread(target=lambda: got.append(next(iter(stream))), daemon=True)
+    t.start()
+    time.sleep(1.0)
+    subprocess.run(["/bin/true", marker])
+    t.join(15)
+    stream.cancel()
+    proc = got[0].process_exec.process
+    assert proc.binary == "/bin/true" and proc.arguments == marker
+    assert proc.exec_id == "" and not proc.HasField("pid")
