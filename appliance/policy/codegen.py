@@ -141,6 +141,7 @@ class HookPlan:
     tags: list[str] = field(default_factory=list)
     nslots: int = 0
     spec: object = None  # the policy's hook entry (KProbeSpec, TracepointSpec, ...)
+    helpers: list[str] = field(default_factory=list)  # C functions the selectors call
     all_syscalls: bool = False  # one raw_syscalls/sys_enter program for every syscall
     ret: bool = False  # report the return value (entry stashed, event sent at return)
     ret_type: str = "int"
@@ -192,10 +193,6 @@ def tracepoint_format(subsys: str, event: str) -> list[tuple[str, int, int, bool
         name = re.split(r"[\s*]", decl.split("[")[0])[-1]
         out.append((name, int(m.group(2)), int(m.group(3)), m.group(4) == "1"))
     return out
-
-
-def _yaml(path: str, *more) -> str:
-    return path + "".join(more)
 
 
 # ---------------------------------------------------------------------------------------
@@ -702,43 +699,32 @@ def _host_ns(kind: str) -> int:
 def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
     """(cheap conditions, conditions needing the slots read)."""
     cheap, late = [], []
-    for pi, mp in enumerate(s.match_pids):
+    for mp in s.match_pids:
         vals = [int(v) for v in mp.values]
         pid = "ns_pid(task)" if mp.is_namespace_pid else "tgid"
         if mp.follow_forks:
-            inner = " || ".join(f"t == {v}" for v in vals) or "0"
-            cond = f"pid_in_tree(task, {int(mp.is_namespace_pid)}, ({{ {inner} }}))"
-            # expanded below as a statement expression: see _pid_tree_fn
-            fn = f"pidsel_{p.hook_id}_{id(mp) & 0xFFFFFF}"
-            p._helpers = getattr(p, "_helpers", [])  # type: ignore[attr-defined]
-            p._helpers.append(_pid_tree_fn(fn, vals, mp.is_namespace_pid))  # type: ignore[attr-defined]
+            fn = f"pidsel_{p.hook_id}_{len(p.helpers)}"
+            p.helpers.append(_pid_tree_fn(fn, vals, mp.is_namespace_pid))
             cond = f"{fn}(task)"
         else:
             cond = "(" + " || ".join(f"{pid} == {v}" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mp.operator == "NotIn" else cond)
-        _ = pi
-    for bi, mb in enumerate(s.match_binaries):
-        fn = f"binsel_{p.hook_id}_{len(getattr(p, '_helpers', []))}"
-        p._helpers = getattr(p, "_helpers", [])  # type: ignore[attr-defined]
-        p._helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))  # type: ignore[attr-defined]
+    for mb in s.match_binaries:
+        fn = f"binsel_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))
         cheap.append(f"{fn}(tgid, task)")
-        _ = bi
-    for ni, mn in enumerate(s.match_namespaces):
+    for mn in s.match_namespaces:
         kind = mn.namespace
         if kind == "Pid":
-            expr = "BPF_CORE_READ(task, thread_pid, numbers[0].ns, ns.inum)"
             expr = "pid_ns_inum(task)"
         elif kind == "User":
             expr = "BPF_CORE_READ(task, cred, user_ns, ns.inum)"
         else:
             a, b = NS_FIELDS[kind]
             expr = f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
-        vals = []
-        for v in mn.values:
-            vals.append(_host_ns(kind) if str(v) == "host_ns" else int(v))
+        vals = [_host_ns(kind) if str(v) == "host_ns" else int(v) for v in mn.values]
         cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
-        _ = ni
     for ci, mc in enumerate(s.match_capabilities):
         if mc.is_namespace_capability:
             raise PolicyError(f"{sp}.matchCapabilities[{ci}].isNamespaceCapability: not supported")
@@ -1050,7 +1036,7 @@ SEC("{p.ret_section}")
 
 
 def _hook_c(p: HookPlan) -> str:
-    p._helpers = []  # type: ignore[attr-defined]
+    p.helpers = []
     sig, pre = _prog_signature(p)
     sels = p.selectors or [None]
     cheap_all, late_all = [], []
@@ -1117,7 +1103,7 @@ def _hook_c(p: HookPlan) -> str:
         body.append(f"\t\treturn {override if p.method in ('fmod_ret', 'lsm') else 0};")
         body.append("\t}")
     body.append(f"\treturn {ret_default};")
-    helpers = "".join(p._helpers)  # type: ignore[attr-defined]
+    helpers = "".join(p.helpers)
     return f'{helpers}\nSEC("{p.section}")\n{sig}\n{{\n' + "\n".join(body) + "\n}\n"
 
 

@@ -181,3 +181,12 @@ def test_lsm_hook_with_override_compiles(tmp_path):
     source = generate([plan])
     assert "return -1;" in source
     compile_policy(source, str(tmp_path))
+
+
+def test_generated_source_is_deterministic():
+    """The compile cache is keyed by the source: the same policy must give the same C."""
+    args = '    - index: 0\n      type: "file"'
+    text = ALL_TYPES.format(name="d", call="fd_install", args=args)
+    a = generate(plan_policy(parse_policy(text), AllFeatures()))
+    b = generate(plan_policy(parse_policy(text), AllFeatures()))
+    assert a == b
