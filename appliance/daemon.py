@@ -57,6 +57,8 @@ class Agent:
         self.clock = Clock()
         self.cache = ProcessCache(settings.process_cache_size)
         self.tracker = ProcessTracker(self.node, self.cache, self.clock)
+        self.tracker.enable_cred = bool(settings.enable_process_cred)
+        self.tracker.enable_ns = bool(settings.enable_process_ns)
         self.pipeline = Pipeline()
         self.pipeline.node_name = self.node
         self.pipeline.clock = self.clock

@@ -29,6 +29,10 @@ struct msg_exec {
 	u8 path_flags;
 	u8 cwd_flags;
 	u32 pad;
+	/* credentials and namespaces, for --enable-process-cred / --enable-process-ns */
+	u32 suid, sgid, fsuid, fsgid, securebits, pad2;
+	u64 cap_permitted, cap_effective, cap_inheritable;
+	u32 ns[10]; /* uts ipc mnt pid pid_for_children net time time_for_children cgroup user */
 	char data[DATA_SIZE];
 };
 
@@ -95,6 +99,35 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	m->cgroup_id = bpf_get_current_cgroup_id();
 	m->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
 	m->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	m->suid = BPF_CORE_READ(cred, suid.val);
+	m->sgid = BPF_CORE_READ(cred, sgid.val);
+	m->fsuid = BPF_CORE_READ(cred, fsuid.val);
+	m->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	m->securebits = BPF_CORE_READ(cred, securebits);
+	bpf_probe_read_kernel(&m->cap_permitted, 8,
+			      (void *)cred + bpf_core_field_offset(struct cred, cap_permitted));
+	bpf_probe_read_kernel(&m->cap_effective, 8,
+			      (void *)cred + bpf_core_field_offset(struct cred, cap_effective));
+	bpf_probe_read_kernel(&m->cap_inheritable, 8,
+			      (void *)cred + bpf_core_field_offset(struct cred, cap_inheritable));
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	m->ns[0] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	m->ns[1] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	m->ns[2] = m->mnt_ns;
+	m->ns[3] = pid_ns_inum(task);
+	m->ns[4] = m->pid_ns;
+	m->ns[5] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	if (bpf_core_field_exists(nsp->time_ns)) {
+		m->ns[6] = BPF_CORE_READ(nsp, time_ns, ns.inum);
+		m->ns[7] = BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+	} else {
+		m->ns[6] = 0;
+		m->ns[7] = 0;
+	}
+	m->ns[8] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	m->ns[9] = BPF_CORE_READ(cred, user_ns, ns.inum);
 
 	u32 off = 0;
 	/* arguments: argv as the new program sees it, NUL separated */

@@ -24,6 +24,8 @@ class ProcessTracker:
         self.cache = cache
         self.clock = clock
         self.misses = 0
+        self.enable_cred = False  # --enable-process-cred: cap and process_credentials
+        self.enable_ns = False  # --enable-process-ns: ns
         # container name and image for the `pod` block (None: container ids only)
         self.metadata = metadata
         self.procfs = procfs
@@ -117,7 +119,15 @@ class ProcessTracker:
             proc["docker"] = cid
         if pexec:
             proc["parent_exec_id"] = pexec
+        if m.extra and (self.enable_cred or self.enable_ns):
+            _suid, _sgid, _fsuid, _fsgid, _sb, _p, cperm, ceff, cinh, *ns = m.extra
+            if self.enable_cred:
+                proc["cap"] = caps_block(cperm, ceff, cinh)
+            if self.enable_ns:
+                proc["ns"] = ns_block(ns)
         proc["tid"] = m.tid
+        if m.extra and self.enable_cred:
+            proc["process_credentials"] = cred_block(m)
         _drop_empty(proc)
         entry = Entry(proc, ppid, pexec, False, m.ktime, m.cgroup_id)
         self.cache.put(m.pid, entry)
@@ -164,3 +174,65 @@ def _drop_empty(proc: dict) -> None:
     for k in ("cwd", "arguments", "binary"):
         if proc.get(k) == "":
             del proc[k]
+
+
+NS_NAMES = ("uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time",
+            "time_for_children", "cgroup", "user")  # fmt: skip
+_host_ns: dict[str, int] | None = None
+_cap_names: list[str] | None = None
+
+
+def host_namespaces() -> dict[str, int]:
+    global _host_ns
+    if _host_ns is None:
+        import os
+
+        _host_ns = {}
+        for name in NS_NAMES:
+            try:
+                _host_ns[name] = os.stat(f"/proc/1/ns/{name}").st_ino
+            except OSError:
+                _host_ns[name] = 0
+    return _host_ns
+
+
+def ns_block(inums) -> dict:
+    host = host_namespaces()
+    out = {}
+    for name, inum in zip(NS_NAMES, inums, strict=False):
+        if inum:
+            out[name] = {"inum": inum, "is_host": inum == host.get(name)}
+    return out
+
+
+def _caps(mask: int) -> list[str]:
+    global _cap_names
+    if _cap_names is None:
+        from appliance.api.tetragon import capabilities_pb2
+
+        _cap_names = [capabilities_pb2.CapabilitiesType.Name(i) for i in range(41)]
+    return [_cap_names[i] for i in range(min(64, len(_cap_names))) if mask >> i & 1]
+
+
+def caps_block(permitted: int, effective: int, inheritable: int) -> dict:
+    out = {}
+    for key, mask in (("permitted", permitted), ("effective", effective),
+                      ("inheritable", inheritable)):  # fmt: skip
+        names = _caps(mask)
+        if names:
+            out[key] = names
+    return out
+
+
+def cred_block(m: ExecMsg) -> dict:
+    suid, sgid, fsuid, fsgid, securebits, _p, cperm, ceff, cinh, *ns = m.extra
+    out = {"uid": m.uid, "gid": m.gid, "euid": m.euid, "egid": m.egid, "suid": suid,
+           "sgid": sgid, "fsuid": fsuid, "fsgid": fsgid}  # fmt: skip
+    bits = [name for bit, name in ((1, "SecBitNoRoot"), (4, "SecBitNoSetUidFixup"),
+                                   (16, "SecBitKeepCaps")) if securebits & bit]  # fmt: skip
+    if bits:
+        out["securebits"] = bits
+    caps = caps_block(cperm, ceff, cinh)
+    if caps:
+        out["caps"] = caps
+    return out

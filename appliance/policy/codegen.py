@@ -980,14 +980,6 @@ def generate(plans: list[HookPlan]) -> str:
         "\tm->h.size = size;",
         "\tif (output(m, size) == 0) pcount(hook, PC_EMITTED); else pcount(hook, PC_LOST);",
         "}",
-        "static __always_inline u32 pid_ns_inum(struct task_struct *task)",
-        "{",
-        "\tunsigned int level = BPF_CORE_READ(task, thread_pid, level);",
-        "\tstruct upid up = {};",
-        "\tstruct pid *pid = BPF_CORE_READ(task, thread_pid);",
-        "\tbpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);",
-        "\treturn BPF_CORE_READ(up.ns, ns.inum);",
-        "}",
     ]
     if any(p.ret for p in plans):
         out += [

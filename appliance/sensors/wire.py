@@ -17,7 +17,8 @@ HEADER = struct.Struct("<BBHIIIQ")  # type, flags, pad, size, pid, tid, ktime
 EXEC = struct.Struct("<6IQQII4H4BI")
 CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
-EXEC_DATA = HEADER.size + EXEC.size
+EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
+EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class ExecMsg:
     cgroup_name: str
     trunc_args: bool
     trunc_path: bool
+    extra: tuple = ()  # suid sgid fsuid fsgid securebits pad, 3 cap sets, 10 namespaces
 
 
 @dataclass(slots=True)
@@ -127,6 +129,7 @@ def decode_exec(buf: bytes) -> ExecMsg:
         cg,
         args_len >= ARGS_MAX,
         bool(path_flags & PATH_TRUNCATED),
+        EXEC_EXTRA.unpack_from(buf, HEADER.size + EXEC.size),
     )
 
 

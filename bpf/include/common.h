@@ -75,6 +75,16 @@ struct {
 	__type(value, struct exec_info);
 } execve_map SEC(".maps");
 
+/* inode number of the task's active pid namespace */
+static __always_inline u32 pid_ns_inum(struct task_struct *task)
+{
+	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
+	struct upid up = {};
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
 static __always_inline void count(u32 idx)
 {
 	u64 *v = bpf_map_lookup_elem(&counters, &idx);

@@ -49,7 +49,8 @@ def _exec_msg(pid, ppid, ktime, argv, binary, cwd, cg=""):
     cgb = cg.encode() + b"\0"
     fixed = wire.EXEC.pack(ppid, 0, 0, 0, 0, 0xFFFFFFFF, ktime, 1, 2, 3, len(data), len(body),
                            len(cwd_raw), len(cgb), 0, len(cwd_parts), 0, 0, 0)  # fmt: skip
-    payload = fixed + data + body + cwd_raw + cgb
+    extra = wire.EXEC_EXTRA.pack(0, 0, 0, 0, 0, 0, 1 << 21, 1 << 21, 0, *range(1, 11))
+    payload = fixed + extra + data + body + cwd_raw + cgb
     hdr = wire.HEADER.pack(wire.MSG_EXEC, 0, 0, wire.HEADER.size + len(payload), pid, pid, ktime)
     return hdr + payload
 
