@@ -18,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # a guest under QEMU's software emulation starts the agent much more slowly
 START_TIMEOUT = 600 if os.environ.get("TETRAGON_VM_GUEST") else 60
+# ... and every Python process in it (a tetra client, say) takes seconds to start
+SLOW = 10 if os.environ.get("TETRAGON_VM_GUEST") else 1
 
 
 def pytest_collection_modifyitems(items):
@@ -103,7 +105,7 @@ class RunningAgent:
         return self._events
 
     def wait_for(self, pred: Callable[[dict], bool], timeout: float = 10) -> dict:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         seen = 0
         while True:
             evs = self.events()
@@ -281,3 +283,25 @@ def agent(early_process, tmp_path_factory) -> Iterator[RunningAgent]:
 def start_policy_agent(tmp_path_factory) -> RunningAgent:
     d = tmp_path_factory.mktemp("policy-agent")
     return RunningAgent(d, ["--policy-cache-dir", str(d / "cache")])
+
+
+def kernel_has_kprobes() -> bool:
+    from appliance.bpf.features import KPROBE_EVENTS
+
+    return any(os.path.exists(p) for p in KPROBE_EVENTS)
+
+
+def expected_syscall_hook(name: str, with_return: bool = False) -> str:
+    """How the engine attaches a syscall kprobe on this kernel, as `tracingpolicy list`
+    shows it: fentry when trampolines load, else kprobe, else the syscall tracepoint."""
+    from appliance.bpf.features import _try_load
+    from appliance.daemon import default_bpf_lib
+
+    probes = os.path.join(default_bpf_lib(), "probes.bpf.o")
+    if with_return:
+        return "kretprobe" if kernel_has_kprobes() else f"syscalls/sys_exit_{name}"
+    if _try_load(probes, "probe_fentry", ""):
+        return f"fentry __x64_sys_{name}"
+    if kernel_has_kprobes():
+        return f"kprobe __x64_sys_{name}"
+    return f"syscalls/sys_enter_{name}"

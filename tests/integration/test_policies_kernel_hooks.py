@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -26,6 +27,30 @@ def agent(tmp_path_factory):
     a = start_policy_agent(tmp_path_factory)
     yield a
     a.stop()
+
+
+@contextlib.contextmanager
+def _route_to_test_net():
+    """A guest with only loopback has no route to 192.0.2.0/24: lend it a dummy link."""
+    probe = socket.socket()
+    probe.setblocking(False)
+    try:
+        probe.connect(("192.0.2.1", 81))
+        added = False
+    except BlockingIOError:
+        added = False
+    except OSError:
+        subprocess.run(["ip", "link", "add", "tp-dummy0", "type", "dummy"], check=True)
+        subprocess.run(["ip", "addr", "add", "192.0.2.100/24", "dev", "tp-dummy0"], check=True)
+        subprocess.run(["ip", "link", "set", "tp-dummy0", "up"], check=True)
+        added = True
+    finally:
+        probe.close()
+    try:
+        yield
+    finally:
+        if added:
+            subprocess.run(["ip", "link", "del", "tp-dummy0"], check=False)
 
 
 def _fentry_ok() -> bool:
@@ -132,10 +157,11 @@ def test_tcp_connect_not_daddr(agent, tmp_path):
         socket.create_connection(srv.getsockname()).close()  # loopback: filtered out
         s = socket.socket()
         s.setblocking(False)
-        try:
-            s.connect(("192.0.2.1", 81))  # TEST-NET-1: never answers
-        except BlockingIOError:
-            pass
+        with _route_to_test_net():
+            try:
+                s.connect(("192.0.2.1", 81))  # TEST-NET-1: never answers
+            except BlockingIOError:
+                pass
         ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
                             == "connect")["process_kprobe"]  # fmt: skip
         s.close()

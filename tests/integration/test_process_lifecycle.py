@@ -9,7 +9,7 @@ import time
 
 import orjson
 
-from .conftest import exec_of, exit_of
+from .conftest import SLOW, exec_of, exit_of
 
 
 def test_exec_has_real_binary_and_shell_parent(agent):
@@ -78,7 +78,7 @@ def test_tetra_getevents_compact_and_json(agent):
     cmd = ["tetra", "--server-address", agent.address, "getevents", "-o", "compact"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            time.sleep(1.5)  # let the stream subscribe
+            time.sleep(1.5 * SLOW)  # let the stream subscribe
             subprocess.run(["/bin/sh", "-c", f"/bin/true {marker}; exit 0"])
             lines = _read_until(t, f"/bin/true {marker} 0")
         finally:
@@ -90,7 +90,7 @@ def test_tetra_getevents_compact_and_json(agent):
     cmd = ["tetra", "--server-address", agent.address, "getevents", "--processes", "true"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            time.sleep(1.5)
+            time.sleep(1.5 * SLOW)
             subprocess.run(["/bin/true", marker + "-json"])
             line = _read_until(t, marker + "-json")[-1]
         finally:
@@ -145,7 +145,7 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float = 10) -> lis
     import select
 
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOW
     while time.monotonic() < deadline:
         r, _, _ = select.select([proc.stdout], [], [], 0.2)
         if r:
