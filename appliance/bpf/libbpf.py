@@ -131,6 +131,10 @@ def lib() -> ctypes.CDLL:
         "libbpf_probe_bpf_map_type": (c_int, [c_int, c_void_p]),
         "libbpf_probe_bpf_helper": (c_int, [c_int, c_int, c_void_p]),
         "libbpf_num_possible_cpus": (c_int, []),
+        "btf__parse": (c_void_p, [c_char_p, c_void_p]),
+        "btf__find_by_name_kind": (ctypes.c_int32, [c_void_p, c_char_p, ctypes.c_uint32]),
+        "btf__type_by_id": (c_void_p, [c_void_p, ctypes.c_uint32]),
+        "btf__free": (None, [c_void_p]),
     }
     for fname, (restype, argtypes) in decl.items():
         f = getattr(lb, fname)
@@ -198,6 +202,27 @@ class Map:
 
     def delete(self, key: bytes) -> None:
         lib().bpf_map_delete_elem(self.fd, key)
+
+
+BTF_KIND_FUNC = 12
+
+
+def function_arg_count(btf_path: str, name: str) -> int | None:
+    """Number of parameters of a kernel function, from BTF (fexit finds the return
+    value after them)."""
+    lb = lib()
+    btf = lb.btf__parse(btf_path.encode(), None)
+    if not btf:
+        return None
+    try:
+        fid = lb.btf__find_by_name_kind(btf, name.encode(), BTF_KIND_FUNC)
+        if fid < 0:
+            return None
+        func = ctypes.cast(lb.btf__type_by_id(btf, fid), ctypes.POINTER(ctypes.c_uint32))
+        proto = ctypes.cast(lb.btf__type_by_id(btf, func[2]), ctypes.POINTER(ctypes.c_uint32))
+        return proto[1] & 0xFFFF  # info: vlen in the low 16 bits
+    finally:
+        lb.btf__free(btf)
 
 
 def possible_cpus() -> int:

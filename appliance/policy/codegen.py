@@ -147,6 +147,7 @@ class HookPlan:
     ret_type: str = "int"
     ret_section: str = ""
     ret_attach: tuple[str, str] = ("auto", "")
+    ret_nargs: int = 0  # fexit: the return value follows the function's arguments
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -236,6 +237,9 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
         for call in calls:
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
             plans[-1].spec = kp
+    for i, fe in enumerate(getattr(spec, "fentries", []) or []):
+        plans.append(_plan_fentry(len(plans), fe, f"spec.fentries[{i}]", features, offline))
+        plans[-1].spec = fe
     for i, lh in enumerate(spec.lsmhooks):
         plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
         plans[-1].spec = lh
@@ -428,6 +432,42 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
         ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
     )  # fmt: skip
+
+
+def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
+    """`fentries`: BPF trampolines only (fentry, fexit for the return value)."""
+    if not f.fentry:
+        raise PolicyError(
+            f"{ypath}.call: fentries need BPF trampolines, which this kernel does not load "
+            "(use kprobes instead)"
+        )
+    if fe.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    if any(act.action == "Override" for s in fe.selectors for act in s.match_actions):
+        raise PolicyError(f"{ypath}: Override on fentries is not supported; use fmod_ret")
+    fn = arch_prefix() + "sys_" + syscall_base(fe.call) if fe.syscall else fe.call
+    args, nslots = _plan_args(fe.args, ypath, user_mem=fe.syscall)
+    plan = HookPlan(
+        hid, "kprobe", fn, "fentry", f"fentry/{fn}", ("auto", ""), fe.syscall, fe.syscall,
+        args, fe.selectors, ypath, message=fe.message, tags=list(fe.tags), nslots=nslots,
+    )  # fmt: skip
+    if fe.return_ or fe.return_arg is not None:
+        from appliance.bpf.libbpf import function_arg_count
+
+        nargs = function_arg_count(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux", fn)
+        if nargs is None:
+            if not offline:
+                raise PolicyError(f"{ypath}.call: {fn} is not in the kernel's BTF")
+            nargs = len(fe.args)
+        plan.ret = True
+        plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
+        if plan.ret_type not in INT_TYPES:
+            raise PolicyError(f"{ypath}.returnArg.type: {plan.ret_type!r} not supported")
+        plan.ret_section = f"fexit/{fn}"
+        plan.ret_attach = ("auto", "")
+        plan.ret_nargs = nargs
+        plan.return_action = fe.return_arg_action or ""
+    return plan
 
 
 def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
@@ -997,6 +1037,8 @@ def _ret_hook_c(p: HookPlan) -> str:
     """The return half: finish the stashed event with the return value and send it."""
     if p.ret_attach[0] == "tracepoint":
         sig, rexpr = f"int hook_{p.hook_id}_ret(void *ctx)", "(*(s64 *)((char *)ctx + 16))"
+    elif p.ret_section.startswith("fexit/"):
+        sig, rexpr = f"int hook_{p.hook_id}_ret(u64 *ctx)", f"((s64)ctx[{p.ret_nargs}])"
     else:
         sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
     ctype = INT_TYPES[p.ret_type][0]

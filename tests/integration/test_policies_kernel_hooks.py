@@ -14,7 +14,12 @@ import pytest
 from appliance.bpf.features import KPROBE_EVENTS
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .test_policies import Policy, kprobe_events, tetra
+
+
+def tetra_list(agent) -> str:
+    return tetra(agent, "tracingpolicy", "list").stdout
+
 
 HAS_KPROBES = any(os.path.exists(p) for p in KPROBE_EVENTS)
 needs_kprobes = pytest.mark.skipif(
@@ -251,3 +256,38 @@ def test_lsm_hook_override(agent, tmp_path):
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE"
     open(target).close()
+
+
+@needs_kprobes
+def test_fentries_with_return(agent, tmp_path):
+    if not _fentry_ok():
+        pytest.skip("BPF trampolines do not load on this kernel")
+    with Policy(agent, tmp_path, textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "fentry-connect"
+    spec:
+      fentries:
+      - call: "tcp_connect"
+        syscall: false
+        return: true
+        args:
+        - index: 0
+          type: "sock"
+        returnArg:
+          index: 0
+          type: "int"
+    """)):  # fmt: skip
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        socket.create_connection(("127.0.0.1", port)).close()
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "fentry-connect")["process_kprobe"]  # fmt: skip
+        srv.close()
+        assert ev["function_name"] == "tcp_connect"
+        assert ev["args"][0]["sock_arg"]["dport"] == port
+        assert ev["return"] == {"int_arg": 0}
+        assert "fexit/tcp_connect" in tetra_list(agent)

@@ -190,3 +190,28 @@ def test_generated_source_is_deterministic():
     a = generate(plan_policy(parse_policy(text), AllFeatures()))
     b = generate(plan_policy(parse_policy(text), AllFeatures()))
     assert a == b
+
+
+def test_fentries_with_fexit_return_compile(tmp_path):
+    text = textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "fentry"
+    spec:
+      fentries:
+      - call: "tcp_connect"
+        syscall: false
+        return: true
+        args:
+        - index: 0
+          type: "sock"
+        returnArg:
+          index: 0
+          type: "int"
+    """)
+    [plan] = plan_policy(parse_policy(text), AllFeatures(), offline=True)
+    assert (plan.section, plan.ret_section) == ("fentry/tcp_connect", "fexit/tcp_connect")
+    source = generate([plan])
+    assert f"ctx[{plan.ret_nargs}]" in source
+    compile_policy(source, str(tmp_path))
