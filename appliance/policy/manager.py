@@ -113,6 +113,7 @@ class PolicyManager:
             pid = self._next_id
             self._next_id += 1
         lp = LoadedPolicy(pid, name, ns, text, source, plans, cached=cached)
+        obj = None
         try:
             obj = BpfObject.open(obj_path, self.agent.btf)
             sensor = self.agent.sensor
@@ -131,10 +132,8 @@ class PolicyManager:
                     where += " + " + (p.ret_attach[1] or p.ret_section)
                 lp.hooks_info.append(f"{p.name}: {p.method} {where}")
         except BpfError as e:
-            try:
-                obj.close()
-            except Exception:
-                pass
+            if obj is not None:
+                obj.close()  # detaches whatever was attached: never half loaded
             raise PolicyError(
                 f"{source + ': ' if source else ''}policy {name}: {e}\n{_tail(e.log)}"
             ) from None
