@@ -592,6 +592,11 @@ def test_a_restarted_agent_is_brought_up_to_date(engine):
     path = a.policies / "lseek-sigkill.yaml"
     path.write_text(LSEEK_POLICY)
     wait_enforced()
+    # enforcement starts inside the agent's call; the controller counts once it returns
+    deadline = time.monotonic() + 10
+    while counter(ctl, "applied", "policy_add") < 1:
+        assert time.monotonic() < deadline, "the add was never counted"
+        time.sleep(0.05)
     added = counter(ctl, "applied", "policy_add")
     old_pid = a.agent.proc.pid
     a.restart_agent()
