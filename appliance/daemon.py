@@ -108,16 +108,6 @@ class Agent:
         from appliance.policy.manager import PolicyManager, load_policy_dir
 
         self.policies = PolicyManager(self)
-        if s.server_address:
-            try:
-                self.server = start_server(
-                    s.server_address,
-                    Servicer(self.hub, self.policies),
-                    extra=[live.service(self)],
-                )
-            except ServerError as e:
-                raise StartupError(str(e)) from None
-            log.info("gRPC API listening on %s", s.server_address)
         if s.metrics_server:
             from appliance import metrics
 
@@ -150,6 +140,18 @@ class Agent:
                 raise StartupError(f"--tracing-policy {path}: {e}") from None
         if s.tracing_policy_dir:
             load_policy_dir(self.policies, s.tracing_policy_dir)
+        # the API last: a client (the controller) that sees the agent up finds the
+        # policies it loads at start already loaded, never half of them
+        if s.server_address:
+            try:
+                self.server = start_server(
+                    s.server_address,
+                    Servicer(self.hub, self.policies),
+                    extra=[live.service(self)],
+                )
+            except ServerError as e:
+                raise StartupError(str(e)) from None
+            log.info("gRPC API listening on %s", s.server_address)
 
     def _load_sensor(self, obj_path: str) -> None:
         try:

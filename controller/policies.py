@@ -350,13 +350,18 @@ class PolicySync:
             for doc in docs:
                 try:
                     if doc.key in old or doc.key in loaded:
-                        self.client.replace_policy(doc.text, source=path)
-                        self._count("policy_replace", since)
-                        log.info("%s: policy %s replaced", path, doc.name)
+                        self._replace(path, doc, since)
                     else:
-                        self.client.add_policy(doc.text)
-                        self._count("policy_add", since)
-                        log.info("%s: policy %s added", path, doc.name)
+                        try:
+                            self.client.add_policy(doc.text)
+                        except AgentRefused as e:
+                            if isinstance(e, NoPolicyEngine) or "already exists" not in str(e):
+                                raise
+                            # loaded meanwhile (the agent read the directory at start)
+                            self._replace(path, doc, since)
+                        else:
+                            self._count("policy_add", since)
+                            log.info("%s: policy %s added", path, doc.name)
                     loaded.add(doc.key)
                     held.append(doc.key)
                 except AgentRefused as e:
@@ -379,6 +384,11 @@ class PolicySync:
             self._fail(path, digest, "policy_rejected", errors)
         else:
             self.failed.pop(path, None)
+
+    def _replace(self, path: str, doc: Document, since: float | None) -> None:
+        self.client.replace_policy(doc.text, source=path)
+        self._count("policy_replace", since)
+        log.info("%s: policy %s replaced", path, doc.name)
 
     def _remove(self, path: str, loaded: set[Key], since: float | None) -> None:
         st = self.files.get(path)

@@ -722,7 +722,7 @@ def test_settings_precedence_across_every_source(tmp_path):
 
 def test_controller_rejects_unknown_flags():
     out = subprocess.run(
-        [PY, "-m", "controller.main", "--no-such-flag"],
+        [sys.executable, "-m", "controller.main", "--no-such-flag"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -47,6 +47,7 @@ class FakeAgent:
         self.refuse: set[str] = set()
         self.down = False
         self.engine = True
+        self.loads_after_list: dict[str, str] = {}  # loaded by the agent itself, late
 
     def _name(self, text: str) -> str:
         import yaml
@@ -58,7 +59,10 @@ class FakeAgent:
             raise AgentUnavailable("down")
         if not self.engine:
             raise NoPolicyEngine("UNIMPLEMENTED", "tracing policies are not enabled")
-        return [LoadedPolicy(n, "", "TP_STATE_ENABLED", "") for n in self.loaded]
+        out = [LoadedPolicy(n, "", "TP_STATE_ENABLED", "") for n in self.loaded]
+        self.loaded.update(self.loads_after_list)
+        self.loads_after_list = {}
+        return out
 
     def add_policy(self, text: str) -> None:
         if self.down:
@@ -66,7 +70,8 @@ class FakeAgent:
         name = self._name(text)
         if name in self.refuse:
             raise AgentRefused("INVALID_ARGUMENT", f"policy {name}: cannot attach")
-        assert name not in self.loaded, f"{name} added twice"
+        if name in self.loaded:
+            raise AgentRefused("INVALID_ARGUMENT", f"policy {name} already exists")
         self.loaded[name] = text
         self.calls.append(("add", name))
 
@@ -282,3 +287,19 @@ def test_other_directories_are_ignored(setup, tmp_path):
     other.write_text(policy("x"))
     sync.apply_path(str(other))
     assert agent.calls == []
+
+
+def test_a_policy_the_agent_loads_meanwhile_is_replaced_and_held(setup):
+    """The agent lists nothing, then loads the file itself before the controller's add:
+    the add is refused as existing, the controller replaces it and still owns it."""
+    d, agent, sync, metrics = setup
+    path = d / "lseek.yaml"
+    path.write_text(policy("lseek"))
+    agent.loads_after_list = {"lseek": policy("lseek")}
+    sync.sync(agent_start_time=0.0)
+    assert agent.calls == [("replace", "lseek")]
+    assert sync.files[str(path)].policies == [("lseek", "")]
+    assert not agent.errors
+    path.unlink()
+    sync.apply_path(str(path))
+    assert agent.calls[-1] == ("delete", "lseek") and not agent.loaded
