@@ -186,6 +186,7 @@ class Agent:
     def _configure_exporters(self) -> None:
         try:
             live.configure_exporters(self.pipeline, self.hub, self.settings)
+            self.tracker.redactor = live.redactor(self.settings)
         except live.LiveError as e:
             raise StartupError(str(e)) from None
 

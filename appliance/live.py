@@ -31,9 +31,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from appliance.events.redaction import Redactor, parse_redaction_filters
 from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
-from appliance.export.filters import EventFilter, FilterError, parse_filter_list
+from appliance.export.filters import EventFilter, FilterError, json_objects, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
 from appliance.settings import (
     DEFAULT_DIRS,
@@ -70,6 +71,9 @@ _FILE_FIELDS = frozenset(
     }
 )
 _FILTER_FIELDS = frozenset({"export_allowlist", "export_denylist"})
+_EXPORT_FIELDS = (
+    _FILE_FIELDS | _FILTER_FIELDS | {"export_stdout", "field_filters", "export_rate_limit"}
+)
 _LOG_FIELDS = frozenset({"log_level", "debug", "log_format"})
 # Empty means "disabled" for these (as upstream documents), "back to the default" elsewhere.
 _EMPTY_DISABLES = frozenset({"server_address", "health_server_address"})
@@ -164,12 +168,21 @@ def configure_exporters(
         pipeline.export_filter = flt
     if every or "field_filters" in changed:
         try:
-            pipeline.field_filters = parse_field_filters(parse_filter_list(s.field_filters or ""))
+            pipeline.field_filters = parse_field_filters(json_objects(s.field_filters or ""))
         except FilterError as e:
             raise LiveError(f"field filters: {e}") from None
     if every or "export_rate_limit" in changed:
         limit = s.export_rate_limit
         pipeline.rate_limiter = RateLimiter(limit) if limit is not None and limit >= 0 else None
+
+
+def redactor(s: Settings) -> Redactor | None:
+    """The --redaction-filters of ``s``, parsed (None when there are none)."""
+    try:
+        r = parse_redaction_filters(s.redaction_filters or "")
+    except FilterError as e:
+        raise LiveError(f"redaction filters: {e}") from None
+    return r if r else None
 
 
 def _swap_sink(pipeline: Pipeline) -> Callable[[str, Any], None]:
@@ -360,15 +373,18 @@ def _apply_locked(
     metadata = None
     if "metadata_source" in live:
         metadata = _prepare_metadata(agent, new, origin.get("metadata_source", source))
-    if live & (_FILE_FIELDS | _FILTER_FIELDS | {"export_stdout"}):
-        try:
+    try:
+        if live & _EXPORT_FIELDS:
             configure_exporters(agent.pipeline, agent.hub, new, changed=live)
-        except LiveError:
-            if metadata is not None:
-                metadata.close()
-            raise
+        new_redactor = redactor(new) if "redaction_filters" in live else _KEEP
+    except LiveError:
+        if metadata is not None:
+            metadata.close()
+        raise
 
     # From here on nothing fails.
+    if new_redactor is not _KEEP:  # processes that start from now on
+        agent.tracker.redactor = new_redactor
     if live & _LOG_FIELDS:
         _apply_logging(new, reformat="log_format" in live)
     if btf_path is not None:

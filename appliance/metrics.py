@@ -64,6 +64,11 @@ class AgentCollector:
             "Events whose process was not in the cache",
             value=a.tracker.misses,
         )
+        yield CounterMetricFamily(
+            "tetragon_redacted_processes",
+            "Processes whose arguments --redaction-filters masked",
+            value=a.tracker.redacted,
+        )
         yield GaugeMetricFamily(
             "tetragon_grpc_subscribers", "GetEvents streams", value=len(a.hub.subscribers)
         )

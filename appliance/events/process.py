@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from appliance.events.common import Clock, container_id, exec_id, join_args, signal_name
+from appliance.events.redaction import Redactor
 from appliance.metadata import MetadataSource, pod_block, with_pod
 from appliance.process.cache import Entry, ProcessCache
 from appliance.process.procfs import ProcInfo
@@ -29,6 +30,8 @@ class ProcessTracker:
         # container name and image for the `pod` block (None: container ids only)
         self.metadata = metadata
         self.procfs = procfs
+        self.redactor: Redactor | None = None  # --redaction-filters
+        self.redacted = 0  # processes whose arguments were redacted
 
     # -- procfs at start ---------------------------------------------------------
     def learn(self, infos: list[ProcInfo]) -> int:
@@ -63,6 +66,8 @@ class ProcessTracker:
             if pexec:
                 proc["parent_exec_id"] = pexec
             proc["tid"] = p.pid
+            if self.redactor and self.redactor.redact(proc):
+                self.redacted += 1
             _drop_empty(proc)
             self.cache.put(p.pid, Entry(proc, p.ppid, pexec, False, p.start_ns))
             n += 1
@@ -128,6 +133,8 @@ class ProcessTracker:
         proc["tid"] = m.tid
         if m.extra and self.enable_cred:
             proc["process_credentials"] = cred_block(m)
+        if self.redactor and self.redactor.redact(proc):
+            self.redacted += 1
         _drop_empty(proc)
         entry = Entry(proc, ppid, pexec, False, m.ktime, m.cgroup_id)
         self.cache.put(m.pid, entry)

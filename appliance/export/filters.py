@@ -9,6 +9,7 @@ allow filter (or there are none) and no deny filter.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 
@@ -217,3 +218,23 @@ def parse_filter_list(text: str) -> list[dict]:
         compile_filter(obj)
         out.append(obj)
     return out
+
+
+def json_objects(text: str) -> list[dict]:
+    """A stream of JSON objects (one per line, or side by side), as the filter settings
+    take them (--field-filters, --redaction-filters)."""
+    decoder = json.JSONDecoder()
+    out: list[dict] = []
+    pos, length = 0, len(text or "")
+    while True:
+        while pos < length and text[pos].isspace():
+            pos += 1
+        if pos >= length:
+            return out
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            raise FilterError(f"filter {len(out) + 1}: not a JSON object: {e.msg}") from None
+        if not isinstance(obj, dict):
+            raise FilterError(f"filter {len(out) + 1}: expected a JSON object")
+        out.append(obj)

@@ -191,3 +191,26 @@ def test_events_handed_to_the_old_file_just_before_a_swap_are_kept(agent, tmp_pa
     while "/bin/straggler" not in (tmp_path / "events.log").read_text():
         assert time.monotonic() < deadline, "the old sink was not flushed"
         time.sleep(0.05)
+
+
+def test_field_filters_alone_apply_live(agent, tmp_path):
+    res = live.apply_settings(
+        agent, {"field-filters": '{"fields": "process.pid", "action": "EXCLUDE"}'}, "t"
+    )
+    assert res.applied == ["field-filters"] and not res.error
+    agent.write(EXEC)
+    assert '"pid"' not in (tmp_path / "events.log").read_text()
+
+
+def test_redaction_filters_apply_to_processes_that_start_next(agent):
+    from types import SimpleNamespace
+
+    agent.tracker = SimpleNamespace(redactor=None)
+    res = live.apply_settings(agent, {"redaction-filters": '{"redact": ["--token=(\\\\S+)"]}'})
+    assert res.applied == ["redaction-filters"] and not res.error
+    proc = {"binary": "/bin/app", "arguments": "--token=abc --x"}
+    assert agent.tracker.redactor.redact(proc) and proc["arguments"] == "--token=***** --x"
+    kept = agent.tracker.redactor
+    res = live.apply_settings(agent, {"redaction-filters": '{"redact": ["("]}'}, "t")
+    assert "redaction filters: filter 1: redact: invalid regular expression" in res.error
+    assert agent.tracker.redactor is kept
