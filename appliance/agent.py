@@ -68,13 +68,31 @@ def install_level_signals() -> None:
         pass
 
 
+def _wants_docs(args: list[str]) -> bool:
+    for a in args:
+        if a == "--generate-docs" or a.startswith("--generate-docs="):
+            value = a.partition("=")[2].lower()
+            return value in ("", "1", "t", "true", "y", "yes", "on")
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if _wants_docs(args):  # documentation needs no root and loads nothing
+        from appliance.settings import generate_docs
+
+        sys.stdout.write(generate_docs())
+        return 0
     if os.geteuid() != 0 and not {"-h", "--help"} & set(args):
         print(NOT_ROOT, file=sys.stderr)
         return 1
     from appliance.live import config_locations
-    from appliance.settings import SettingsError, effective_settings_lines, load_settings
+    from appliance.settings import (
+        SettingsError,
+        effective_settings_lines,
+        inert_settings_warnings,
+        load_settings,
+    )
 
     try:
         loaded = load_settings(argv, **config_locations())
@@ -84,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     s = loaded.settings
     setup_logging(s.effective_log_level, s.log_format)
     for w in loaded.warnings:
+        log.warning("%s", w)
+    for w in inert_settings_warnings(s):
         log.warning("%s", w)
     log.info("starting tetragon appliance %s", __version__)
     for line in effective_settings_lines(loaded):

@@ -40,6 +40,7 @@ from appliance.settings import (
     DEFAULT_DIRS,
     DEFAULT_YAML_FILE,
     FLAG_NAMES,
+    INERT_SETTINGS,
     LIVE_SETTINGS,
     LoadedSettings,
     Settings,
@@ -47,6 +48,7 @@ from appliance.settings import (
     diff_settings,
     effective_settings_lines,
     format_value,
+    inert_settings_warnings,
 )
 
 log = logging.getLogger("tetragon.live")
@@ -357,7 +359,10 @@ def _apply_locked(
         raise SettingsError(source or "ApplySettings", None, _reason(exc)) from None
 
     diff = diff_settings(current, wanted)
-    live = {n for n in diff if n in LIVE_SETTINGS or n in CONTROLLER_SETTINGS}
+    # an inert setting needs no restart: taking its value is all there is to do
+    live = {
+        n for n in diff if n in LIVE_SETTINGS or n in CONTROLLER_SETTINGS or n in INERT_SETTINGS
+    }
     restart = sorted(set(diff) - live)
     new = Settings(**{**current.model_dump(), **{n: getattr(wanted, n) for n in live}})
 
@@ -383,6 +388,8 @@ def _apply_locked(
         raise
 
     # From here on nothing fails.
+    for w in inert_settings_warnings(new, sorted(live)):
+        log.warning("%s", w)
     if new_redactor is not _KEEP:  # processes that start from now on
         agent.tracker.redactor = new_redactor
     if live & _LOG_FIELDS:

@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_YAML_FILE",
     "ENV_PREFIX",
     "FLAG_NAMES",
+    "INERT_SETTINGS",
     "LIVE_SETTINGS",
     "PACKAGE_DROPIN_DIRS",
     "LoadedSettings",
@@ -70,6 +71,7 @@ __all__ = [
     "format_duration",
     "format_value",
     "generate_docs",
+    "inert_settings_warnings",
     "load_settings",
 ]
 
@@ -651,6 +653,81 @@ LIVE_SETTINGS: frozenset[str] = frozenset(
         "policy_cache_dir",
     }
 )
+
+
+#: Settings accepted so that Tetragon configurations load unchanged, but without effect in
+#: this appliance (its ring buffer, maps and caches are sized by their own means, and it
+#: has no Kubernetes API or CRI client). A value other than the default is warned about.
+INERT_SETTINGS: frozenset[str] = frozenset(
+    {
+        "gops_address",
+        "pprof_address",
+        "cpuprofile",
+        "memprofile",
+        "bpf_dir",
+        "release_pinned_bpf",
+        "keep_sensors_on_exit",
+        "force_small_progs",
+        "force_large_progs",
+        "kmods",
+        "use_perf_ring_buffer",
+        "rb_size_total",
+        "rb_queue_size",
+        "execve_map_entries",
+        "execve_map_size",
+        "retprobes_cache_size",
+        "enable_compatibility_syscall64_size_type",
+        "process_cache_gc_interval",
+        "data_cache_size",
+        "event_cache_retries",
+        "event_cache_retry_delay",
+        "enable_ancestors",
+        "enable_process_environment_variables",
+        "filter_environment_variables",
+        "username_metadata",
+        "expose_stack_addresses",
+        "expose_kernel_addresses",
+        "cgroup_rate",
+        "enable_export_aggregation",
+        "export_aggregation_window_size",
+        "export_aggregation_buffer_size",
+        "enable_pid_set_filter",
+        "health_server_interval",
+        "metrics_label_filter",
+        "enable_msg_handling_latency",
+        "enable_policy_filter",
+        "enable_policy_filter_cgroup_map",
+        "enable_policy_filter_debug",
+        "cluster_name",
+        "netns_dir",
+        "enable_k8s_api",
+        "k8s_kubeconfig_path",
+        "k8s_controlplane_retry",
+        "enable_pod_annotations",
+        "enable_pod_info",
+        "enable_tracing_policy_crd",
+        "enable_cri",
+        "cri_endpoint",
+        "enable_cgidmap",
+        "enable_cgidmap_debug",
+        "enable_cgtrackerid",
+    }
+)
+
+
+def inert_settings_warnings(s: Settings, names: Iterable[str] | None = None) -> list[str]:
+    """A warning for each setting of :data:`INERT_SETTINGS` set away from its default
+    (among ``names`` when given), so that nobody relies on one silently ignored."""
+    defaults = Settings()
+    out = []
+    for name in Settings.model_fields if names is None else names:
+        if name in INERT_SETTINGS and getattr(s, name) != getattr(defaults, name):
+            flag = name.replace("_", "-")
+            out.append(
+                f"setting {flag}={format_value(name, getattr(s, name))} is accepted for "
+                "compatibility with Tetragon but has no effect in this appliance"
+            )
+    return out
 
 
 # --- errors and results -----------------------------------------------------------------

@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from .conftest import ROOT, _clean_env, free_port
+from .conftest import ROOT, RunningAgent, _clean_env, free_port
 
 
 def run_agent(*args: str, user: str | None = None, timeout: float = 60):
@@ -93,3 +94,23 @@ def test_unix_socket_mode(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_generate_docs_prints_the_settings_and_exits():
+    out = run_agent("--generate-docs")
+    assert out.returncode == 0, out.stderr
+    docs = yaml.safe_load(out.stdout)
+    names = {o["name"] for o in docs["options"]}
+    assert {"export-filename", "redaction-filters", "btf"} <= names
+    assert "starting tetragon" not in out.stderr
+
+
+def test_settings_without_effect_are_warned_about(tmp_path):
+    agent = RunningAgent(tmp_path, ["--enable-k8s-api", "--cluster-name", "prod"])
+    try:
+        log = agent.log.read_text()
+    finally:
+        agent.stop()
+    assert "setting enable-k8s-api=true is accepted for compatibility" in log
+    assert "setting cluster-name=prod is accepted for compatibility" in log
+    assert log.count("is accepted for compatibility") == 2

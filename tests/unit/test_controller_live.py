@@ -214,3 +214,9 @@ def test_redaction_filters_apply_to_processes_that_start_next(agent):
     res = live.apply_settings(agent, {"redaction-filters": '{"redact": ["("]}'}, "t")
     assert "redaction filters: filter 1: redact: invalid regular expression" in res.error
     assert agent.tracker.redactor is kept
+
+
+def test_a_setting_without_effect_needs_no_restart(agent, caplog):
+    res = live.apply_settings(agent, {"cluster-name": "prod", "process-cache-size": "10"}, "t")
+    assert res.applied == ["cluster-name"] and res.restart_required == ["process-cache-size"]
+    assert "cluster-name=prod is accepted for compatibility" in caplog.text
