@@ -38,7 +38,6 @@ setting name that does not exist produces a warning naming where it was found.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import socket
@@ -230,19 +229,13 @@ def _check_address(text: str) -> str:
 
 
 def _check_json_objects(text: str) -> str:
-    decoder = json.JSONDecoder()
-    pos, length = 0, len(text)
-    while True:
-        while pos < length and text[pos].isspace():
-            pos += 1
-        if pos >= length:
-            return text
-        try:
-            obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise _err(f"expected JSON objects: {exc.msg} at character {exc.pos}") from None
-        if not isinstance(obj, dict):
-            raise _err("expected JSON objects, one per filter")
+    from appliance.export.filters import FilterError, json_objects
+
+    try:
+        json_objects(text)
+    except FilterError as e:
+        raise _err(f"expected JSON objects: {e}") from None
+    return text
 
 
 def _check_file_mode(text: str) -> str:

@@ -19,7 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from appliance.export.filters import FilterError, Predicate, compile_filter, json_objects
+from appliance.export.filters import (
+    FilterError,
+    Predicate,
+    compile_filter,
+    compile_regexes,
+    json_objects,
+)
 
 MASK = "*****"
 _KNOWN = {"redact", "binary_regex", "match"}
@@ -116,8 +122,10 @@ def parse_redaction_filters(text: str) -> Redactor:
             raise FilterError(f"filter {n}: match: {e}") from None
         filters.append(
             RedactionFilter(
-                patterns=_compile(redact, "redact", n),
-                binaries=_compile(_strings(spec, "binary_regex", n), "binary_regex", n),
+                patterns=compile_regexes(redact, f"filter {n}: redact"),
+                binaries=compile_regexes(
+                    _strings(spec, "binary_regex", n), f"filter {n}: binary_regex"
+                ),
                 match=predicates,
             )
         )
@@ -131,13 +139,3 @@ def _strings(spec: dict, key: str, n: int) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
         raise FilterError(f"filter {n}: {key}: expected a list of regular expressions")
     return v
-
-
-def _compile(patterns: list[str], key: str, n: int) -> list[re.Pattern]:
-    out = []
-    for p in patterns:
-        try:
-            out.append(re.compile(p))
-        except re.error as e:
-            raise FilterError(f"filter {n}: {key}: invalid regular expression {p!r}: {e}") from None
-    return out

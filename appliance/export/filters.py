@@ -71,7 +71,8 @@ def _body(event: dict) -> dict:
     return {}
 
 
-def _regexes(vals: Iterable[str], field: str) -> list[re.Pattern]:
+def compile_regexes(vals: Iterable[str], field: str) -> list[re.Pattern]:
+    """Compiled patterns; a bad one raises FilterError naming ``field`` and the pattern."""
     out = []
     for v in vals:
         try:
@@ -91,35 +92,35 @@ def compile_filter(spec: dict) -> Predicate:
             raise FilterError(f"unknown filter field {field!r}")
         vals = val if isinstance(val, list) else [val]
         if field == "binary_regex":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("process", {}).get("binary", "")) for r in rx
                 )
             )
         elif field == "parent_binary_regex":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("parent", {}).get("binary", "")) for r in rx
                 )
             )
         elif field == "arguments_regex":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("process", {}).get("arguments", "")) for r in rx
                 )
             )
         elif field == "parent_arguments_regex":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("parent", {}).get("arguments", "")) for r in rx
                 )
             )
         elif field == "pod_regex":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("process", {}).get("pod", {}).get("name", "")) for r in rx
@@ -147,7 +148,7 @@ def compile_filter(spec: dict) -> Predicate:
                 kinds.add(k)
             tests.append(lambda e, kinds=kinds: event_kind(e) in kinds)
         elif field == "container_id":
-            rx = _regexes(vals, field)
+            rx = compile_regexes(vals, field)
             tests.append(
                 lambda e, rx=rx: any(
                     r.search(_body(e).get("process", {}).get("docker", "")) for r in rx
