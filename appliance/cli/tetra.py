@@ -42,7 +42,25 @@ def _rpc_error(args, e) -> int:
     return 1
 
 
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _field_filters(args) -> list[dict]:
+    """-f/-F as the request's field filters (for every event type)."""
+    out = []
+    for paths, action in ((args.include_fields, "INCLUDE"), (args.exclude_fields, "EXCLUDE")):
+        paths = _split(paths)
+        if paths:
+            out.append({"fields": ",".join(paths), "action": action})
+    return out
+
+
 def _request_filter(args) -> dict:
+    for name in ("processes", "pods", "namespace", "event_types", "pid"):
+        setattr(args, name, _split(getattr(args, name)))
+    if args.host:
+        args.namespace.append("")  # host processes have no pod namespace
     f: dict = {}
     if args.processes:
         f["binary_regex"] = [
@@ -76,6 +94,7 @@ def _print_event(event: dict, args, colors) -> None:
 
 def cmd_getevents(args) -> int:
     from appliance.cli.compact import Colors, use_color
+    from appliance.export.fields import apply_all, parse_field_filters
     from appliance.export.filters import EventFilter, FilterError
 
     colors = Colors(args.output == "compact" and use_color(args.color))
@@ -83,6 +102,7 @@ def cmd_getevents(args) -> int:
     if args.stdin or (not sys.stdin.isatty() and not args.server_address and _stdin_has_data()):
         try:
             match = EventFilter([flt] if flt else [])
+            fields = parse_field_filters(_field_filters(args))
         except FilterError as e:
             print(f"tetra: {e}", file=sys.stderr)
             return 2
@@ -95,7 +115,7 @@ def cmd_getevents(args) -> int:
             except orjson.JSONDecodeError:
                 continue  # log lines mixed with events, as kubectl logs gives
             if isinstance(event, dict) and match(event):
-                _print_event(event, args, colors)
+                _print_event(apply_all(fields, event), args, colors)
         return 0
 
     import grpc
@@ -106,6 +126,10 @@ def cmd_getevents(args) -> int:
     req = events_pb2.GetEventsRequest()
     if flt:
         json_format.ParseDict(flt, req.allow_list.add())
+    for ff in _field_filters(args):
+        msg = req.field_filters.add()
+        msg.fields.paths.extend(ff["fields"].split(","))  # snake_case paths, as upstream
+        msg.action = events_pb2.FieldFilterAction.Value(ff["action"])
     try:
         for resp in _stub(args).GetEvents(req):
             event = json_format.MessageToDict(resp, preserving_proto_field_name=True)
@@ -210,11 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("getevents", help="print events")
     g.add_argument("-o", "--output", choices=["json", "compact"], default="json")
-    g.add_argument("--processes", nargs="+", default=[], help="binaries to show (names or regexes)")
-    g.add_argument("--pods", nargs="+", default=[], help="pod name regexes")
-    g.add_argument("--namespace", "--namespaces", nargs="+", default=[], help="namespaces")
-    g.add_argument("--event-types", nargs="+", default=[], help="e.g. PROCESS_EXEC")
-    g.add_argument("--pid", nargs="+", default=[], help="process ids")
+    # lists take several values, repeated flags or commas, as upstream's string slices
+    lst = {"nargs": "+", "action": "extend", "default": []}
+    g.add_argument("--process", "--processes", dest="processes", help="binary regexes", **lst)
+    g.add_argument("--pod", "--pods", dest="pods", help="pod name regexes", **lst)
+    g.add_argument("-n", "--namespace", "--namespaces", dest="namespace", help="namespaces", **lst)
+    g.add_argument("--host", action="store_true", help="host events (no pod namespace)")
+    g.add_argument("--event-types", help="e.g. PROCESS_EXEC", **lst)
+    g.add_argument("--pid", help="process ids", **lst)
+    g.add_argument(
+        "-f", "--include-fields", help="only these fields, e.g. process,parent.pod", **lst
+    )
+    g.add_argument("-F", "--exclude-fields", help="drop these fields, e.g. parent", **lst)
     g.add_argument("--timestamps", action="store_true", help="prefix compact lines with time")
     g.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     g.add_argument("--stdin", action="store_true", help="read JSON events from standard input")

@@ -100,6 +100,33 @@ def test_tetra_getevents_compact_and_json(agent):
     assert isinstance(ev["process_exec"]["process"]["pid"], int)
 
 
+def test_tetra_getevents_upstream_flags(agent):
+    """Upstream tetra's flags: --process with a comma list, -f/-F field filters, --host."""
+    marker = f"flags-{time.time_ns()}"
+    cmd = ["tetra", "--server-address", agent.address, "getevents", "--process", "nope,true"]
+    cmd += ["-f", "process.binary,process.arguments,process.exec_id", "-F", "process.exec_id"]
+    with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
+        try:
+            time.sleep(1.5 * SLOW)
+            subprocess.run(["/bin/true", marker])
+            line = _read_until(t, marker)[-1]
+        finally:
+            t.kill()
+    ev = orjson.loads(line)
+    assert ev["process_exec"] == {"process": {"binary": "/bin/true", "arguments": marker}}
+    agent.wait_for(exec_of("/bin/true", marker))
+    out = subprocess.run(
+        _tetra(["tetra", "getevents", "--host", "-F", "parent", "--process", "true"]),
+        input=agent.export.read_bytes(),
+        capture_output=True,
+    )
+    events = [orjson.loads(x) for x in out.stdout.splitlines()]
+    mine = [
+        e for e in events if e.get("process_exec", {}).get("process", {}).get("arguments") == marker
+    ]
+    assert mine and all("parent" not in e.get("process_exec", {"parent": 0}) for e in mine)
+
+
 def test_tetra_reads_json_from_stdin(agent):
     agent.wait_for(exec_of("/bin/true"))
     data = agent.export.read_bytes()
