@@ -59,6 +59,7 @@ class Agent:
         self.tracker = ProcessTracker(self.node, self.cache, self.clock)
         self.tracker.enable_cred = bool(settings.enable_process_cred)
         self.tracker.enable_ns = bool(settings.enable_process_ns)
+        self.tracker.ancestors_for = frozenset(settings.enable_ancestors)
         self.pipeline = Pipeline()
         self.pipeline.node_name = self.node
         self.pipeline.clock = self.clock

@@ -577,6 +577,17 @@ class Settings(BaseSettings):
             raise _err("zero is invalid: use a negative number for no limit")
         return value
 
+    @field_validator("enable_ancestors", mode="after")
+    @classmethod
+    def _ancestor_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        kinds = ("base", "kprobe", "tracepoint", "uprobe", "lsm", "usdt")
+        unknown = [v for v in value if v not in kinds]
+        if unknown:
+            raise _err(f"unknown event type {unknown[0]!r}: expected some of {', '.join(kinds)}")
+        if value and "base" not in value:
+            raise _err("'base' is needed by the other event types")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.force_small_progs and self.force_large_progs:
@@ -674,7 +685,6 @@ INERT_SETTINGS: frozenset[str] = frozenset(
         "data_cache_size",
         "event_cache_retries",
         "event_cache_retry_delay",
-        "enable_ancestors",
         "enable_process_environment_variables",
         "filter_environment_variables",
         "username_metadata",

@@ -32,6 +32,9 @@ class ProcessTracker:
         self.procfs = procfs
         self.redactor: Redactor | None = None  # --redaction-filters
         self.redacted = 0  # processes whose arguments were redacted
+        # --enable-ancestors: event kinds (base, kprobe, tracepoint, uprobe, lsm) that
+        # carry the ancestors beyond the parent
+        self.ancestors_for: frozenset[str] = frozenset()
 
     # -- procfs at start ---------------------------------------------------------
     def learn(self, infos: list[ProcInfo]) -> int:
@@ -142,6 +145,7 @@ class ProcessTracker:
         parent = self.cache.parent_of(entry)
         if parent is not None:
             body["parent"] = parent.process
+            self.add_ancestors(body, parent, "base")
         return {
             "process_exec": body,
             "node_name": self.node,
@@ -173,7 +177,23 @@ class ProcessTracker:
         if status:
             body["status"] = status
         body["time"] = t
+        if parent is not None:
+            self.add_ancestors(body, parent, "base")
         return {"process_exit": body, "node_name": self.node, "time": t}
+
+    def add_ancestors(self, body: dict, parent: Entry, kind: str) -> None:
+        """``body["ancestors"]``: the parent's ancestors, nearest first, up to init (pid 1)
+        or kthreadd (pid 2), as far as the cache knows them; for the kinds asked for."""
+        if kind not in self.ancestors_for:
+            return
+        out = []
+        cur: Entry | None = parent
+        while cur is not None and cur.process.get("pid", 0) > 2 and len(out) < 256:
+            cur = self.cache.parent_of(cur)
+            if cur is not None:
+                out.append(cur.process)
+        if out:
+            body["ancestors"] = out
 
 
 def _drop_empty(proc: dict) -> None:

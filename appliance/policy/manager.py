@@ -236,10 +236,9 @@ class PolicyManager:
         if proc.get("tid") != tid:
             proc = dict(proc, tid=tid)
         body: dict = {"process": proc}
-        if entry is not None:
-            parent = agent.cache.parent_of(entry)
-            if parent is not None:
-                body["parent"] = parent.process
+        parent = agent.cache.parent_of(entry) if entry is not None else None
+        if parent is not None:
+            body["parent"] = parent.process
         args = decode.decode_args(plan, data, ints, lens, aflags)
         if plan.kind == "kprobe":
             if plan.all_syscalls:
@@ -284,6 +283,8 @@ class PolicyManager:
             body["tags"] = plan.tags
         for act in plan.userspace_actions.get(sel, []):
             decode.run_userspace_action(act)
+        if parent is not None:
+            agent.tracker.add_ancestors(body, parent, key.removeprefix("process_"))
         return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
 
     # -- counters ------------------------------------------------------------------------
