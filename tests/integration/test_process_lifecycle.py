@@ -90,9 +90,7 @@ def test_tetra_getevents_compact_and_json(agent):
     cmd = ["tetra", "--server-address", agent.address, "getevents", "--processes", "true"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            time.sleep(1.5 * SLOW)
-            subprocess.run(["/bin/true", marker + "-json"])
-            line = _read_until(t, marker + "-json")[-1]
+            line = _read_until(t, marker + "-json", again=["/bin/true", marker + "-json"])[-1]
         finally:
             t.kill()
     ev = orjson.loads(line)
@@ -107,9 +105,7 @@ def test_tetra_getevents_upstream_flags(agent):
     cmd += ["-f", "process.binary,process.arguments,process.exec_id", "-F", "process.exec_id"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            time.sleep(1.5 * SLOW)
-            subprocess.run(["/bin/true", marker])
-            line = _read_until(t, marker)[-1]
+            line = _read_until(t, marker, again=["/bin/true", marker])[-1]
         finally:
             t.kill()
     ev = orjson.loads(line)
@@ -168,12 +164,21 @@ def _tetra(cmd: list[str]) -> list[str]:
     return [sys.executable, "-m", "appliance.cli.tetra", *cmd[1:]]
 
 
-def _read_until(proc: subprocess.Popen, needle: str, timeout: float = 10) -> list[str]:
+def _read_until(
+    proc: subprocess.Popen, needle: str, timeout: float = 10, again: list[str] | None = None
+) -> list[str]:
+    """Lines of ``proc`` up to the one holding ``needle``. With ``again``, that command is
+    run every second until then: the client may subscribe later than it was given time to
+    (a slow guest), and a process run before that is never streamed."""
     import select
 
     lines: list[str] = []
     deadline = time.monotonic() + timeout * SLOW
+    next_run = 0.0
     while time.monotonic() < deadline:
+        if again and time.monotonic() >= next_run:
+            subprocess.run(again)
+            next_run = time.monotonic() + 1.0
         r, _, _ = select.select([proc.stdout], [], [], 0.2)
         if r:
             line = proc.stdout.readline()
