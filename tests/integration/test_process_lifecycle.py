@@ -90,7 +90,8 @@ def test_tetra_getevents_compact_and_json(agent):
     cmd = ["tetra", "--server-address", agent.address, "getevents", "--processes", "true"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            line = _read_until(t, marker + "-json", again=["/bin/true", marker + "-json"])[-1]
+            again = ["/bin/true", marker + "-json"]
+            line = _read_until(t, marker + "-json", again=again, kind="process_exec")[-1]
         finally:
             t.kill()
     ev = orjson.loads(line)
@@ -105,7 +106,7 @@ def test_tetra_getevents_upstream_flags(agent):
     cmd += ["-f", "process.binary,process.arguments,process.exec_id", "-F", "process.exec_id"]
     with subprocess.Popen(_tetra(cmd), stdout=subprocess.PIPE, text=True) as t:
         try:
-            line = _read_until(t, marker, again=["/bin/true", marker])[-1]
+            line = _read_until(t, marker, again=["/bin/true", marker], kind="process_exec")[-1]
         finally:
             t.kill()
     ev = orjson.loads(line)
@@ -165,11 +166,16 @@ def _tetra(cmd: list[str]) -> list[str]:
 
 
 def _read_until(
-    proc: subprocess.Popen, needle: str, timeout: float = 10, again: list[str] | None = None
+    proc: subprocess.Popen,
+    needle: str,
+    timeout: float = 10,
+    again: list[str] | None = None,
+    kind: str = "",
 ) -> list[str]:
-    """Lines of ``proc`` up to the one holding ``needle``. With ``again``, that command is
-    run every second until then: the client may subscribe later than it was given time to
-    (a slow guest), and a process run before that is never streamed."""
+    """Lines of ``proc`` up to the one holding ``needle`` (and, with ``kind``, a JSON event
+    of that kind). With ``again``, that command is run every second until then: the client
+    may subscribe later than it was given time to (a slow guest), and a process run before
+    that is never streamed, or only its exit is."""
     import select
 
     lines: list[str] = []
@@ -185,7 +191,7 @@ def _read_until(
             if not line:
                 break
             lines.append(line.rstrip("\n"))
-            if needle in line:
+            if needle in line and (not kind or kind in orjson.loads(line)):
                 return lines
     raise AssertionError(f"{needle!r} not seen; got {lines[-5:]}")
 
