@@ -39,12 +39,13 @@ run: bpf
 bench: bpf
 	$(SUDO) $(PY) bench/exec_throughput.py
 
-# the integration tests on Debian kernels 5.10, 6.1, 6.12 and sid in QEMU
 # the kernel-facing integration tests (process lifecycle, policies, kernel hooks, start-up
-# errors) on Debian kernels 5.10, 6.1, 6.12 and sid in QEMU; VM_TESTS selects others
+# errors, credentials, ancestors, redaction) on Debian kernels 5.10, 6.1, 6.12 and sid in
+# QEMU; VM_TESTS selects others
 VM_TESTS ?= tests/integration/test_process_lifecycle.py tests/integration/test_policies.py \
 	tests/integration/test_policies_kernel_hooks.py tests/integration/test_startup_errors.py \
-	tests/integration/test_process_cred_ns.py
+	tests/integration/test_process_cred_ns.py tests/integration/test_ancestors.py \
+	tests/integration/test_redaction.py
 vm-test: bpf
 	$(SUDO) $(PY) tests/vm/matrix.py --python $(PY) --timeout 1500 \
 		--pytest-args "-m integration $(VM_TESTS) -q -rA"
