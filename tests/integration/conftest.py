@@ -305,3 +305,36 @@ def expected_syscall_hook(name: str, with_return: bool = False) -> str:
     if kernel_has_kprobes():
         return f"kprobe __x64_sys_{name}"
     return f"syscalls/sys_enter_{name}"
+
+
+def first_streamed_exec(
+    agent: RunningAgent, marker: str, run: Callable[[], object], fields: tuple[str, ...] = ()
+):
+    """The process of the first process_exec with ``marker`` in its arguments, from a
+    GetEvents stream opened before ``run()``; ``fields``, if any, are the only ones asked
+    for (an INCLUDE field filter)."""
+    import threading
+
+    import grpc
+
+    from appliance.api.tetragon import events_pb2, sensors_pb2_grpc
+
+    req = events_pb2.GetEventsRequest()
+    allow = req.allow_list.add()
+    allow.arguments_regex.append(marker)
+    allow.event_set.append(events_pb2.PROCESS_EXEC)
+    if fields:
+        ff = req.field_filters.add()
+        ff.fields.paths.extend(fields)
+        ff.action = events_pb2.INCLUDE
+    stub = sensors_pb2_grpc.FineGuidanceSensorsStub(grpc.insecure_channel(agent.address))
+    stream = stub.GetEvents(req)
+    got = []
+    t = threading.Thread(target=lambda: got.append(next(iter(stream))), daemon=True)
+    t.start()
+    time.sleep(1.0)
+    run()
+    t.join(15)
+    stream.cancel()
+    assert got, "no event on the gRPC stream"
+    return got[0].process_exec.process

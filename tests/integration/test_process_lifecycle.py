@@ -9,7 +9,7 @@ import time
 
 import orjson
 
-from .conftest import SLOW, exec_of, exit_of
+from .conftest import SLOW, exec_of, exit_of, first_streamed_exec
 
 
 def test_exec_has_real_binary_and_shell_parent(agent):
@@ -245,29 +245,12 @@ def test_get_events_honours_allow_and_deny_lists(agent):
 
 def test_get_events_field_filters(agent):
     """GetEventsRequest.field_filters: only the requested fields of exec events arrive."""
-    import threading
-
-    import grpc
-
-    from appliance.api.tetragon import events_pb2, sensors_pb2_grpc
-
     marker = f"fields-{time.time_ns()}"
-    req = events_pb2.GetEventsRequest()
-    allow = req.allow_list.add()
-    allow.arguments_regex.append(marker)
-    allow.event_set.append(events_pb2.PROCESS_EXEC)
-    ff = req.field_filters.add()
-    ff.fields.paths.extend(["process.binary", "process.arguments"])
-    ff.action = events_pb2.INCLUDE
-    stub = sensors_pb2_grpc.FineGuidanceSensorsStub(grpc.insecure_channel(agent.address))
-    stream = stub.GetEvents(req)
-    got = []
-    t = threading.Thread(target=lambda: got.append(next(iter(stream))), daemon=True)
-    t.start()
-    time.sleep(1.0)
-    subprocess.run(["/bin/true", marker])
-    t.join(15)
-    stream.cancel()
-    proc = got[0].process_exec.process
+    proc = first_streamed_exec(
+        agent,
+        marker,
+        lambda: subprocess.run(["/bin/true", marker]),
+        fields=("process.binary", "process.arguments"),
+    )
     assert proc.binary == "/bin/true" and proc.arguments == marker
     assert proc.exec_id == "" and not proc.HasField("pid")

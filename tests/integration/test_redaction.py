@@ -4,12 +4,11 @@ it (export file, gRPC, child processes' parent blocks), and exported fields are 
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 
 import pytest
 
-from .conftest import RunningAgent, exec_of, exit_of
+from .conftest import RunningAgent, exec_of, exit_of, first_streamed_exec
 
 REDACT = r'{"redact": ["(?:--password|-p)(?:\\s+|=)(\\S*)"]}'
 TOKENS = r'{"redact": ["--token=(\\S+)"], "binary_regex": ["^/usr/bin/env$"]}'
@@ -26,35 +25,13 @@ def agent(tmp_path_factory):
     a.stop()
 
 
-def _grpc_exec(agent: RunningAgent, marker: str, run) -> object:
-    import grpc
-
-    from appliance.api.tetragon import events_pb2, sensors_pb2_grpc
-
-    req = events_pb2.GetEventsRequest()
-    allow = req.allow_list.add()
-    allow.arguments_regex.append(marker)
-    allow.event_set.append(events_pb2.PROCESS_EXEC)
-    stub = sensors_pb2_grpc.FineGuidanceSensorsStub(grpc.insecure_channel(agent.address))
-    stream = stub.GetEvents(req)
-    got = []
-    t = threading.Thread(target=lambda: got.append(next(iter(stream))), daemon=True)
-    t.start()
-    time.sleep(1.0)
-    run()
-    t.join(15)
-    stream.cancel()
-    assert got, "no event on the gRPC stream"
-    return got[0].process_exec.process
-
-
 def test_password_redacted_everywhere(agent):
     marker = f"redact-{time.time_ns()}"
     # the builtin last: sh does not exec the child in its own place
     script = f"/bin/true {marker}-child; : {marker} --password hunter2"
     cmd = ["/bin/sh", "-c", script, "-p", "s3cret"]
 
-    proc = _grpc_exec(agent, marker, lambda: subprocess.run(cmd, check=True))
+    proc = first_streamed_exec(agent, marker, lambda: subprocess.run(cmd, check=True))
     assert "hunter2" not in proc.arguments and "s3cret" not in proc.arguments
     assert "--password *****" in proc.arguments and proc.arguments.endswith("-p *****")
 
@@ -81,7 +58,9 @@ def test_binary_regex_limits_a_filter(agent):
 
 def test_field_filters_trim_the_export_only(agent):
     marker = f"fields-{time.time_ns()}"
-    proc = _grpc_exec(agent, marker, lambda: subprocess.run(["/bin/true", marker], check=True))
+    proc = first_streamed_exec(
+        agent, marker, lambda: subprocess.run(["/bin/true", marker], check=True)
+    )
     assert proc.cwd  # gRPC clients choose their own field filters
     ev = agent.wait_for(exec_of("/bin/true", marker))["process_exec"]
     assert "cwd" not in ev["process"] and "cwd" not in ev.get("parent", {})
