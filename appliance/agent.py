@@ -69,10 +69,14 @@ def install_level_signals() -> None:
 
 
 def _wants_docs(args: list[str]) -> bool:
+    """--generate-docs, bare or =true in any of the words the settings take for true."""
+    from appliance.settings import _TRUE
+
     for a in args:
-        if a == "--generate-docs" or a.startswith("--generate-docs="):
-            value = a.partition("=")[2].lower()
-            return value in ("", "1", "t", "true", "y", "yes", "on")
+        if a == "--generate-docs":
+            return True
+        if a.startswith("--generate-docs="):
+            return a.partition("=")[2].strip().lower() in _TRUE
     return False
 
 

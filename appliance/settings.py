@@ -721,10 +721,11 @@ INERT_SETTINGS: frozenset[str] = frozenset(
 def inert_settings_warnings(s: Settings, names: Iterable[str] | None = None) -> list[str]:
     """A warning for each setting of :data:`INERT_SETTINGS` set away from its default
     (among ``names`` when given), so that nobody relies on one silently ignored."""
-    defaults = Settings()
+    fields = Settings.model_fields
     out = []
-    for name in Settings.model_fields if names is None else names:
-        if name in INERT_SETTINGS and getattr(s, name) != getattr(defaults, name):
+    for name in fields if names is None else names:
+        default = fields[name].get_default(call_default_factory=True)
+        if name in INERT_SETTINGS and getattr(s, name) != default:
             flag = name.replace("_", "-")
             out.append(
                 f"setting {flag}={format_value(name, getattr(s, name))} is accepted for "

@@ -47,12 +47,12 @@ def _split(values: list[str]) -> list[str]:
 
 
 def _field_filters(args) -> list[dict]:
-    """-f/-F as the request's field filters (for every event type)."""
+    """-f/-F as the request's field filters (for every event type), snake_case paths."""
     out = []
     for paths, action in ((args.include_fields, "INCLUDE"), (args.exclude_fields, "EXCLUDE")):
         paths = _split(paths)
         if paths:
-            out.append({"fields": ",".join(paths), "action": action})
+            out.append({"fields": paths, "action": action})
     return out
 
 
@@ -128,7 +128,7 @@ def cmd_getevents(args) -> int:
         json_format.ParseDict(flt, req.allow_list.add())
     for ff in _field_filters(args):
         msg = req.field_filters.add()
-        msg.fields.paths.extend(ff["fields"].split(","))  # snake_case paths, as upstream
+        msg.fields.paths.extend(ff["fields"])
         msg.action = events_pb2.FieldFilterAction.Value(ff["action"])
     try:
         for resp in _stub(args).GetEvents(req):

@@ -69,8 +69,7 @@ class ProcessTracker:
             if pexec:
                 proc["parent_exec_id"] = pexec
             proc["tid"] = p.pid
-            if self.redactor and self.redactor.redact(proc):
-                self.redacted += 1
+            self._redact(proc)
             _drop_empty(proc)
             self.cache.put(p.pid, Entry(proc, p.ppid, pexec, False, p.start_ns))
             n += 1
@@ -136,8 +135,7 @@ class ProcessTracker:
         proc["tid"] = m.tid
         if m.extra and self.enable_cred:
             proc["process_credentials"] = cred_block(m)
-        if self.redactor and self.redactor.redact(proc):
-            self.redacted += 1
+        self._redact(proc)
         _drop_empty(proc)
         entry = Entry(proc, ppid, pexec, False, m.ktime, m.cgroup_id)
         self.cache.put(m.pid, entry)
@@ -180,6 +178,11 @@ class ProcessTracker:
         if parent is not None:
             self.add_ancestors(body, parent, "base")
         return {"process_exit": body, "node_name": self.node, "time": t}
+
+    def _redact(self, proc: dict) -> None:
+        """--redaction-filters on a process entering the cache, counted when it masked."""
+        if self.redactor is not None and self.redactor.redact(proc):
+            self.redacted += 1
 
     def add_ancestors(self, body: dict, parent: Entry, kind: str) -> None:
         """``body["ancestors"]``: the parent's ancestors, nearest first, up to init (pid 1)

@@ -37,7 +37,8 @@ class RedactionFilter:
     binaries: list[re.Pattern]
     match: list[Predicate]
 
-    def applies_to(self, binary: str, proc: dict) -> bool:
+    def applies_to(self, proc: dict) -> bool:
+        binary = proc.get("binary", "")
         if self.binaries and not any(b.search(binary) for b in self.binaries):
             return False
         if self.match:
@@ -60,10 +61,9 @@ class Redactor:
         args = proc.get("arguments")
         if not args:
             return False
-        binary = proc.get("binary", "")
         out = args
         for f in self.filters:
-            if f.applies_to(binary, proc):
+            if f.applies_to(proc):
                 for p in f.patterns:
                     out = _mask_groups(p, out)
         if out == args:
