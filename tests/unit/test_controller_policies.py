@@ -48,6 +48,7 @@ class FakeAgent:
         self.down = False
         self.engine = True
         self.loads_after_list: dict[str, str] = {}  # loaded by the agent itself, late
+        self.loaded_by_itself: set[str] = set()
 
     def _name(self, text: str) -> str:
         import yaml
@@ -61,6 +62,7 @@ class FakeAgent:
             raise NoPolicyEngine("UNIMPLEMENTED", "tracing policies are not enabled")
         out = [LoadedPolicy(n, "", "TP_STATE_ENABLED", "") for n in self.loaded]
         self.loaded.update(self.loads_after_list)
+        self.loaded_by_itself |= set(self.loads_after_list)
         self.loads_after_list = {}
         return out
 
@@ -70,8 +72,9 @@ class FakeAgent:
         name = self._name(text)
         if name in self.refuse:
             raise AgentRefused("INVALID_ARGUMENT", f"policy {name}: cannot attach")
-        if name in self.loaded:
+        if name in self.loaded_by_itself:
             raise AgentRefused("INVALID_ARGUMENT", f"policy {name} already exists")
+        assert name not in self.loaded, f"{name} added twice"
         self.loaded[name] = text
         self.calls.append(("add", name))
 
