@@ -72,6 +72,9 @@ class Agent:
         self.features = None
         self.policies = None  # set by the policy engine when loaded
         self.metadata = None  # container metadata source (appliance.metadata)
+        self.policy_filter = None  # cgroup maps of namespaced / pod-selected policies
+        self.event_cache = None  # events waiting for their pod (Kubernetes source)
+        self.emit = self.pipeline.emit  # through the event cache when there is one
         self.decode_errors = 0
         self._ncpus = 1
 
@@ -123,12 +126,20 @@ class Agent:
 
         # container names and images (docker SDK), or container ids from cgroups only
         from appliance.metadata import open_source
+        from appliance.metadata.kubernetes import KubernetesError
+        from appliance.metadata.select import K8sOptions
 
         try:
-            self.metadata, _ = open_source(s.metadata_source, s.procfs)
-        except NotImplementedError as e:
+            self.metadata, _ = open_source(
+                s.metadata_source,
+                s.procfs,
+                k8s=K8sOptions(self.node, s.k8s_kubeconfig_path),
+                enable_k8s_api=s.enable_k8s_api,
+            )
+        except KubernetesError as e:
             raise StartupError(str(e)) from None
         self.tracker.metadata, self.tracker.procfs = self.metadata, s.procfs
+        self._start_pod_identity()
         # events from processes started from now on are queued in the ring buffer;
         # learn the ones already running, then start consuming
         n = self.tracker.learn(procfs.scan(s.procfs))
@@ -153,6 +164,36 @@ class Agent:
             except ServerError as e:
                 raise StartupError(str(e)) from None
             log.info("gRPC API listening on %s", s.server_address)
+
+    def _start_pod_identity(self) -> None:
+        """With the Kubernetes source: the event cache, and the policy filter when enabled."""
+        s = self.settings
+        src = self.metadata
+        if getattr(src, "kind", "") != "kubernetes":
+            if s.enable_policy_filter:
+                log.warning(
+                    "enable-policy-filter is set but the metadata source is %s: namespaced "
+                    "and pod-selected policies are refused (they need the kubernetes source)",
+                    getattr(src, "kind", "none"),
+                )
+            return
+        from appliance.metadata import read_ns_pid
+        from appliance.metadata.eventcache import EventCache
+
+        self.event_cache = EventCache(
+            src,
+            self.pipeline.emit,
+            retries=s.event_cache_retries,
+            delay_s=float(s.event_cache_retry_delay),
+            ns_pid=lambda pid: read_ns_pid(s.procfs, pid),
+        )
+        src.add_listener(self.event_cache.pod_changed)
+        self.emit = self.event_cache.offer
+        if s.enable_policy_filter:
+            from appliance.policy.filter import PolicyFilter
+
+            self.policy_filter = PolicyFilter(src.pods)
+            src.add_listener(self.policy_filter.on_pod)
 
     def _load_sensor(self, obj_path: str) -> None:
         try:
@@ -200,17 +241,17 @@ class Agent:
         try:
             t = data[0]
             if t == wire.MSG_EXEC:
-                self.pipeline.emit(self.tracker.on_exec(wire.decode_exec(data)))
+                self.emit(self.tracker.on_exec(wire.decode_exec(data)))
             elif t == wire.MSG_EXIT:
                 ev = self.tracker.on_exit(wire.decode_exit(data))
                 if ev is not None:
-                    self.pipeline.emit(ev)
+                    self.emit(ev)
             elif t == wire.MSG_CLONE:
                 self.tracker.on_clone(wire.decode_clone(data))
             elif self.policies is not None:
                 ev = self.policies.decode(data)
                 if ev is not None:
-                    self.pipeline.emit(ev)
+                    self.emit(ev)
         except Exception as e:
             self.decode_errors += 1
             log.debug("cannot decode message type %d: %s", data[0] if data else -1, e)
@@ -219,6 +260,8 @@ class Agent:
         last_resync = time.monotonic()
         while not self.stop_event.is_set():
             n = self.ring.poll(200)
+            if self.event_cache is not None:
+                self.event_cache.tick()
             self.pipeline.tick()
             if n:
                 self.pipeline.flush()
@@ -238,6 +281,8 @@ class Agent:
         if self.ring is not None:
             # drain what is already in the ring buffer before detaching
             self.ring.poll(0)
+            if self.event_cache is not None:
+                self.event_cache.flush()
             self.pipeline.flush()
             self.ring.free()
             self.ring = None
@@ -267,6 +312,8 @@ class Agent:
             "grpc_queue": self.hub.dropped,
             "export_rate_limit": self.pipeline.rate_limited,
         }
+        if self.event_cache is not None:
+            out["event_cache_no_pod"] = self.event_cache.sent_without_pod
         if self.policies is not None:
             out.update(self.policies.lost_counts())
         return out

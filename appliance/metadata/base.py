@@ -10,6 +10,18 @@ from appliance.events.common import CONTAINER_ID_LEN
 
 
 @dataclass(frozen=True, slots=True)
+class PodRef:
+    """The pod a container belongs to, as Tetragon's ``Pod`` message carries it."""
+
+    namespace: str
+    name: str
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    workload: str = ""
+    workload_kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerInfo:
     """A container as a metadata source knows it.
 
@@ -26,6 +38,9 @@ class ContainerInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     start_time: str = ""
     pid: int = 0
+    #: the runtime's name as Kubernetes prefixes ids with it (``containerd``, ``cri-o``...)
+    runtime: str = ""
+    pod: PodRef | None = None
 
     @property
     def short_id(self) -> str:
@@ -33,14 +48,14 @@ class ContainerInfo:
 
     def has_details(self) -> bool:
         """More than the id: worth a ``pod`` block in the events."""
-        return bool(self.name or self.image_name or self.image_id)
+        return bool(self.name or self.image_name or self.image_id or self.pod)
 
     def container_block(self, ns_pid: int | None = None) -> dict:
         """Tetragon's ``Container`` message as protojson writes it (empty fields left out).
 
         ``ns_pid`` is the process's pid inside the container's pid namespace, when known.
         """
-        out: dict = {"id": self.id}
+        out: dict = {"id": f"{self.runtime}://{self.id}" if self.runtime else self.id}
         if self.name:
             out["name"] = self.name
         image = {}
@@ -57,13 +72,25 @@ class ContainerInfo:
         return out
 
     def pod_block(self, ns_pid: int | None = None) -> dict:
-        """The ``process.pod`` block for a container outside Kubernetes.
+        """The ``process.pod`` block, in Tetragon's field order.
 
-        Tetragon fills ``pod`` only under Kubernetes; for a plain container the pod's
-        ``namespace`` and ``name`` stay empty (so protojson leaves them out) and only
-        ``container`` is set.
+        For a plain container (no pod) the pod's ``namespace`` and ``name`` stay empty (so
+        protojson leaves them out) and only ``container`` is set.
         """
-        return {"container": self.container_block(ns_pid)}
+        pod = self.pod
+        if pod is None:
+            return {"container": self.container_block(ns_pid)}
+        out: dict = {"namespace": pod.namespace, "name": pod.name}
+        if pod.uid:
+            out["uid"] = pod.uid
+        out["container"] = self.container_block(ns_pid)
+        if pod.labels:
+            out["pod_labels"] = dict(pod.labels)
+        if pod.workload:
+            out["workload"] = pod.workload
+        if pod.workload_kind:
+            out["workload_kind"] = pod.workload_kind
+        return out
 
 
 class MetadataSource(ABC):

@@ -5,10 +5,9 @@ engine is looked for at ``DOCKER_HOST`` (when set), at ``/var/run/docker.sock`` 
 the agent runs in a container that shares the host's pid namespace (``--pid=host``), at the
 host's socket reached through the host's root as procfs shows it
 (``/proc/1/root/run/docker.sock``, or through the Docker daemon's root), so the appliance
-container needs no socket mount. Kubernetes is recognised (service host variable and
-service-account token) and reported, but its pod metadata source is not part of this
-version: ``auto`` then goes on to Docker or cgroup, and an explicit ``kubernetes`` is refused
-with a clear message.
+container needs no socket mount. Kubernetes (service host variable and
+service-account token, or ``enable-k8s-api``) selects the pod source, which watches this
+node's pods through the kubernetes client.
 """
 
 from __future__ import annotations
@@ -124,6 +123,7 @@ def detect(
     ping: Pinger = docker_ping,
     candidates: list[str] | None = None,
     token_path: str = SERVICE_ACCOUNT_TOKEN,
+    enable_k8s_api: bool = False,
 ) -> Selection:
     """Decide the metadata source for the ``metadata-source`` value ``setting``."""
     env = os.environ if env is None else env
@@ -140,10 +140,11 @@ def detect(
     if setting == "auto":
         k8s, why = in_kubernetes(env, token_path)
         if k8s:
-            reasons.append(
-                f"Kubernetes detected ({why}) but pod metadata is not available in this "
-                "version; using the container runtime"
+            return Selection(
+                "kubernetes", reasons=[f"Kubernetes detected ({why})"], kubernetes=True
             )
+        if enable_k8s_api:
+            return Selection("kubernetes", reasons=["enable-k8s-api is set"], kubernetes=True)
     urls = candidates if candidates is not None else docker_candidates(env, procfs)
     for url in urls:
         ok, why = ping(url)
@@ -164,13 +165,27 @@ def detect(
     return Selection("cgroup", reasons=reasons, kubernetes=k8s)
 
 
-def create_source(selection: Selection, wait_s: float = 3.0) -> MetadataSource:
+@dataclass(frozen=True)
+class K8sOptions:
+    """What the Kubernetes source needs: this node's name and where the API is."""
+
+    node_name: str = ""
+    kubeconfig: str = ""
+    keep_deleted: int = 1024
+
+
+def create_source(
+    selection: Selection, wait_s: float = 3.0, k8s: K8sOptions | None = None
+) -> MetadataSource:
     """Build and start the source a selection names.
 
-    Raises NotImplementedError for Kubernetes (not available in this version).
+    Raises KubernetesError when the Kubernetes source cannot be configured.
     """
     if selection.kind == "kubernetes":
-        return KubernetesSource()
+        k = k8s or K8sOptions()
+        src = KubernetesSource(k.node_name, k.kubeconfig, k.keep_deleted)
+        src.start(wait_s=max(wait_s, 5.0))
+        return src
     if selection.kind == "docker":
         src = DockerSource(selection.docker_url or "unix://" + DEFAULT_SOCKET)
         src.start(wait_s=wait_s)
@@ -178,10 +193,12 @@ def create_source(selection: Selection, wait_s: float = 3.0) -> MetadataSource:
     return CgroupSource()
 
 
-def open_source(setting: str, procfs: str = "/proc") -> tuple[MetadataSource, Selection]:
+def open_source(
+    setting: str, procfs: str = "/proc", k8s: K8sOptions | None = None, enable_k8s_api=False
+) -> tuple[MetadataSource, Selection]:
     """Detect, log the decision with its reasons, and start the source."""
-    sel = detect(setting, procfs=procfs)
+    sel = detect(setting, procfs=procfs, enable_k8s_api=enable_k8s_api)
     for reason in sel.reasons:
         log.info("metadata: %s", reason)
     log.info("metadata source: %s", sel.kind)
-    return create_source(sel), sel
+    return create_source(sel, k8s=k8s), sel

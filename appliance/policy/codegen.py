@@ -1000,7 +1000,21 @@ def _pos_of_index(p: HookPlan, index: int) -> int:
     raise PolicyError(f"{p.yaml_path}: sizeArgIndex refers to argument {index + 1}, not declared")
 
 
-def generate(plans: list[HookPlan]) -> str:
+#: the policy filter's map and check (see appliance.policy.filter): one hash lookup of the
+#: current cgroup id, first in every program of a namespaced or pod-selected policy
+POLICY_FILTER_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 32768);"
+    ' __type(key, u64); __type(value, u8); } policy_filter SEC(".maps");'
+)
+POLICY_FILTER_CHECK = (
+    "\tu64 pf_cgroup = bpf_get_current_cgroup_id();\n"
+    "\tif (!bpf_map_lookup_elem(&policy_filter, &pf_cgroup))\n"
+    "\t\treturn 0;"
+)
+
+
+def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
+    """The C source of one policy; ``policy_filter`` adds the cgroup filter to each hook."""
     nslots = max([p.nslots for p in plans] + [1])
     out = [
         "// generated from a TracingPolicy; do not edit",
@@ -1021,13 +1035,15 @@ def generate(plans: list[HookPlan]) -> str:
         "\tif (output(m, size) == 0) pcount(hook, PC_EMITTED); else pcount(hook, PC_LOST);",
         "}",
     ]
+    if policy_filter:
+        out.append(POLICY_FILTER_MAP)
     if any(p.ret for p in plans):
         out += [
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
             ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
         ]
     for p in plans:
-        out.append(_hook_c(p))
+        out.append(_hook_c(p, policy_filter))
         if p.ret:
             out.append(_ret_hook_c(p))
     return "\n".join(out) + "\n"
@@ -1069,7 +1085,7 @@ SEC("{p.ret_section}")
 """
 
 
-def _hook_c(p: HookPlan) -> str:
+def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
     p.helpers = []
     sig, pre = _prog_signature(p)
     sels = p.selectors or [None]
@@ -1083,7 +1099,7 @@ def _hook_c(p: HookPlan) -> str:
         cheap_all.append(c)
         late_all.append(late)
     conds_text = " ".join(" ".join(c) for c in cheap_all)
-    body = []
+    body = [POLICY_FILTER_CHECK] if policy_filter else []
     if pre:
         body.append("\t" + pre)
     # arguments into locals first: the cheap conditions run before any map lookup

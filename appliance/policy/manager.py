@@ -23,6 +23,7 @@ from appliance.metrics import read_percpu_counters
 from appliance.policy import codegen, decode
 from appliance.policy.codegen import HookPlan, PolicyError
 from appliance.policy.compiler import compile_policy
+from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
 
 log = logging.getLogger("tetragon.policy")
 
@@ -43,6 +44,7 @@ class LoadedPolicy:
     load_ms: float = 0.0
     cached: bool = False
     hooks_info: list[str] = field(default_factory=list)
+    filter: FilterSpec | None = None  # namespace / pod / container filter, if any
     events_by_hook: dict[int, int] = field(default_factory=dict)
 
     @property
@@ -103,16 +105,21 @@ class PolicyManager:
         model = parse_policy(text, source)
         name = model.metadata.name
         ns = getattr(model.metadata, "namespace", "") or ""
+        where = f"{source + ': ' if source else ''}policy {name}"
+        fspec = filter_spec(model)
+        pfilter = getattr(self.agent, "policy_filter", None)
+        if fspec is not None and pfilter is None:
+            raise PolicyError(f"{where}: {_no_filter_reason(model, self.agent)}")
         try:
             plans = codegen.plan_policy(model, self.agent.features)
-            c_src = codegen.generate(plans)
+            c_src = codegen.generate(plans, policy_filter=fspec is not None)
             obj_path, cached = compile_policy(c_src, self.cache_dir)
         except PolicyError as e:
             raise PolicyError(f"{source + ': ' if source else ''}policy {name}: {e}") from None
         with self._lock:
             pid = self._next_id
             self._next_id += 1
-        lp = LoadedPolicy(pid, name, ns, text, source, plans, cached=cached)
+        lp = LoadedPolicy(pid, name, ns, text, source, plans, cached=cached, filter=fspec)
         obj = None
         try:
             obj = BpfObject.open(obj_path, self.agent.btf)
@@ -121,6 +128,10 @@ class PolicyManager:
             obj.map("execve_map").reuse_fd(sensor.map("execve_map").fd)
             obj.load()
             obj.map("policy_conf").update(b"\0\0\0\0", struct.pack("<I", pid))
+            if fspec is not None:
+                # the pods already running are in the map before the first hook attaches
+                n = pfilter.add_policy(pid, fspec, obj.map(MAP_NAME))
+                lp.hooks_info.append(f"filter: {fspec.describe()} ({n} cgroups)")
             for p in plans:
                 # the return half first: an entry never stashes an event nobody finishes
                 if p.ret:
@@ -132,6 +143,8 @@ class PolicyManager:
                     where += " + " + (p.ret_attach[1] or p.ret_section)
                 lp.hooks_info.append(f"{p.name}: {p.method} {where}")
         except BpfError as e:
+            if fspec is not None:
+                pfilter.remove_policy(pid)
             if obj is not None:
                 obj.close()  # detaches whatever was attached: never half loaded
             raise PolicyError(
@@ -182,7 +195,13 @@ class PolicyManager:
             raise PolicyError(f"policy {name} not found")
         self._unload(lp)
 
+    def _release_filter(self, lp: LoadedPolicy) -> None:
+        pfilter = getattr(self.agent, "policy_filter", None)
+        if lp.filter is not None and pfilter is not None:
+            pfilter.remove_policy(lp.id)
+
     def _unload(self, lp: LoadedPolicy) -> None:
+        self._release_filter(lp)
         if lp.obj is not None:
             lp.obj.close()
             lp.obj = None
@@ -203,6 +222,7 @@ class PolicyManager:
                 self.policies[new.key] = new
                 self.by_id[new.id] = new
         else:
+            self._release_filter(lp)
             if lp.obj is not None:
                 lp.obj.close()
                 lp.obj = None
@@ -374,6 +394,27 @@ class PolicyManager:
             ac.signal = c.get("actions", 0) if lp.plans and _has_signal(lp) else 0
             ac.override = c.get("actions", 0) if _has(lp, "Override") else 0
         return out
+
+
+def _no_filter_reason(model, agent) -> str:
+    """Why a namespaced or pod-selected policy cannot load here, and what to do."""
+    spec = model.spec
+    k8s = getattr(getattr(agent, "metadata", None), "kind", "") == "kubernetes"
+    if not k8s:
+        for key, value in (
+            ("podSelector", spec.pod_selector),
+            ("containerSelector", spec.container_selector),
+        ):
+            if value is not None:
+                return f"{key} not allowed in non-k8s environment"
+        return (
+            "TracingPolicyNamespaced not allowed in non-k8s environment: namespaced "
+            "policies act on the pods of their namespace (metadata-source kubernetes)"
+        )
+    return (
+        "the policy filter is disabled: namespaced and pod-selected policies need "
+        "--enable-policy-filter"
+    )
 
 
 def _has(lp: LoadedPolicy, action: str) -> bool:
