@@ -2,8 +2,8 @@
 
 - **Kubernetes**: a service account is mounted (its token under
   ``/var/run/secrets/kubernetes.io/serviceaccount``) and ``KUBERNETES_SERVICE_HOST`` is
-  set. Pod metadata and TracingPolicy CRDs are the Kubernetes source's job, a seam that
-  this version leaves empty: the metadata source is then chosen as on a plain host.
+  set: metadata source ``kubernetes`` (the node's pods through the kubernetes client), and
+  the controller follows the TracingPolicy custom resources.
 - **Docker**: a Docker engine answers a ping through the docker SDK (metadata source
   ``docker``: container names, images, labels, start/stop events), or Docker's container
   cgroups are present while no engine answers (metadata source ``cgroup``: container ids
@@ -106,12 +106,11 @@ def detect(
 
     if kubernetes:
         kind = "kubernetes"
-        reasons.append("pod metadata is not available in this version: container runtime used")
     elif sel.kind == "docker" or cgroups or inside:
         kind = "docker"
     else:
         kind = "linux"
-    source = sel.kind
+    source = "kubernetes" if kubernetes else sel.kind
     if setting and setting != "auto":
         reasons.append(
             f"metadata-source={setting} set by {setting_source or 'the settings'} "

@@ -215,6 +215,7 @@ class Controller:
         self.agent_down_logged = False
         self.resync_policies = False
         self.last_full_sync = 0.0
+        self.k8s = None  # controller.kubernetes.PolicyResources when the API is used
         self._stop = threading.Event()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -342,7 +343,37 @@ class Controller:
                 "agent pid %d, policy engine %s", st.pid, "on" if st.policies_enabled else "off"
             )
             self.resync_policies = True
+            if self.k8s is not None:
+                threading.Thread(target=self.k8s.forget_agent, daemon=True).start()
         return True
+
+    # -- Kubernetes ----------------------------------------------------------------------
+    def wants_k8s(self) -> bool:
+        s = self.settings
+        if s is None or not s.enable_tracing_policy_crd:
+            return False
+        env = self.environment
+        return bool(
+            (env is not None and (env.kind == "kubernetes" or env.metadata_source == "kubernetes"))
+            or s.enable_k8s_api
+            or s.k8s_kubeconfig_path
+        )
+
+    def start_k8s(self) -> None:
+        """Register the CRDs and follow the TracingPolicy objects (Kubernetes only)."""
+        from appliance.metadata.kubernetes import KubernetesError, api_client
+        from controller.kubernetes import PolicyResources, ensure_crds
+
+        try:
+            api = api_client(self.settings.k8s_kubeconfig_path)
+        except KubernetesError as e:
+            log.error("%s", e)
+            self.metrics.error("k8s_config")
+            return
+        ensure_crds(api)
+        self.k8s = PolicyResources(api, lambda: self.client, self.metrics.done)
+        self.k8s.start()
+        log.info("Initialization complete")
 
     def sync_policies(self) -> None:
         from controller.client import AgentUnavailable
@@ -453,6 +484,8 @@ class Controller:
         now = time.monotonic()
         if up and (self.resync_policies or now - self.last_full_sync > FULL_SYNC):
             self.sync_policies()
+        if up and self.k8s is not None and self.k8s.pending:
+            self.k8s.retry_pending()
 
     # -- running -------------------------------------------------------------------------
     def start(self) -> None:
@@ -473,6 +506,8 @@ class Controller:
         self.detect_environment()
         if loaded is not None:
             self._setup_policies()
+        if self.wants_k8s():
+            self.start_k8s()
         self.watches = Watches(self._on_event)
         self._rewatch()
 
@@ -496,6 +531,8 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
         self.debouncer.close()
+        if self.k8s is not None:
+            self.k8s.stop()
 
     def close(self) -> None:
         if self.watches is not None:
