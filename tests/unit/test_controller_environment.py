@@ -83,8 +83,8 @@ def test_kubernetes_needs_the_token_and_the_service_host(fs):
     assert env.kind != "kubernetes"
     env, _ = run(fs, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, answers=True)
     assert env.kind == "kubernetes"
-    # pod metadata is a later version's: the container runtime is the source meanwhile
-    assert env.metadata_source == "docker"
+    # the pods of this node come from the API server
+    assert env.metadata_source == "kubernetes"
     assert "KUBERNETES_SERVICE_HOST=10.0.0.1" in env.describe()
 
 

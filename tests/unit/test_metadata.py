@@ -23,6 +23,7 @@ from appliance.metadata import (
     with_pod,
 )
 from appliance.metadata import docker as dmod
+from appliance.metadata.kubernetes import KubernetesError
 from appliance.metadata.select import docker_candidates, in_kubernetes
 from appliance.process.cache import ProcessCache
 from appliance.sensors.wire import ExecMsg, ExitMsg
@@ -286,7 +287,7 @@ def test_select_cgroup_and_kubernetes_explicit():
     assert sel.kind == "cgroup" and not ping.calls
     sel = detect("kubernetes", ping=ping, candidates=["unix:///a"])
     assert sel.kind == "kubernetes"
-    with pytest.raises(NotImplementedError, match="metadata-source kubernetes"):
+    with pytest.raises(KubernetesError, match="needs the node name"):
         create_source(sel)
 
 
@@ -312,15 +313,18 @@ def test_select_docker_explicit_without_engine_still_docker():
     assert "will keep trying unix:///a" in sel.reasons[-1]
 
 
-def test_select_auto_in_kubernetes_reports_and_uses_the_runtime(tmp_path):
+def test_select_auto_in_kubernetes_uses_the_pods(tmp_path):
     token = tmp_path / "token"
     token.write_text("t")
     env = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
     sel = detect(
         "auto", env=env, ping=_pinger(set()), candidates=["unix:///a"], token_path=str(token)
     )
-    assert sel.kind == "cgroup" and sel.kubernetes
+    assert sel.kind == "kubernetes" and sel.kubernetes
     assert "Kubernetes detected" in sel.reasons[0]
+    assert detect("auto", env={}, ping=_pinger(set()), candidates=[], enable_k8s_api=True).kind == (
+        "kubernetes"
+    )
     assert in_kubernetes(env, str(tmp_path / "none"))[0] is False
     assert in_kubernetes({}, str(token)) == (False, "no KUBERNETES_SERVICE_HOST")
 
@@ -367,9 +371,12 @@ def test_docker_candidates_through_the_daemons_root(tmp_path):
     ]
 
 
-def test_kubernetes_source_is_a_seam():
-    with pytest.raises(NotImplementedError, match="later release"):
-        KubernetesSource()
+def test_kubernetes_source_needs_a_reachable_configuration(tmp_path):
+    with pytest.raises(KubernetesError, match="needs the node name"):
+        KubernetesSource("")
+    src = KubernetesSource("node1", kubeconfig=str(tmp_path / "missing"))
+    with pytest.raises(KubernetesError, match="--k8s-kubeconfig-path"):
+        src.start()
 
 
 def test_cgroup_source_knows_ids_only():
