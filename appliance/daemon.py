@@ -324,9 +324,12 @@ class Agent:
         return out
 
     def extra_metrics(self):
+        out = []
         if self.policies is not None:
-            return self.policies.metrics()
-        return []
+            out += self.policies.metrics()
+        if self.event_cache is not None:
+            out += self.event_cache.metrics()
+        return out
 
 
 def ensure_tracefs() -> None:

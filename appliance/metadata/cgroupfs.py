@@ -9,7 +9,9 @@ hierarchy is mounted at ``/sys/fs/cgroup``; on a hybrid v1 host at
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 
 CGROUP2_MAGIC = 0x63677270
 
@@ -64,6 +66,29 @@ def pod_container_candidates(root: str, pod_uid: str, container_id: str, qos: st
         for prefix in ("cri-containerd", "crio", "docker"):
             out.append(os.path.join(sl, f"{prefix}-{container_id}.scope"))
     return out
+
+
+_POD_UID = re.compile(
+    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
+)
+
+
+def pod_uid_of_container(container_id: str, root: str | None = None) -> str:
+    """The uid of the pod whose cgroup holds a container (id or its first characters)."""
+    root = cgroup2_root() if root is None else root
+    if not root or not container_id or not re.fullmatch(r"[0-9a-f]+", container_id):
+        return ""
+    for pattern in (
+        "kubepods/*/pod*/{id}*",
+        "kubepods/pod*/{id}*",
+        "kubepods.slice/*/*-pod*.slice/*-{id}*.scope",
+        "kubepods.slice/*-pod*.slice/*-{id}*.scope",
+    ):
+        for path in glob.glob(os.path.join(root, pattern.format(id=container_id))):
+            m = _POD_UID.search(path)
+            if m:
+                return m.group(1).replace("_", "-")
+    return ""
 
 
 class CgroupResolver:

@@ -80,6 +80,7 @@ class EventCache:
         self.held_total = 0  # events that had to wait
         self.completed = 0  # held events that got their pod
         self.sent_without_pod = 0  # held events that ran out of retries
+        self.completed_partial = 0  # ... and got the pod (not the container) from the cgroup
         self.waits_ms: deque[float] = deque(maxlen=4096)  # how long completed events waited
         self._since: dict[int, float] = {}
 
@@ -130,7 +131,10 @@ class EventCache:
                     self.completed += 1
                     self.waits_ms.append((now - self._since.pop(id(h), now)) * 1000)
                 elif due and h.tries + 1 >= self.retries:
-                    self.sent_without_pod += 1
+                    if self._complete(h.procs, h.ns_pids, partial=True):
+                        self.completed_partial += 1
+                    else:
+                        self.sent_without_pod += 1
                     self._since.pop(id(h), None)
                 else:
                     if due:
@@ -144,6 +148,31 @@ class EventCache:
         if due:
             self._next_try = now + self.delay_s if self._held else 0.0
 
+    def metrics(self):
+        """Prometheus families: events held, completed, sent without pod, wait times."""
+        import statistics
+
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        fam = CounterMetricFamily(
+            "tetragon_event_cache", "Events that waited for their pod, by outcome",
+            labels=["outcome"],
+        )  # fmt: skip
+        fam.add_metric(["held"], self.held_total)
+        fam.add_metric(["completed"], self.completed)
+        fam.add_metric(["sent_without_pod"], self.sent_without_pod)
+        fam.add_metric(["completed_pod_only"], self.completed_partial)
+        waits = list(self.waits_ms)
+        g = GaugeMetricFamily(
+            "tetragon_event_cache_wait_ms", "Median and max wait of completed events (ms)",
+            labels=["stat"],
+        )  # fmt: skip
+        g.add_metric(["median"], statistics.median(waits) if waits else 0.0)
+        g.add_metric(["max"], max(waits) if waits else 0.0)
+        size = GaugeMetricFamily("tetragon_event_cache_entries", "Events waiting now")
+        size.add_metric([], len(self))
+        return [fam, g, size]
+
     def flush(self) -> None:
         """Send everything held, as it is (the agent stops)."""
         for q in self._held.values():
@@ -155,14 +184,23 @@ class EventCache:
         return sum(len(q) for q in self._held.values())
 
     # -- completing ----------------------------------------------------------------------
-    def _complete(self, procs: list[dict], ns_pids: dict[int, int | None]) -> bool:
-        """Fill the pod of every process dict; False while the container is unknown."""
+    def _complete(
+        self, procs: list[dict], ns_pids: dict[int, int | None], partial: bool = False
+    ) -> bool:
+        """Fill the pod of every process dict; False while the container is unknown.
+
+        ``partial``: the last try, which settles for the pod found from the cgroup path
+        (the container's name and image stay unknown) when the source can tell it.
+        """
         blocks = []
         for p in procs:
             if "pod" in p:  # completed meanwhile through the process cache
                 blocks.append(None)
                 continue
             info = self.source.container(p["docker"], 0)
+            if (info is None or info.pod is None) and partial:
+                fallback = getattr(self.source, "pod_by_cgroup", None)
+                info = fallback(p["docker"]) if fallback is not None else None
             if info is None or info.pod is None:
                 return False
             pid = p.get("pid", 0)

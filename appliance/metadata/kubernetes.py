@@ -111,6 +111,22 @@ class KubernetesSource(MetadataSource):
         pod, c = hit
         return pod.container_info(c)
 
+    def pod_by_cgroup(self, container_id: str) -> ContainerInfo | None:
+        """The pod of a container its status does not list (yet), from the cgroup path.
+
+        The kubelet names a pod's cgroup after the pod's uid, so a container whose id the
+        API has not reported (a pod sandbox, a container started a moment ago) still shows
+        which pod it belongs to: the answer has the pod and the container's id only.
+        """
+        from appliance.metadata.cgroupfs import pod_uid_of_container
+
+        uid = pod_uid_of_container(container_id)
+        pod = self.index.get(uid) if uid else None
+        if pod is None:
+            return None
+        runtime = next((c.runtime for c in pod.containers if c.runtime), "")
+        return ContainerInfo(id=container_id, runtime=runtime, pod=pod.ref())
+
     def pods(self) -> list[PodInfo]:
         return self.index.pods()
 
