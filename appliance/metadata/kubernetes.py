@@ -17,9 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from appliance.metadata.base import ContainerInfo, MetadataSource
-from appliance.metadata.pods import PodIndex, PodInfo, pod_from_api
+from appliance.metadata.pods import PodContainer, PodIndex, PodInfo, pod_from_api
 
 log = logging.getLogger("tetragon.metadata.kubernetes")
 
@@ -129,6 +130,32 @@ class KubernetesSource(MetadataSource):
 
     def pods(self) -> list[PodInfo]:
         return self.index.pods()
+
+    def await_pod(self, uid: str, timeout: float) -> PodInfo | None:
+        """The pod with this uid, waiting up to ``timeout`` seconds for the watch to bring it."""
+        end = time.monotonic() + timeout
+        while True:
+            pod = self.index.get(uid)
+            if pod is not None or time.monotonic() >= end:
+                return pod
+            time.sleep(0.01)
+
+    def container_starting(
+        self, pod_uid: str, container_id: str, name: str, image: str
+    ) -> PodInfo | None:
+        """A runtime hook announced a container of a pod: index it before the kubelet
+        reports it, so its first events carry the pod. Returns the pod (None if unknown)."""
+        pod = self.await_pod(pod_uid, 2.0)
+        if pod is None or not container_id:
+            return pod
+        if any(c.id == container_id for c in pod.containers):
+            return pod
+        runtime = next((c.runtime for c in pod.containers if c.runtime), "containerd")
+        extra = PodContainer(container_id, runtime, name, image, "")
+        others = tuple(c for c in pod.containers if c.name != name or c.id)
+        pod = replace(pod, containers=others + (extra,))
+        self.index.upsert(pod)
+        return pod
 
     def add_listener(self, fn: PodListener) -> None:
         self.listeners.append(fn)

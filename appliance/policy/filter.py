@@ -261,3 +261,35 @@ class PolicyFilter:
             self.updates += 1
         except Exception as e:
             log.debug("policy filter: cgroup %d (%s) already gone: %s", cg, who, e)
+
+
+def pod_hook_sink(source, pfilter: PolicyFilter | None) -> Callable[[object], None]:
+    """What the agent does on a runtime hook's CreateContainer under Kubernetes.
+
+    ``start`` is an ``appliance.rthooks.request.ContainerStart``. The pod is found (or
+    awaited for a moment) by its uid, the container is indexed so its first events carry
+    the pod, and its cgroup goes into every matching policy's map before the hook is
+    answered: the runtime starts the container's first process only after that.
+    """
+
+    def sink(start) -> None:
+        if not start.pod_uid:
+            return
+        pod = source.container_starting(
+            start.pod_uid, start.container_id, start.container_name, start.image
+        )
+        if pod is None:
+            log.warning(
+                "runtime hook: pod %s/%s (uid %s) is not known yet; its policies apply "
+                "once the API server reports it",
+                start.pod_namespace, start.pod_name, start.pod_uid,
+            )  # fmt: skip
+            return
+        if pfilter is None or not start.cgroup_id:
+            return
+        c = next((c for c in pod.containers if c.id == start.container_id), None)
+        if c is not None:
+            n = pfilter.add_container(pod, c, start.cgroup_id)
+            log.debug("runtime hook: %s/%s in %d filtered policies", pod.key, c.name, n)
+
+    return sink
