@@ -691,7 +691,8 @@ class _Checker:
             if self.spec.host_selector is not None:
                 self.error(
                     ("spec", "hostSelector"),
-                    "a TracingPolicyNamespaced cannot have a hostSelector",
+                    "TracingPolicyNamespaced cannot match host workloads so spec.hostSelector "
+                    "should be null",
                 )
 
     # Lists -------------------------------------------------------------------
@@ -804,10 +805,13 @@ class _Checker:
                 self.error(p, "hostSelector can only be empty ({} selects every host)")
                 continue
             for label, value in sel.match_labels.items():
-                if key == "containerSelector" and label != "name":
+                if key == "containerSelector" and label not in ("name", "repo"):
                     self.error(
-                        p + ("matchLabels", label), "containerSelector only supports the 'name' key"
+                        p + ("matchLabels", label),
+                        "containerSelector only supports the 'name' and 'repo' keys",
                     )
+                if key == "containerSelector" and label == "repo":
+                    continue  # an image repository, not a label value
                 if len(value) > 63 or not _LABEL_VALUE.match(value):
                     self.error(
                         p + ("matchLabels", label),
@@ -816,8 +820,10 @@ class _Checker:
                     )
             for j, req in enumerate(sel.match_expressions):
                 q = p + ("matchExpressions", j)
-                if key == "containerSelector" and req.key != "name":
-                    self.error(q + ("key",), "containerSelector only supports the 'name' key")
+                if key == "containerSelector" and req.key not in ("name", "repo"):
+                    self.error(
+                        q + ("key",), "containerSelector only supports the 'name' and 'repo' keys"
+                    )
                 if req.operator in ("In", "NotIn") and not req.values:
                     self.error(q + ("values",), f"operator {req.operator} needs at least one value")
                 if req.operator in ("Exists", "DoesNotExist") and req.values:

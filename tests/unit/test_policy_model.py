@@ -1052,9 +1052,11 @@ def test_label_selectors():
         """
     )
     errs = {p.path: p.message for p in errors(validate_text(text, "s.yaml"))}
-    assert errs["spec.hostSelector"] == "a TracingPolicyNamespaced cannot have a hostSelector"
+    assert errs["spec.hostSelector"] == (
+        "TracingPolicyNamespaced cannot match host workloads so spec.hostSelector should be null"
+    )
     assert errs["spec.containerSelector.matchExpressions[0].key"] == (
-        "containerSelector only supports the 'name' key"
+        "containerSelector only supports the 'name' and 'repo' keys"
     )
     assert errs["spec.podSelector.matchExpressions[0].values"] == (
         "operator In needs at least one value"
