@@ -460,3 +460,25 @@ def test_return_value_and_match_return_args(agent, tmp_path):
         assert len(kprobe_events(agent, "openat-return")) == 1
         listed = tetra(agent, "tracingpolicy", "list").stdout
         assert expected_syscall_hook("openat", with_return=True) in listed
+
+
+def test_pod_filters_are_refused_outside_kubernetes(agent, tmp_path):
+    """Outside Kubernetes no process is in a pod: a namespaced or pod-selected policy
+    would silently act on nothing (or, unfiltered, on everything), so it is refused."""
+    base = (ROOT / "tests" / "fixtures" / "lseek-namespaced.yaml").read_text()
+    cases = {
+        "ns.yaml": (base, "TracingPolicyNamespaced not allowed in non-k8s environment"),
+        "pods.yaml": (
+            base.replace("kind: TracingPolicyNamespaced", "kind: TracingPolicy").replace(
+                "spec:\n", "spec:\n  podSelector:\n    matchLabels:\n      app: x\n", 1
+            ),
+            "podSelector not allowed in non-k8s environment",
+        ),
+    }
+    for fname, (text, reason) in cases.items():
+        path = tmp_path / fname
+        path.write_text(text)
+        out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
+        assert out.returncode != 0 and reason in out.stderr, out.stderr
+    assert "lseek-namespaced" not in tetra(agent, "tracingpolicy", "list").stdout
+    assert agent.proc.poll() is None
