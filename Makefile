@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
-	image docker-test install uninstall
+	image docker-test install uninstall k8s-test k8s-bench
 
 setup:
 	./scripts/setup.sh
@@ -60,6 +60,14 @@ image:
 # builds the image if needed, runs it as the README shows and checks it
 docker-test:
 	$(SUDO) $(PY) -m pytest -q -m docker tests/docker
+
+# pod identity on a real cluster (tests/k8s; TETRAGON_TEST_KUBECONFIG names a running one,
+# else the tests start one with tests/k8s/cluster.sh when it is built, or skip saying why)
+k8s-test: bpf
+	$(SUDO) $(PY) -m pytest -q -m k8s tests/k8s
+
+k8s-bench: bpf
+	$(SUDO) $(PY) bench/k8s_identity.py
 
 # the agent and controller as systemd services under /usr/local (see install.sh --help)
 install: bpf
