@@ -106,11 +106,11 @@ def test_generate_docs_prints_the_settings_and_exits():
 
 
 def test_settings_without_effect_are_warned_about(tmp_path):
-    agent = RunningAgent(tmp_path, ["--enable-k8s-api", "--cluster-name", "prod"])
+    agent = RunningAgent(tmp_path, ["--enable-cri", "--cluster-name", "prod"])
     try:
         log = agent.log.read_text()
     finally:
         agent.stop()
-    assert "setting enable-k8s-api=true is accepted for compatibility" in log
+    assert "setting enable-cri=true is accepted for compatibility" in log
     assert "setting cluster-name=prod is accepted for compatibility" in log
     assert log.count("is accepted for compatibility") == 2

@@ -1,10 +1,11 @@
 """The kustomize base on a real cluster: the DaemonSet comes up Ready and shows pods.
 
-`kubectl apply -k install/kubernetes` as a user runs it, with one difference this test
+`kubectl apply -k install/kubernetes` as a user runs it, with two differences this test
 cluster needs: it has no kube-proxy, so the Service address Kubernetes gives pods for the
-API server does not route; the DaemonSet (host network) is pointed at the API server's
-own address instead. The image is the one `make image` builds, imported into the cluster's
-containerd.
+API server does not route (the DaemonSet, on the host network, is pointed at the API
+server's own address instead), and its API server runs without the ServiceAccount
+admission plugin, so the service account's token secret is mounted explicitly. The image
+is the one `make image` builds, imported into the cluster's containerd.
 """
 
 from __future__ import annotations
@@ -51,10 +52,23 @@ def deployed(cluster, tmp_path_factory):
     server = urlparse(yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0][
         "cluster"]["server"])  # fmt: skip
     docs = []
+    cluster.kubectl("apply", "-f", "-", input=rendered)  # the service account and its token
+    secret = ""
+    for _ in range(60):
+        secret = cluster.kubectl("-n", "kube-system", "get", "sa", "tetragon", "-o",
+                                 "jsonpath={.secrets[0].name}", check=False).stdout  # fmt: skip
+        if secret:
+            break
+        time.sleep(0.5)
     for doc in yaml.safe_load_all(rendered):
         if doc and doc["kind"] == "DaemonSet":
-            for c in doc["spec"]["template"]["spec"]["containers"]:
+            spec = doc["spec"]["template"]["spec"]
+            spec["volumes"].append({"name": "sa", "secret": {"secretName": secret}})
+            for c in spec["containers"]:
                 c["image"] = IMAGE
+                c["volumeMounts"].append(
+                    {"name": "sa", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+                )
                 if c["name"] == "tetragon":
                     c["env"] += [
                         {"name": "KUBERNETES_SERVICE_HOST", "value": server.hostname},
@@ -65,7 +79,7 @@ def deployed(cluster, tmp_path_factory):
     cluster.kubectl("apply", "-f", "-", input=manifest)
     try:
         r = cluster.kubectl("-n", "kube-system", "rollout", "status", "ds/tetragon",
-                            "--timeout=180s", check=False)  # fmt: skip
+                            "--timeout=110s", check=False)  # fmt: skip
         if r.returncode:
             logs = cluster.kubectl("-n", "kube-system", "logs", "ds/tetragon", "-c", "tetragon",
                                    check=False)  # fmt: skip
