@@ -10,9 +10,9 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from appliance import __version__
+from appliance.logging_setup import setup_logging
 
 log = logging.getLogger("tetragon")
 
@@ -20,52 +20,6 @@ NOT_ROOT = (
     "tetragon: must run as root (loading BPF programs needs CAP_BPF and "
     "CAP_PERFMON or CAP_SYS_ADMIN); run it with sudo"
 )
-
-
-_LEVELS = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
-_configured_level = logging.INFO  # the level SIGRTMIN+22 returns to
-
-
-def setup_logging(level: str, fmt: str = "text") -> None:
-    lvl = _LEVELS.get(level, 20)
-    logging.addLevelName(5, "TRACE")
-    if fmt == "json":
-        f = '{"time":"%(asctime)s","level":"%(levelname)s","msg":"%(message)s"}'
-    else:
-        f = "time=%(asctime)s level=%(levelname)s msg=%(message)s"
-    logging.basicConfig(level=lvl, format=f, stream=sys.stderr, force=True)
-    install_level_signals()
-
-
-def set_configured_level(level: str) -> None:
-    """Change the configured log level at run time (a live --log-level change)."""
-    global _configured_level
-    _configured_level = _LEVELS.get(level, 20)
-    logging.getLogger().setLevel(_configured_level)
-
-
-def install_level_signals() -> None:
-    """SIGRTMIN+20/21/22: debug, trace, back to the configured level (as Tetragon)."""
-    global _configured_level
-    root = logging.getLogger()
-    _configured_level = root.level
-
-    def setter(level):
-        def handler(*_):
-            lvl = _configured_level if level is None else level
-            root.setLevel(lvl)
-            # not from the handler itself: it may interrupt a write to the same stream
-            name = logging.getLevelName(lvl).lower()
-            threading.Thread(target=log.info, args=("log level set to %s by signal", name)).start()
-
-        return handler
-
-    try:
-        signal.signal(signal.SIGRTMIN + 20, setter(logging.DEBUG))
-        signal.signal(signal.SIGRTMIN + 21, setter(5))
-        signal.signal(signal.SIGRTMIN + 22, setter(None))
-    except (ValueError, OSError):
-        pass
 
 
 def _wants_docs(args: list[str]) -> bool:
@@ -90,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0 and not {"-h", "--help"} & set(args):
         print(NOT_ROOT, file=sys.stderr)
         return 1
-    from appliance.live import config_locations
     from appliance.settings import (
         SettingsError,
+        config_locations,
         effective_settings_lines,
         inert_settings_warnings,
         load_settings,

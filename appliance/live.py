@@ -37,8 +37,6 @@ from appliance.export.file import RotatingFile
 from appliance.export.filters import EventFilter, FilterError, json_objects, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
 from appliance.settings import (
-    DEFAULT_DIRS,
-    DEFAULT_YAML_FILE,
     FLAG_NAMES,
     INERT_SETTINGS,
     LIVE_SETTINGS,
@@ -52,12 +50,6 @@ from appliance.settings import (
 )
 
 log = logging.getLogger("tetragon.live")
-
-#: Environment variables naming other system configuration locations than /usr/lib,
-#: /usr/local/lib and /etc (tests, chroots, relocated installs). They do not start with
-#: ``TETRAGON_``, which is the settings' own prefix.
-ENV_SYSTEM_DIRS = "APPLIANCE_SYSTEM_CONF_DIRS"  # colon-separated; the last one is the admin's
-ENV_SYSTEM_YAML = "APPLIANCE_SYSTEM_CONF_YAML"
 
 #: Settings the controller decides from the environment; the agent takes them live.
 CONTROLLER_SETTINGS = frozenset({"metadata_source"})
@@ -84,22 +76,6 @@ _KEEP = object()
 
 class LiveError(Exception):
     """A change the agent cannot make; nothing was changed."""
-
-
-def config_locations(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``load_settings`` keyword arguments for the system configuration locations.
-
-    The defaults (/usr/lib, /usr/local/lib, /etc) unless :data:`ENV_SYSTEM_DIRS` or
-    :data:`ENV_SYSTEM_YAML` name others; the agent and the controller both read them, so
-    they always see the same sources.
-    """
-    environ = os.environ if environ is None else environ
-    dirs = environ.get(ENV_SYSTEM_DIRS)
-    yaml_file = environ.get(ENV_SYSTEM_YAML)
-    return {
-        "system_dirs": tuple(d for d in dirs.split(":") if d) if dirs else DEFAULT_DIRS,
-        "yaml_file": yaml_file if yaml_file else DEFAULT_YAML_FILE,
-    }
 
 
 # --- exporters --------------------------------------------------------------------------
@@ -452,11 +428,11 @@ def _prepare_metadata(agent: Any, s: Settings, where: str) -> Any:
 
 
 def _apply_logging(s: Settings, reformat: bool) -> None:
-    from appliance import agent as agent_main
+    from appliance import logging_setup
 
     if reformat:
-        agent_main.setup_logging(s.effective_log_level, s.log_format)
-    agent_main.set_configured_level(s.effective_log_level)
+        logging_setup.setup_logging(s.effective_log_level, s.log_format)
+    logging_setup.set_configured_level(s.effective_log_level)
 
 
 # --- policies ---------------------------------------------------------------------------

@@ -771,6 +771,31 @@ class LoadedSettings:
     dirs: tuple[str, ...] = ()
 
 
+# --- where the system configuration is ---------------------------------------------
+
+#: Environment variables naming other system configuration locations than /usr/lib,
+#: /usr/local/lib and /etc (tests, chroots, relocated installs). They do not start with
+#: ``TETRAGON_``, which is the settings' own prefix.
+ENV_SYSTEM_DIRS = "APPLIANCE_SYSTEM_CONF_DIRS"  # colon-separated; the last one is the admin's
+ENV_SYSTEM_YAML = "APPLIANCE_SYSTEM_CONF_YAML"
+
+
+def config_locations(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``load_settings`` keyword arguments for the system configuration locations.
+
+    The defaults (/usr/lib, /usr/local/lib, /etc) unless :data:`ENV_SYSTEM_DIRS` or
+    :data:`ENV_SYSTEM_YAML` name others; the agent and the controller both read them, so
+    they always see the same sources.
+    """
+    environ = os.environ if environ is None else environ
+    dirs = environ.get(ENV_SYSTEM_DIRS)
+    yaml_file = environ.get(ENV_SYSTEM_YAML)
+    return {
+        "system_dirs": tuple(d for d in dirs.split(":") if d) if dirs else DEFAULT_DIRS,
+        "yaml_file": yaml_file if yaml_file else DEFAULT_YAML_FILE,
+    }
+
+
 # --- reading the sources ----------------------------------------------------------------
 
 _CLEAR = object()  # an empty value: back to the default

@@ -190,7 +190,7 @@ class _Handler(_handler_base()):  # type: ignore[misc]
 
 class Controller:
     def __init__(self, opts: argparse.Namespace, settings_argv: list[str], environ=None):
-        from appliance.live import config_locations
+        from appliance.settings import config_locations
         from controller.config import ConfigSync, default_restart_command
         from controller.debounce import Debouncer
         from controller.metrics import Metrics
@@ -405,7 +405,7 @@ class Controller:
 
     # -- changes -------------------------------------------------------------------------
     def on_config_change(self, since: float | None) -> None:
-        from appliance.agent import set_configured_level
+        from appliance.logging_setup import set_configured_level
         from controller.client import AgentUnavailable
 
         was_loaded = self.config.loaded is not None
@@ -489,7 +489,7 @@ class Controller:
 
     # -- running -------------------------------------------------------------------------
     def start(self) -> None:
-        from appliance.agent import setup_logging
+        from appliance.logging_setup import setup_logging
 
         loaded = self.config.initial()
         if loaded is not None:
@@ -559,7 +559,7 @@ class _LazyClient:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from appliance.agent import setup_logging
+    from appliance.logging_setup import setup_logging
     from appliance.settings import SettingsError, build_arg_parser, load_settings
 
     args = sys.argv[1:] if argv is None else list(argv)

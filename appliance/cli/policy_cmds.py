@@ -14,12 +14,12 @@ def cmd_validate(args) -> int:
 def _call(args, fn):
     import grpc
 
-    from appliance.cli.tetra import _rpc_error, _stub
+    from appliance.cli.rpc import rpc_error, stub
 
     try:
-        return fn(_stub(args)), 0
+        return fn(stub(args)), 0
     except grpc.RpcError as e:
-        return None, _rpc_error(args, e)
+        return None, rpc_error(args, e)
 
 
 def cmd_add(args) -> int:

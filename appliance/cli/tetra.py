@@ -9,37 +9,7 @@ import sys
 
 import orjson
 
-DEFAULT_SERVER = "localhost:54321"
-
-
-def _server(args) -> str:
-    addr = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS") or DEFAULT_SERVER
-    from appliance.api.server import grpc_target
-
-    return grpc_target(addr)
-
-
-def _stub(args):
-    import grpc
-
-    from appliance.api.tetragon import sensors_pb2_grpc
-
-    channel = grpc.insecure_channel(_server(args))
-    return sensors_pb2_grpc.FineGuidanceSensorsStub(channel)
-
-
-def _rpc_error(args, e) -> int:
-    code = e.code().name if hasattr(e, "code") else ""
-    if code == "UNAVAILABLE":
-        print(
-            f"tetra: cannot reach the agent at {args.server_address or DEFAULT_SERVER}: "
-            "is tetragon running? (pass --server-address to use another address)",
-            file=sys.stderr,
-        )
-    else:
-        detail = e.details() if hasattr(e, "details") else str(e)
-        print(f"tetra: {code or 'error'}: {detail}", file=sys.stderr)
-    return 1
+from appliance.cli.rpc import DEFAULT_SERVER, rpc_error, server_target, stub
 
 
 def _split(values: list[str]) -> list[str]:
@@ -131,11 +101,11 @@ def cmd_getevents(args) -> int:
         msg.fields.paths.extend(ff["fields"])
         msg.action = events_pb2.FieldFilterAction.Value(ff["action"])
     try:
-        for resp in _stub(args).GetEvents(req):
+        for resp in stub(args).GetEvents(req):
             event = json_format.MessageToDict(resp, preserving_proto_field_name=True)
             _print_event(event, args, colors)
     except grpc.RpcError as e:
-        return _rpc_error(args, e)
+        return rpc_error(args, e)
     except KeyboardInterrupt:
         return 0
     return 0
@@ -158,9 +128,9 @@ def cmd_status(args) -> int:
     from appliance.api.tetragon import tetragon_pb2
 
     try:
-        resp = _stub(args).GetHealth(tetragon_pb2.GetHealthStatusRequest(), timeout=args.timeout)
+        resp = stub(args).GetHealth(tetragon_pb2.GetHealthStatusRequest(), timeout=args.timeout)
     except grpc.RpcError as e:
-        return _rpc_error(args, e)
+        return rpc_error(args, e)
     ok = True
     for h in resp.health_status:
         status = tetragon_pb2.HealthStatusResult.Name(h.status)
@@ -176,7 +146,7 @@ def _print_agent_status(args) -> None:
 
     from appliance.api import appliance_pb2, appliance_pb2_grpc
 
-    channel = grpc.insecure_channel(_server(args))
+    channel = grpc.insecure_channel(server_target(args))
     try:
         st = appliance_pb2_grpc.AgentStub(channel).GetAgentStatus(
             appliance_pb2.GetAgentStatusRequest(), timeout=args.timeout
@@ -199,9 +169,9 @@ def cmd_version(args) -> int:
     if args.client:
         return 0
     try:
-        resp = _stub(args).GetVersion(sensors_pb2.GetVersionRequest(), timeout=args.timeout)
+        resp = stub(args).GetVersion(sensors_pb2.GetVersionRequest(), timeout=args.timeout)
     except grpc.RpcError as e:
-        return _rpc_error(args, e)
+        return rpc_error(args, e)
     print(f"Server version: {resp.version}")
     return 0
 

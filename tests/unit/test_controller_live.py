@@ -11,7 +11,7 @@ import pytest
 
 from appliance import live
 from appliance.export.pipeline import JsonLinesSink, Pipeline
-from appliance.settings import Settings
+from appliance.settings import Settings, config_locations
 
 
 class Hub:
@@ -176,11 +176,11 @@ def test_parse_setting():
 
 
 def test_config_locations():
-    loc = live.config_locations(
+    loc = config_locations(
         {"APPLIANCE_SYSTEM_CONF_DIRS": "/a:/b", "APPLIANCE_SYSTEM_CONF_YAML": "/c.yaml"}
     )
     assert loc == {"system_dirs": ("/a", "/b"), "yaml_file": "/c.yaml"}
-    assert live.config_locations({})["yaml_file"] == "/etc/tetragon/tetragon.yaml"
+    assert config_locations({})["yaml_file"] == "/etc/tetragon/tetragon.yaml"
 
 
 def test_events_handed_to_the_old_file_just_before_a_swap_are_kept(agent, tmp_path):

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from appliance import agent as agent_main
+from appliance import logging_setup
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def restore():
 def test_level_signals(restore):
     root = restore
     root.setLevel(logging.INFO)
-    agent_main.install_level_signals()
+    logging_setup.install_level_signals()
     os.kill(os.getpid(), signal.SIGRTMIN + 20)
     assert root.level == logging.DEBUG
     os.kill(os.getpid(), signal.SIGRTMIN + 21)
@@ -37,8 +37,8 @@ def test_level_signals(restore):
 def test_back_to_a_level_changed_at_run_time(restore):
     root = restore
     root.setLevel(logging.INFO)
-    agent_main.install_level_signals()
-    agent_main.set_configured_level("warn")  # a live --log-level change
+    logging_setup.install_level_signals()
+    logging_setup.set_configured_level("warn")  # a live --log-level change
     assert root.level == logging.WARNING
     os.kill(os.getpid(), signal.SIGRTMIN + 20)
     assert root.level == logging.DEBUG

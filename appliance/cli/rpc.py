@@ -1,0 +1,42 @@
+"""What every `tetra` command that calls the agent shares: the client stub and the
+report of a failed call (kept apart so the subcommand modules need not import the CLI's
+entry point)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_SERVER = "localhost:54321"
+
+
+def server_target(args) -> str:
+    addr = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS") or DEFAULT_SERVER
+    from appliance.api.server import grpc_target
+
+    return grpc_target(addr)
+
+
+def stub(args):
+    """A FineGuidanceSensors client for the address of --server-address."""
+    import grpc
+
+    from appliance.api.tetragon import sensors_pb2_grpc
+
+    channel = grpc.insecure_channel(server_target(args))
+    return sensors_pb2_grpc.FineGuidanceSensorsStub(channel)
+
+
+def rpc_error(args, e) -> int:
+    """Print a failed call the way a user can act on it; the exit status."""
+    code = e.code().name if hasattr(e, "code") else ""
+    if code == "UNAVAILABLE":
+        print(
+            f"tetra: cannot reach the agent at {args.server_address or DEFAULT_SERVER}: "
+            "is tetragon running? (pass --server-address to use another address)",
+            file=sys.stderr,
+        )
+    else:
+        detail = e.details() if hasattr(e, "details") else str(e)
+        print(f"tetra: {code or 'error'}: {detail}", file=sys.stderr)
+    return 1
