@@ -7,8 +7,9 @@ waits for the answer, so enforcement is in place before the container's first pr
 When the agent cannot be reached, the fail check decides: containers in an allowed
 namespace start anyway, others fail (exit 1) with a message naming the log file.
 
-It runs on every container start, so it imports only the standard library and grpc, and
-encodes its one protobuf message by hand (field numbers of Tetragon's v1 API).
+It runs on every container start, so it imports only the standard library: it encodes
+its one protobuf message by hand (field numbers of Tetragon's v1 API) and makes the one
+gRPC call with :mod:`appliance.rthooks.h2call`.
 """
 
 from __future__ import annotations
@@ -275,16 +276,12 @@ def build_request(state: dict) -> tuple[dict, dict]:
 
 
 def call_agent(address: str, payload: bytes, timeout: float) -> None:
-    import grpc  # the one heavy import, only when there is a request to send
+    from appliance.rthooks.h2call import CallError, unary
 
     try:
-        with grpc.insecure_channel(address) as ch:
-            ch.unary_unary(METHOD)(payload, timeout=timeout)
-    except grpc.RpcError as e:
-        code = e.code().name.title().replace("_", "") if e.code() else "Unknown"
-        raise HookError(
-            f"connecting to agent ({address}) failed: rpc error: code = {code} desc = {e.details()}"
-        ) from None
+        unary(address, METHOD, payload, timeout)
+    except CallError as e:
+        raise HookError(str(e)) from None
 
 
 def fail_check(conf: dict, ann: dict | None) -> str:

@@ -56,7 +56,10 @@ def test_hanging_agent_timeout_honoured(hanging_agent, tmp_path):
     assert took < 5, took
     assert r.returncode == 1 and str(logf) in r.stderr and "Traceback" not in r.stderr
     msgs = [(x["msg"], x.get("err", "")) for x in log_lines(logf)]
-    assert msgs[0][0] == "hook request to the agent failed" and "DeadlineExceeded" in msgs[0][1]
+    assert (
+        msgs[0][0] == "hook request to the agent failed"
+        and "context deadline exceeded" in msgs[0][1]
+    )
     assert msgs[-1][0] == "failing container"
 
 
@@ -119,3 +122,27 @@ def test_other_stages_accepted(tmp_path):
         r = run_hook([f"--log-fname={logf}", stage], "")
         assert r.returncode == 0
     assert [x["msg"] for x in log_lines(logf)] == ["nothing to do", "nothing to do"]
+
+
+def test_agent_error_status_fails_container(tmp_path):
+    """A sink that raises: the agent answers with a gRPC error, the hook applies the check."""
+    from appliance.api.hub import EventHub
+    from appliance.api.server import Servicer, start_server
+
+    def refuse(start):
+        raise RuntimeError("policy filter not ready")
+
+    sock = f"unix://{tmp_path}/err.sock"
+    server = start_server(sock, Servicer(EventHub(), runtime_hook_sink=refuse), workers=2)
+    try:
+        logf = tmp_path / "hook.log"
+        bundle = make_bundle(tmp_path / "b")
+        r = run_hook(
+            [f"--grpc-address={sock}", f"--log-fname={logf}", "createRuntime"], _state(bundle)
+        )
+        assert r.returncode == 1
+        lines = log_lines(logf)
+        assert lines[0]["msg"] == "hook request to the agent failed"
+        assert "error status" in lines[0]["err"]
+    finally:
+        server.stop(0)
