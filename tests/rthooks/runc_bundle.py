@@ -25,7 +25,13 @@ def missing() -> str:
     return ""
 
 
-def make(path: str, name: str, hook_args: list[str] | None, annotations: dict) -> str:
+def make(
+    path: str,
+    name: str,
+    hook_args: list[str] | None,
+    annotations: dict,
+    args: list[str] | None = None,
+) -> str:
     """Bundle at ``path`` running ``busybox true``; ``hook_args`` is the createRuntime hook."""
     rootfs = os.path.join(path, "rootfs", "bin")
     os.makedirs(rootfs, exist_ok=True)
@@ -37,7 +43,7 @@ def make(path: str, name: str, hook_args: list[str] | None, annotations: dict) -
     with open(cfg) as f:
         spec = json.load(f)
     spec["process"]["terminal"] = False
-    spec["process"]["args"] = ["/bin/busybox", "true"]
+    spec["process"]["args"] = args or ["/bin/busybox", "true"]
     spec["root"]["readonly"] = True
     spec["annotations"] = annotations
     spec["linux"]["cgroupsPath"] = f"/rthooks-test/{name}"
