@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
-	image docker-test install uninstall k8s-test k8s-bench
+	image docker-test install uninstall k8s-test k8s-bench rthooks-test
 
 setup:
 	./scripts/setup.sh
@@ -49,6 +49,10 @@ VM_TESTS ?= tests/integration/test_process_lifecycle.py tests/integration/test_p
 vm-test: bpf
 	$(SUDO) $(PY) tests/vm/matrix.py --python $(PY) --timeout 1500 \
 		--pytest-args "-m integration $(VM_TESTS) -q -rA"
+
+# the runtime hook with real runtimes (runc); skips with the reason when one is missing
+rthooks-test:
+	$(SUDO) $(PY) -m pytest -q -rs tests/rthooks
 
 proto:
 	./scripts/gen-proto.sh

@@ -138,6 +138,13 @@ class Agent:
             )
         except KubernetesError as e:
             raise StartupError(str(e)) from None
+        # outside Kubernetes, containers announced by runtime hooks are looked up first
+        from appliance.metadata.hooks import HookAwareSource, HookRegistry, registry_sink
+
+        self.hook_registry = HookRegistry()
+        self.runtime_hook_sink = registry_sink(self.hook_registry)
+        if getattr(self.metadata, "kind", "") != "kubernetes":
+            self.metadata = HookAwareSource(self.hook_registry, self.metadata)
         self.tracker.metadata, self.tracker.procfs = self.metadata, s.procfs
         self._start_pod_identity()
         # events from processes started from now on are queued in the ring buffer;
@@ -158,7 +165,7 @@ class Agent:
             try:
                 self.server = start_server(
                     s.server_address,
-                    Servicer(self.hub, self.policies),
+                    Servicer(self.hub, self.policies, self.runtime_hook_sink),
                     extra=[live.service(self)],
                 )
             except ServerError as e:

@@ -31,9 +31,11 @@ def _filters(msgs) -> list[dict]:
 class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
     """Serves events from the hub; policy calls go to `policies` when the agent has one."""
 
-    def __init__(self, hub: EventHub, policies=None):
+    def __init__(self, hub: EventHub, policies=None, runtime_hook_sink=None):
         self.hub = hub
         self.policies = policies
+        #: called with each RuntimeHook's ContainerStart (appliance.rthooks.request.Sink)
+        self.runtime_hook_sink = runtime_hook_sink
 
     def GetEvents(self, request: events_pb2.GetEventsRequest, context):
         try:
@@ -75,6 +77,30 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
 
     def GetVersion(self, request, context):
         return sensors_pb2.GetVersionResponse(version=__version__)
+
+    def RuntimeHook(self, request, context):
+        """A runtime hook announces a container: hand it to the sink before answering, so
+        whatever the sink sets up is in place when the runtime starts the process."""
+        from appliance.rthooks.request import RequestError, from_request
+
+        if self.runtime_hook_sink is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "runtime hooks are not enabled")
+        try:
+            start = from_request(request)
+        except RequestError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        try:
+            self.runtime_hook_sink(start)
+        except Exception as e:
+            log.warning("runtime hook for %s: %s", start.cgroups_path or start.container_id, e)
+            context.abort(grpc.StatusCode.INTERNAL, f"runtime hook: {e}")
+        log.debug(
+            "runtime hook: container %s cgroup %s (id %d)",
+            start.container_id,
+            start.cgroups_path,
+            start.cgroup_id,
+        )
+        return tetragon_pb2.RuntimeHookResponse()
 
     # Tracing policies: delegated to the policy manager -------------------------
     def _policy_call(self, name: str, request, context):

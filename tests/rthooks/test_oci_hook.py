@@ -1,0 +1,148 @@
+"""tetragon-oci-hook as a runtime runs it: a process, OCI state on stdin, a real gRPC peer."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from tests.rthooks.conftest import CID, POD_UID, log_lines, make_bundle, run_hook
+
+FAILCHECK_OK = (
+    "failCheck determined that we should not fail this container, even if there was an error"
+)
+
+
+def _state(bundle: str) -> str:
+    return json.dumps({"ociVersion": "1.0.2", "id": CID, "status": "creating", "bundle": bundle})
+
+
+def test_success_reaches_sink_and_logs_docs_line(agent, tmp_path):
+    sock, seen = agent
+    bundle = make_bundle(tmp_path / "b")
+    logf = tmp_path / "hook.log"
+    r = run_hook([f"--grpc-address={sock}", f"--log-fname={logf}", "createRuntime"], _state(bundle))
+    assert r.returncode == 0, r.stderr
+    assert len(seen) == 1
+    start = seen[0]
+    assert (start.container_id, start.pod_uid, start.container_name, start.pod_namespace) == (
+        CID,
+        POD_UID,
+        "test",
+        "default",
+    )
+    last = log_lines(logf)[-1]
+    assert last["msg"] == "hook request to agent succeeded" and last["level"] == "INFO"
+    assert list(last)[:4] == ["time", "level", "msg", "hook"]
+    assert last["hook"] == "createRuntime" and last["req-containerName"] == "test"
+    assert last["req-cgroups"] == f"/kubepods/besteffort/pod{POD_UID}/{CID}"
+    assert last["req-rootdir"] == os.path.join(bundle, "rootfs") and "start-time" in last
+
+
+def test_hanging_agent_timeout_honoured(hanging_agent, tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    logf = tmp_path / "hook.log"
+    t0 = time.monotonic()
+    r = run_hook(
+        [
+            f"--grpc-address={hanging_agent}",
+            "--grpc-timeout=500ms",
+            f"--log-fname={logf}",
+            "createRuntime",
+        ],
+        _state(bundle),
+    )
+    took = time.monotonic() - t0
+    assert took < 5, took
+    assert r.returncode == 1 and str(logf) in r.stderr and "Traceback" not in r.stderr
+    msgs = [(x["msg"], x.get("err", "")) for x in log_lines(logf)]
+    assert (
+        msgs[0][0] == "hook request to the agent failed"
+        and "context deadline exceeded" in msgs[0][1]
+    )
+    assert msgs[-1][0] == "failing container"
+
+
+def test_agent_down_fail_allow(tmp_path):
+    down = f"unix://{tmp_path}/absent.sock"
+    logf = tmp_path / "hook.log"
+    cases = [
+        ("kube-system", [], 0),
+        ("default", [], 1),
+        ("team-a", ["--fail-allow-namespaces=kube-system,team-a"], 0),
+        ("ci-7", ["--fail-allow-namespaces-regex=ci-[0-9]+"], 0),
+        ("prod", ["--fail-allow-namespaces-regex=ci-[0-9]+"], 1),
+    ]
+    for ns, extra, rc in cases:
+        bundle = make_bundle(tmp_path / ns, namespace=ns)
+        args = [f"--grpc-address={down}", "--grpc-timeout=2s", f"--log-fname={logf}", *extra]
+        r = run_hook([*args, "createRuntime"], _state(bundle))
+        assert r.returncode == rc, (ns, r.stderr)
+        assert "Traceback" not in r.stderr
+        last = log_lines(logf)[-1]["msg"]
+        assert last == (FAILCHECK_OK if rc == 0 else "failing container"), (ns, last)
+
+
+def test_bad_input_is_a_log_line_and_the_fail_check(agent, tmp_path):
+    sock, seen = agent
+    logf = tmp_path / "hook.log"
+    base = [f"--grpc-address={sock}", f"--log-fname={logf}", "createRuntime"]
+    cases = {
+        "garbage": ("{not json", "OCI state on stdin is not JSON"),
+        "empty": ("", "empty OCI state on stdin"),
+        "no-config": (_state(make_bundle(tmp_path / "nc", config=False)), "failed to find spec"),
+        "bad-cgroup": (
+            _state(make_bundle(tmp_path / "bc", cgroups="no-layout-here")),
+            "Unknown cgroup path",
+        ),
+    }
+    for name, (stdin, err) in cases.items():
+        r = run_hook(base, stdin)
+        assert r.returncode == 1, name
+        assert str(logf) in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
+        lines = log_lines(logf)
+        assert err in lines[-2]["err"], (name, lines[-2])
+        assert lines[-1]["msg"] == "failing container"
+    assert seen == []
+
+
+def test_unwritable_log_file_falls_back_to_stderr(agent, tmp_path):
+    sock, seen = agent
+    bundle = make_bundle(tmp_path / "b")
+    logf = "/proc/tetragon-oci-hook.log"
+    r = run_hook([f"--grpc-address={sock}", f"--log-fname={logf}", "createRuntime"], _state(bundle))
+    assert r.returncode == 0 and len(seen) == 1
+    assert f"cannot write log file {logf}" in r.stderr
+    assert "hook request to agent succeeded" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_other_stages_accepted(tmp_path):
+    logf = tmp_path / "hook.log"
+    for stage in ("createContainer", "poststop"):
+        r = run_hook([f"--log-fname={logf}", stage], "")
+        assert r.returncode == 0
+    assert [x["msg"] for x in log_lines(logf)] == ["nothing to do", "nothing to do"]
+
+
+def test_agent_error_status_fails_container(tmp_path):
+    """A sink that raises: the agent answers with a gRPC error, the hook applies the check."""
+    from appliance.api.hub import EventHub
+    from appliance.api.server import Servicer, start_server
+
+    def refuse(start):
+        raise RuntimeError("policy filter not ready")
+
+    sock = f"unix://{tmp_path}/err.sock"
+    server = start_server(sock, Servicer(EventHub(), runtime_hook_sink=refuse), workers=2)
+    try:
+        logf = tmp_path / "hook.log"
+        bundle = make_bundle(tmp_path / "b")
+        r = run_hook(
+            [f"--grpc-address={sock}", f"--log-fname={logf}", "createRuntime"], _state(bundle)
+        )
+        assert r.returncode == 1
+        lines = log_lines(logf)
+        assert lines[0]["msg"] == "hook request to the agent failed"
+        assert "error status" in lines[0]["err"]
+    finally:
+        server.stop(0)
