@@ -201,6 +201,11 @@ class Agent:
 
             self.policy_filter = PolicyFilter(src.pods)
             src.add_listener(self.policy_filter.on_pod)
+        # a runtime hook's container: indexed with its pod and in the policy filters
+        # before the hook is answered (see appliance.rthooks)
+        from appliance.policy.filter import pod_hook_sink
+
+        self.runtime_hook_sink = pod_hook_sink(src, self.policy_filter)
 
     def _load_sensor(self, obj_path: str) -> None:
         try:

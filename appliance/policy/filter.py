@@ -285,11 +285,13 @@ def pod_hook_sink(source, pfilter: PolicyFilter | None) -> Callable[[object], No
                 start.pod_namespace, start.pod_name, start.pod_uid,
             )  # fmt: skip
             return
-        if pfilter is None or not start.cgroup_id:
+        if pfilter is None:
             return
+        # the unified hierarchy's id, the one bpf_get_current_cgroup_id() returns
+        cg = pfilter.resolver.path_id(start.cgroups_path) or start.cgroup_id
         c = next((c for c in pod.containers if c.id == start.container_id), None)
-        if c is not None:
-            n = pfilter.add_container(pod, c, start.cgroup_id)
+        if c is not None and cg:
+            n = pfilter.add_container(pod, c, cg)
             log.debug("runtime hook: %s/%s in %d filtered policies", pod.key, c.name, n)
 
     return sink
