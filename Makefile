@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
-	image docker-test install uninstall k8s-test k8s-bench rthooks-test
+	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test
 
 setup:
 	./scripts/setup.sh
@@ -23,6 +23,12 @@ unit:
 
 integration: bpf
 	$(SUDO) $(PY) -m pytest -q -m integration tests/integration
+
+# a one-node Kubernetes for tests/k8s (binaries cached in $${KUBE_TEST_CACHE:-~/.cache/k8s-test})
+k8s-cluster-build:
+	$(SUDO) tests/k8s/cluster.sh build
+	$(SUDO) tests/k8s/cluster.sh images
+
 
 lint:
 	$(PY) -m ruff check .

@@ -173,7 +173,8 @@ def main() -> int:
     if not kc:
         print("set TETRAGON_TEST_KUBECONFIG to a running test cluster (see tests/k8s)")
         return 2
-    cluster = Cluster(Path(kc), os.environ.get("KUBECTL") or str(Path(kc).parents[1] / "kubectl"))
+    kubectl = os.environ.get("KUBECTL") or str(Path(kc).parents[1] / "kubectl")
+    cluster = Cluster(Path(kc), Path(kubectl), None)
     work = Path(tempfile.mkdtemp(prefix="bench-k8s-"))
     agent = RunningAgent(work, ["--metadata-source", "kubernetes", "--k8s-kubeconfig-path", kc,
                                 "--node-name", "localhost", "--enable-policy-filter"])  # fmt: skip

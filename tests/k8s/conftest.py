@@ -1,39 +1,123 @@
-"""The test cluster: TETRAGON_TEST_KUBECONFIG names a running one."""
+"""Fixtures for tests that need a real Kubernetes cluster (marker `k8s`).
+
+`cluster` uses $TETRAGON_TEST_KUBECONFIG when set, else starts one with cluster.sh in a
+temporary directory and stops it at session end (also on failure)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+HERE = Path(__file__).resolve().parent
+CLUSTER_SH = HERE / "cluster.sh"
+CACHE = Path(os.environ.get("KUBE_TEST_CACHE", Path.home() / ".cache/k8s-test"))
+BINARIES = ("kube-apiserver", "kubelet", "kube-scheduler", "kube-controller-manager", "kubectl")
+
 
 @dataclass
 class Cluster:
-    kubeconfig: Path
-    kubectl_bin: str
-    node_name: str = "localhost"
+    """A running cluster: its kubeconfig, kubectl, and (when started here) its state dir."""
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True):
-        r = subprocess.run(
-            [self.kubectl_bin, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
-            timeout=120,
-        )
+    kubeconfig: Path
+    kubectl_bin: Path
+    state_dir: Path | None
+    node_name: str = os.environ.get("KUBE_NODE_NAME", "localhost")
+
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster; on failure the error names the command."""
+        cmd = [str(self.kubectl_bin), f"--kubeconfig={self.kubeconfig}", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
         if check and r.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)}: {r.returncode}\n{r.stderr}")
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr.strip()}")
         return r
+
+    def apply(self, manifest: dict) -> None:
+        """kubectl apply one object given as a dict."""
+        self.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+    def run_pod(self, manifest: dict, phase: str = "Running", timeout: float = 90) -> dict:
+        """Create a pod from a manifest dict and wait for phase; returns the pod object."""
+        self.apply(manifest)
+        meta = manifest["metadata"]
+        return self.wait_pod_phase(meta.get("namespace", "default"), meta["name"], phase, timeout)
+
+    def wait_pod_phase(self, namespace: str, name: str, phase: str, timeout: float = 90) -> dict:
+        """Poll until the pod reaches phase; the error carries its last status."""
+        deadline = time.monotonic() + timeout
+        pod: dict = {}
+        while time.monotonic() < deadline:
+            r = self.kubectl("-n", namespace, "get", "pod", name, "-o", "json", check=False)
+            if r.returncode == 0:
+                pod = json.loads(r.stdout)
+                if pod.get("status", {}).get("phase") == phase:
+                    return pod
+            time.sleep(0.5)
+        raise AssertionError(f"pod {namespace}/{name} not {phase}: {pod.get('status')}")
+
+    def delete_namespace(self, namespace: str, timeout: float = 120) -> None:
+        """Delete a namespace and wait until it is gone."""
+        self.kubectl(
+            "delete",
+            "namespace",
+            namespace,
+            "--ignore-not-found",
+            "--wait=true",
+            f"--timeout={int(timeout)}s",
+            timeout=timeout + 10,
+        )
+
+
+def _start_reason() -> str | None:
+    """Why a cluster cannot be started here, or None."""
+    if os.geteuid() != 0:
+        return "the test cluster needs root (run `make k8s-test`)"
+    missing = [b for b in BINARIES if not (CACHE / b).exists()]
+    if missing:
+        return f"Kubernetes binaries not built in {CACHE} ({', '.join(missing)}): run `make k8s-cluster-build`"
+    if shutil.which("containerd") is None:
+        return "containerd is not installed: run `make k8s-cluster-build`"
+    return None
 
 
 @pytest.fixture(scope="session")
-def cluster():
-    kc = os.environ.get("TETRAGON_TEST_KUBECONFIG", "")
-    if not kc:
-        pytest.skip("no test cluster: set TETRAGON_TEST_KUBECONFIG")
-    kubectl = os.environ.get("KUBECTL") or str(Path(kc).parents[1] / "kubectl")
-    return Cluster(Path(kc), kubectl)
+def cluster() -> Iterator[Cluster]:
+    """The session's cluster (see the module docstring)."""
+    env_kc = os.environ.get("TETRAGON_TEST_KUBECONFIG")
+    kubectl_bin = Path(shutil.which("kubectl") or CACHE / "kubectl")
+    if (CACHE / "kubectl").exists():
+        kubectl_bin = CACHE / "kubectl"
+    if env_kc:
+        yield Cluster(Path(env_kc), kubectl_bin, None)
+        return
+    reason = _start_reason()
+    if reason:
+        pytest.skip(reason)
+    state = Path(tempfile.mkdtemp(prefix="k8s-cluster."))
+    t0 = time.monotonic()
+    r = subprocess.run([str(CLUSTER_SH), "start", str(state)], capture_output=True, text=True)
+    try:
+        if r.returncode != 0:
+            pytest.skip(f"test cluster did not start: {r.stderr.strip()[-800:]}")
+        print(f"cluster started in {time.monotonic() - t0:.1f} s")
+        yield Cluster(Path(r.stdout.strip().splitlines()[-1]), kubectl_bin, state)
+    finally:
+        subprocess.run([str(CLUSTER_SH), "stop", str(state)], capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/k8s carries the `k8s` marker."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.k8s)
