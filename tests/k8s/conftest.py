@@ -84,7 +84,10 @@ def _start_reason() -> str | None:
         return "the test cluster needs root (run `make k8s-test`)"
     missing = [b for b in BINARIES if not (CACHE / b).exists()]
     if missing:
-        return f"Kubernetes binaries not built in {CACHE} ({', '.join(missing)}): run `make k8s-cluster-build`"
+        return (
+            f"Kubernetes binaries not built in {CACHE} ({', '.join(missing)}): "
+            "run `make k8s-cluster-build`"
+        )
     if shutil.which("containerd") is None:
         return "containerd is not installed: run `make k8s-cluster-build`"
     return None
