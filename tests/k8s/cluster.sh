@@ -385,6 +385,23 @@ api_stop() {
   done
 }
 
+api_restart() {  # DIR [SECONDS]: the API server down for SECONDS (etcd keeps running), then back
+  local D=${1:?usage: api-restart DIR [SECONDS]}; D=$(cd "$D" && pwd)/api
+  local pid cmd=() i
+  pid=$(cat "$D/apiserver.pid")
+  mapfile -d '' cmd < "/proc/$pid/cmdline"
+  kill "$pid"; for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  log "API server stopped"
+  sleep "${2:-5}"
+  setsid "${cmd[@]}" >>"$D/apiserver.log" 2>&1 </dev/null &
+  echo $! > "$D/apiserver.pid"
+  for i in $(seq 120); do
+    curl -sk --max-time 1 "https://127.0.0.1:${KUBE_APISERVER_PORT:-6443}/readyz" 2>/dev/null | grep -q ok && { log "API server back"; return 0; }
+    sleep 0.5
+  done
+  log "API server not ready after 60 s"; exit 1
+}
+
 load_image() {  # DIR IMAGE: docker save | ctr import into DIR's containerd
   local D=${1:?usage: load-image DIR IMAGE} I=${2:?usage: load-image DIR IMAGE}
   D=$(cd "$D" && pwd); alive "$D" containerd || { log "containerd of $D is not running"; exit 1; }
@@ -398,6 +415,7 @@ case ${1:-} in
   images) images "${2:-}" ;;
   start) start "${2:-}" ;;
   load-image) load_image "${2:-}" "${3:-}" ;;
+  api-restart) api_restart "${2:-}" "${3:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 build | images [DIR] | start DIR | load-image DIR IMAGE | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 build | images [DIR] | start DIR | load-image DIR IMAGE | api-restart DIR [S] | stop DIR" >&2; exit 2 ;;
 esac

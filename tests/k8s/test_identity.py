@@ -269,3 +269,37 @@ def test_a_refused_policy_is_an_event_on_the_object(cluster, node):
     finally:
         cluster.kubectl("-n", "default", "delete", "tgtpn", "broken", "--ignore-not-found",
                         check=False)  # fmt: skip
+
+
+def test_api_server_away_and_back(cluster, node):
+    """The watches resume from a fresh listing: nothing lost, nothing applied twice."""
+    if cluster.state_dir is None:
+        pytest.skip("the API server can be restarted only on a cluster these tests started")
+    agent, ctl = node
+    cluster_sh = Path(__file__).resolve().parent / "cluster.sh"
+    text = (FIXTURES / "lseek-namespaced.yaml").read_text()
+    text = text.replace('name: "lseek-namespaced"', 'name: "lseek-survives"')
+    sh_pod(cluster, "survivor")
+    try:
+        apply_policy(cluster, text)
+        wait_policy_loaded(agent, "lseek-survives")
+        mark = ctl.mark()
+        subprocess.run([str(cluster_sh), "api-restart", str(cluster.state_dir), "5"], check=True,
+                       capture_output=True)  # fmt: skip
+        assert lseek_in(cluster, "survivor").returncode == 137  # enforcement never stopped
+        # the policy watch follows again: a policy created after the restart is applied
+        apply_policy(cluster, text.replace("lseek-survives", "lseek-after"))
+        ctl.wait_log("TracingPolicyNamespaced default/lseek-after added", timeout=60, after=mark)
+        # a pod started after the API came back still gets its pod block and the policy
+        sh_pod(cluster, "newcomer")
+        assert lseek_in(cluster, "newcomer").returncode == 137
+        time.sleep(2)
+        log = ctl.text()[mark:]
+        assert "lseek-survives added" not in log  # not applied a second time
+        assert agent.log.read_text().count("policy lseek-survives loaded") == 1
+        assert "Traceback" not in ctl.text() and "Traceback" not in agent.log.read_text()
+    finally:
+        cluster.kubectl("-n", "default", "delete", "tgtpn", "lseek-survives", "lseek-after",
+                        "--ignore-not-found", check=False)  # fmt: skip
+        cluster.kubectl("-n", "default", "delete", "pod", "survivor", "newcomer",
+                        "--wait=false", "--ignore-not-found", check=False)  # fmt: skip
