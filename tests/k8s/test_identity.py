@@ -303,3 +303,41 @@ def test_api_server_away_and_back(cluster, node):
                         "--ignore-not-found", check=False)  # fmt: skip
         cluster.kubectl("-n", "default", "delete", "pod", "survivor", "newcomer",
                         "--wait=false", "--ignore-not-found", check=False)  # fmt: skip
+
+
+def test_crds_not_creatable_without_rights_are_reported(cluster, tmp_path, caplog):
+    """A service account without rights on CRDs: a warning that says what to grant, no
+    traceback, and the controller goes on with the CRDs the manifests installed."""
+    import base64
+    import logging
+
+    import yaml
+
+    from appliance.metadata.kubernetes import api_client
+    from controller.kubernetes import ensure_crds
+
+    cluster.kubectl("-n", "default", "create", "serviceaccount", "nobody", check=False)
+    secret = ""
+    for _ in range(60):
+        secret = cluster.kubectl("-n", "default", "get", "sa", "nobody", "-o",
+                                 "jsonpath={.secrets[0].name}", check=False).stdout  # fmt: skip
+        if secret:
+            break
+        time.sleep(0.5)
+    token = base64.b64decode(
+        cluster.kubectl(
+            "-n", "default", "get", "secret", secret, "-o", "jsonpath={.data.token}"
+        ).stdout  # fmt: skip
+    ).decode()
+    kc = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    kc["users"] = [{"name": "admin", "user": {"token": token}}]
+    path = tmp_path / "nobody.kubeconfig"
+    path.write_text(yaml.safe_dump(kc))
+    try:
+        with caplog.at_level(logging.WARNING, logger="tetragon.controller.k8s"):
+            assert ensure_crds(api_client(str(path))) is False
+        text = caplog.text
+        assert "customresourcedefinitions" in text and "403" in text
+        assert "kubectl apply -k install/kubernetes" in text or "manifests" in text
+    finally:
+        cluster.kubectl("-n", "default", "delete", "serviceaccount", "nobody", check=False)
