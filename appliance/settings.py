@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1108,8 +1107,9 @@ def load_settings(
                 sources["node_name"] = f"env {var}"
                 break
         else:
-            values["node_name"] = socket.gethostname()
-            sources["node_name"] = "host name"
+            from appliance.nodename import host_name
+
+            values["node_name"], sources["node_name"] = host_name()
     if "enable_cgtrackerid" not in values and values.get("enable_cgidmap"):
         values["enable_cgtrackerid"] = True
         sources["enable_cgtrackerid"] = "default (follows enable-cgidmap)"
