@@ -965,7 +965,9 @@ def _read_env(environ: Mapping[str, str], warnings: list[str]) -> _Layer:
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):  # type: ignore[override]
-        raise SettingsError("command line", None, message)
+        from appliance.suggest import with_suggestion
+
+        raise SettingsError("command line", None, with_suggestion(message, self))
 
 
 def build_arg_parser(prog: str) -> argparse.ArgumentParser:

@@ -261,7 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # the sub-command's usage, and the flag it probably meant
+        from appliance.suggest import did_you_mean
+
+        sub = parser._subparsers._group_actions[0].choices.get(args.cmd, parser)
+        sub.error(f"unrecognized arguments: {' '.join(unknown)}{did_you_mean(unknown, sub)}")
     try:
         return args.func(args)
     except BrokenPipeError:
