@@ -65,7 +65,9 @@ def pod_block(
         return None
     if not ns_pid:
         ns_pid = 1 if info.pid and pid == info.pid else read_ns_pid(procfs, pid)
-    return info.pod_block(ns_pid, start_time if ns_pid == 1 else "")
+    if ns_pid == 1 and start_time and not info.start_time:
+        info = source.first_process_started(info, start_time)
+    return info.pod_block(ns_pid)
 
 
 def with_pod(proc: dict, pod: dict) -> dict:

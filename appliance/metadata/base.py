@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from appliance.events.common import CONTAINER_ID_LEN
 
@@ -117,6 +117,12 @@ class MetadataSource(ABC):
     @abstractmethod
     def container(self, container_id: str, cgroup_id: int) -> ContainerInfo | None:
         """The container with this id (full, or the first 31 characters), or None."""
+
+    def first_process_started(self, info: ContainerInfo, start_time: str) -> ContainerInfo:
+        """The container's first process started at ``start_time``, before the source
+        knew the container's start: that time stands for it (a source may keep it for the
+        container's next processes, until it learns the real one)."""
+        return replace(info, start_time=start_time)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Stop background work and release connections."""

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,6 +161,14 @@ class DockerSource(MetadataSource):
             self._asked[key] = now
             self._refresh.put(key)
         return info
+
+    def first_process_started(self, info: ContainerInfo, start_time: str) -> ContainerInfo:
+        hinted = replace(info, start_time=start_time)
+        key = info.short_id
+        with self._lock:
+            if self._by_id.get(key) is info:  # not replaced by the engine's answer meanwhile
+                self._by_id[key] = hinted
+        return hinted
 
     def __len__(self) -> int:
         return len(self._by_id)

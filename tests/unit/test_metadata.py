@@ -504,3 +504,34 @@ def test_node_name_is_the_hosts_from_a_container(tmp_path):
     (tmp_path / "self/ns/uts").unlink()
     (tmp_path / "self/ns/uts").symlink_to("uts:[1]")  # the host's namespace: gethostname
     assert host_name(str(tmp_path))[1] == "host name"
+
+
+def test_docker_source_keeps_the_first_process_start_until_the_engine_tells(tmp_path):
+    created = ContainerInfo(id=CID, name="web", runtime="docker")
+    src = dmod.DockerSource(client_factory=lambda *_: None, clock=lambda: 100.0)
+    src.put(created)
+    tracker = ProcessTracker("node", ProcessCache(), Clock(), src, procfs=str(tmp_path))
+    first = _exec(80, f"docker-{CID}.scope")
+    first.nspid = 1
+    c1 = tracker.on_exec(first)["process_exec"]["process"]["pod"]["container"]
+    second = _exec(81, f"docker-{CID}.scope", ktime=2_000)
+    second.nspid = 2
+    c2 = tracker.on_exec(second)["process_exec"]["process"]["pod"]["container"]
+    assert c1["pid"] == 1 and c2["pid"] == 2
+    assert c2["start_time"] == c1["start_time"]  # the container's, not the second process's
+    src.put(ContainerInfo(id=CID, name="web", start_time="2026-01-01T00:00:00.000000000Z", pid=5))
+    third = tracker.on_exec(_exec(82, f"docker-{CID}.scope"))["process_exec"]["process"]
+    assert third["pod"]["container"]["start_time"] == "2026-01-01T00:00:00.000000000Z"
+
+
+def test_node_name_through_the_engine_daemon_when_pid_1_is_closed(tmp_path):
+    from appliance.nodename import host_name
+
+    for pid, uts in (("self", "uts:[2]"), ("1042", "uts:[1]")):
+        (tmp_path / pid / "ns").mkdir(parents=True)
+        (tmp_path / pid / "ns" / "uts").symlink_to(uts)
+    (tmp_path / "1").mkdir()  # pid 1's namespace links are not readable here
+    (tmp_path / "1042/comm").write_text("dockerd\n")
+    (tmp_path / "1042/root/etc").mkdir(parents=True)
+    (tmp_path / "1042/root/etc/hostname").write_text("vm\n")
+    assert host_name(str(tmp_path)) == ("vm", f"{tmp_path}/1042/root/etc/hostname")
