@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 
-
 HOST_DAEMONS = ("dockerd", "containerd")
 
 

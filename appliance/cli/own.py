@@ -23,7 +23,7 @@ def own_container_id(cgroup_file: str = "/proc/self/cgroup") -> str:
     except OSError:
         return ""
     for line in lines:
-        cid = container_id(line.split(":", 2)[-1])
+        cid = container_id(line.rsplit("/", 1)[-1])  # the cgroup name: its last component
         if cid:
             return cid
     return ""

@@ -189,7 +189,7 @@ def test_own_container_is_left_out_of_getevents(tmp_path, monkeypatch):
     monkeypatch.delenv("TETRA_INCLUDE_OWN_CONTAINER", raising=False)
     cid = "0f3a5c1e2b7d49a8c6e5f4d3b2a1908776655443322110ffeeddccbbaa998877"
     cgroup = tmp_path / "cgroup"
-    cgroup.write_text(f"0::/system.slice/docker-{cid}.scope\n")
+    cgroup.write_text(f"1:cpu:/docker/{cid}\n0::/system.slice/docker-{cid}.scope\n")
     own = own_container_filter(False, str(cgroup))
     assert own == {"container_id": ["^" + cid[:31]]}
     view = EventFilter([], [own])
