@@ -9,7 +9,8 @@
 # Flags for the agent are written to $FLAGS and given to both supervised programs (the
 # controller reads the agent's setting flags with the same precedence); supervisord then
 # starts each through `entrypoint.sh --supervised CMD`, which adds them back. A flag that
-# only prints something (--help, --version, --generate-docs) runs the agent once instead.
+# only prints something (--help, --version, --generate-docs) runs the agent once instead;
+# flags that do not parse stop the container at once, with the agent's message.
 set -eu
 FLAGS=/run/tetragon-appliance/flags
 SUPERVISORD="/usr/bin/supervisord -c /etc/supervisor/supervisord.conf"
@@ -36,6 +37,21 @@ for arg in "$@"; do
     -h | --help | --version | --generate-docs) exec /usr/local/bin/tetragon "$@" ;;
   esac
 done
+
+# a flag that does not parse would only make supervisord restart both programs forever
+if [ $# -gt 0 ]; then
+  /usr/local/lib/tetragon/venv/bin/python - "$@" <<'PY' || exit 2
+import sys
+
+from appliance.settings import SettingsError, load_settings
+
+try:
+    load_settings(sys.argv[1:], {}, system_dirs=(), yaml_file="/nonexistent/tetragon.yaml")
+except SettingsError as e:
+    if e.source == "command line" or e.source.startswith("flag "):
+        sys.exit(f"tetragon: {e}")
+PY
+fi
 
 # the flags as a shell `set --` line, each one single-quoted
 mkdir -p "$(dirname "$FLAGS")"

@@ -472,5 +472,9 @@ def test_one_off_commands_run_and_exit(image):
     assert r.stdout.startswith("tetragon version ")
     label = orjson.loads(docker("image", "inspect", image).stdout)[0]["Config"]["Labels"]
     assert label["org.opencontainers.image.version"] in r.stdout
+    # a mistyped flag stops the container at once, with a suggestion
+    r = docker("run", "--rm", image, "/usr/bin/tetragon", "--export-filenam", "x", check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "(did you mean --export-filename?)" in r.stderr
     for path in ("/usr/bin/tetragon", "/usr/bin/tetra"):
         assert docker("run", "--rm", image, "test", "-x", path, check=False).returncode == 0
