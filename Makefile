@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
-	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test
+	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test dist
 
 setup:
 	./scripts/setup.sh
@@ -85,6 +85,11 @@ install: bpf
 
 uninstall:
 	$(SUDO) ./uninstall.sh
+
+# the release tarball dist/tetragon-<version>-<arch>.tar.gz (install.sh, uninstall.sh and what
+# they install; see scripts/dist.sh)
+dist: bpf
+	PYTHON=$(PY) ./scripts/dist.sh
 
 clean:
 	$(MAKE) -C bpf clean

@@ -7,10 +7,12 @@
 #   /usr/local/lib/tetragon/tetragon.conf.d   the default drop-ins (replaced on upgrade)
 #   /etc/tetragon/tetragon.conf.d             your drop-ins (kept)
 #   /etc/tetragon/tetragon.tp.d               your policies (kept)
-#   /etc/systemd/system/tetragon.service, tetragon-controller.service (enabled, started)
+#   /usr/lib/systemd/system/tetragon.service, tetragon-controller.service (enabled, started)
+#   the API on unix:///var/run/tetragon/tetragon.sock (mode 600): `sudo tetra getevents`
 #
 # Usage: ./install.sh [--prefix DIR] [--no-systemd] [--no-start]
-#   --prefix DIR   install under DIR instead of / (a staging or test root; no systemctl)
+#   --prefix DIR   install under DIR instead of / (a staging root to copy to / later: the
+#                  units keep naming /usr/local/bin, not DIR; no systemctl)
 #   --no-systemd   do not install the systemd units
 #   --no-start     install and enable the units, do not start them now
 # Environment: PYTHON (default python3, >= 3.11), PIP_* for pip's index settings.
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
     --prefix=*) PREFIX=${1#--prefix=} ;;
     --no-systemd) SYSTEMD=0 ;;
     --no-start) START=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,7 +44,7 @@ fi
 LIB=$PREFIX/usr/local/lib/tetragon
 BIN=$PREFIX/usr/local/bin
 ETC=$PREFIX/etc/tetragon
-UNITS=$PREFIX/etc/systemd/system
+UNITS=$PREFIX/usr/lib/systemd/system
 PY=${PYTHON:-python3}
 say() { echo "install.sh: $*"; }
 
@@ -75,6 +77,10 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 (cd "$SRC" && tar -c --exclude=__pycache__ --exclude='*.pyc' pyproject.toml appliance controller) |
   tar -x -C "$stage"
+# the version of these sources (a release tarball carries it already)
+if [ ! -f "$stage/appliance/_version.py" ]; then
+  echo "version = \"$("$PY" "$SRC/appliance/version.py" "$SRC")\"" > "$stage/appliance/_version.py"
+fi
 "$LIB/venv/bin/python" -m pip install -q --disable-pip-version-check "$stage"
 
 say "installing the BPF objects, headers and default drop-ins"
@@ -94,11 +100,16 @@ mkdir -p "$ETC/tetragon.conf.d" "$ETC/tetragon.tp.d"
 if [ "$SYSTEMD" = 1 ]; then
   mkdir -p "$UNITS"
   for unit in tetragon.service tetragon-controller.service; do
-    sed "s#/usr/local/#$PREFIX/usr/local/#g" "$SRC/packaging/systemd/$unit" > "$UNITS/$unit"
-    chmod 0644 "$UNITS/$unit"
+    install -m 0644 "$SRC/packaging/systemd/$unit" "$UNITS/$unit"
+    # an older install put them in /etc/systemd/system, which would win over these
+    if [ -z "$PREFIX" ] && [ -f "/etc/systemd/system/$unit" ] &&
+      grep -q '/usr/local/bin/tetragon' "/etc/systemd/system/$unit"; then
+      rm -f "/etc/systemd/system/$unit"
+    fi
   done
   if [ -n "$PREFIX" ]; then
-    say "units written to $UNITS (not enabled: --prefix)"
+    say "units written to $UNITS (not enabled: --prefix); they run /usr/local/bin/tetragon," \
+      "so copy $PREFIX to / before enabling them"
   elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl daemon-reload
     if [ "$START" = 1 ]; then
@@ -114,4 +125,5 @@ if [ "$SYSTEMD" = 1 ]; then
     say "systemd is not running here: units installed in $UNITS, not enabled"
   fi
 fi
-say "done: $("$BIN/tetra" version --client)"
+say "$("$BIN/tetra" version --client)"
+echo "Tetragon installed successfully!"

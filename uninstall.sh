@@ -1,7 +1,7 @@
 #!/bin/sh
-# Removes what install.sh installed: the systemd units (stopped and disabled first), the
-# commands in /usr/local/bin, and /usr/local/lib/tetragon (venv, BPF objects, default
-# drop-ins). Your configuration and policies in /etc/tetragon stay, unless --purge, which
+# Removes what install.sh installed: the systemd units in /usr/lib/systemd/system (stopped
+# and disabled first), the commands in /usr/local/bin, and /usr/local/lib/tetragon (venv,
+# BPF objects, default drop-ins). Your configuration and policies in /etc/tetragon stay, unless --purge, which
 # also removes /etc/tetragon, /var/log/tetragon and /var/cache/tetragon.
 #
 # Usage: ./uninstall.sh [--prefix DIR] [--purge]
@@ -28,7 +28,7 @@ elif [ "$(id -u)" != 0 ]; then
 fi
 LIB=$PREFIX/usr/local/lib/tetragon
 BIN=$PREFIX/usr/local/bin
-UNITS=$PREFIX/etc/systemd/system
+UNITS=$PREFIX/usr/lib/systemd/system
 say() { echo "uninstall.sh: $*"; }
 
 # --- systemd ------------------------------------------------------------------------------------
@@ -36,12 +36,19 @@ units=""
 for unit in tetragon-controller.service tetragon.service; do
   [ -f "$UNITS/$unit" ] && units="$units $unit"
 done
+# units of an older install, in /etc/systemd/system
+old_units=$PREFIX/etc/systemd/system
 if [ -n "$units" ]; then
   if [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     systemctl disable --now $units || true
   fi
   for unit in $units; do rm -f "$UNITS/$unit"; done
+  for unit in $units; do
+    if [ -f "$old_units/$unit" ] && grep -q '/usr/local/bin/tetragon' "$old_units/$unit"; then
+      rm -f "$old_units/$unit"
+    fi
+  done
   if [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl daemon-reload
     systemctl reset-failed tetragon.service tetragon-controller.service 2>/dev/null || true
@@ -74,7 +81,8 @@ else
 fi
 if [ -n "$PREFIX" ]; then
   # a staging root: also the directories the installation created, when left empty
-  for d in usr/local/lib usr/local/bin usr/local usr etc/systemd/system etc/systemd etc; do
+  for d in usr/local/lib usr/local/bin usr/local usr/lib/systemd/system usr/lib/systemd usr/lib usr \
+    etc/systemd/system etc/systemd etc; do
     rmdir "$PREFIX/$d" 2>/dev/null || true
   done
 fi

@@ -1,3 +1,5 @@
 """The appliance agent: loads BPF sensors, tracks processes, exports Tetragon-shaped events."""
 
-__version__ = "0.1.0"
+from appliance.version import current as _current_version
+
+__version__ = _current_version()

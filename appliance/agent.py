@@ -36,6 +36,9 @@ def _wants_docs(args: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if "--version" in args:
+        print(f"tetragon version {__version__}")
+        return 0
     if _wants_docs(args):  # documentation needs no root and loads nothing
         from appliance.settings import generate_docs
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -966,7 +965,9 @@ def _read_env(environ: Mapping[str, str], warnings: list[str]) -> _Layer:
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):  # type: ignore[override]
-        raise SettingsError("command line", None, message)
+        from appliance.suggest import with_suggestion
+
+        raise SettingsError("command line", None, with_suggestion(message, self))
 
 
 def build_arg_parser(prog: str) -> argparse.ArgumentParser:
@@ -1108,8 +1109,9 @@ def load_settings(
                 sources["node_name"] = f"env {var}"
                 break
         else:
-            values["node_name"] = socket.gethostname()
-            sources["node_name"] = "host name"
+            from appliance.nodename import host_name
+
+            values["node_name"], sources["node_name"] = host_name()
     if "enable_cgtrackerid" not in values and values.get("enable_cgidmap"):
         values["enable_cgtrackerid"] = True
         sources["enable_cgtrackerid"] = "default (follows enable-cgidmap)"

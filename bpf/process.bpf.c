@@ -28,7 +28,7 @@ struct msg_exec {
 	u8 cwd_comps;
 	u8 path_flags;
 	u8 cwd_flags;
-	u32 pad;
+	u32 nspid; /* pid in the task's own pid namespace (pod.container.pid) */
 	/* credentials and namespaces, for --enable-process-cred / --enable-process-ns */
 	u32 suid, sgid, fsuid, fsgid, securebits, pad2;
 	u64 cap_permitted, cap_effective, cap_inheritable;
@@ -99,6 +99,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	m->cgroup_id = bpf_get_current_cgroup_id();
 	m->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
 	m->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	m->nspid = ns_pid(task);
 
 	const struct cred *cred = BPF_CORE_READ(task, cred);
 	m->suid = BPF_CORE_READ(cred, suid.val);

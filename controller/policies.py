@@ -208,7 +208,16 @@ class PolicySync:
         self.failed[path] = digest
         for p in problems:
             log.error("%s", p)
-        log.error("%s: not applied; the policies of its last good version keep running", path)
+        st = self.files.get(path)
+        if st is not None and st.policies:
+            names = ", ".join(name for name, _ns in st.policies)
+            log.error(
+                "%s: not applied; the policies of its last good version keep running (%s)",
+                path,
+                names,
+            )
+        else:
+            log.error("%s: not applied; no policy from it runs (none was loaded before)", path)
         if self.metrics is not None:
             self.metrics.error(kind)
         self.client.report_error("; ".join(problems)[:4000])

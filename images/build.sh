@@ -43,7 +43,10 @@ source_hash() {
     ! -name '*.o' ! -name '*.sh~' \
     | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-32
 }
-HASH=$(source_hash)
+# the version, from git (appliance/version.py), written into the image's package: part of
+# the hash, so that a new version is a new image
+VERSION=$(python3 appliance/version.py .)
+HASH=$( (source_hash; echo "$VERSION") | sha256sum | cut -c1-32)
 if [ "$HASH_ONLY" = 1 ]; then
   echo "$HASH"
   exit 0
@@ -98,6 +101,8 @@ for key in index-url extra-index-url trusted-host; do
   [ -n "$val" ] && set -- "$@" --build-arg "$var=$val"
 done
 
+set -- "$@" --build-arg "VERSION=$VERSION" --label "org.opencontainers.image.version=$VERSION"
+
 # --- 4. the image ----------------------------------------------------------------------------
-echo "build.sh: building $TAG (sources $HASH)"
+echo "build.sh: building $TAG $VERSION (sources $HASH)"
 exec $DOCKER build -f images/Dockerfile -t "$TAG" "$@" .

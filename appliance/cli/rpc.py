@@ -7,14 +7,28 @@ from __future__ import annotations
 import os
 import sys
 
-DEFAULT_SERVER = "localhost:54321"
+DEFAULT_SERVER = "unix:///var/run/tetragon/tetragon.sock, then localhost:54321"
+
+
+def address(args) -> str:
+    """--server-address, TETRA_SERVER_ADDRESS, else the packaged socket or localhost:54321."""
+    from appliance.api.address import default_agent_address
+
+    if not getattr(args, "resolved_address", ""):
+        given = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS")
+        args.resolved_address = given or default_agent_address()
+    return args.resolved_address
+
+
+def _tried(args) -> str:
+    given = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS")
+    return given or DEFAULT_SERVER.replace(", then ", " or ")
 
 
 def server_target(args) -> str:
-    addr = args.server_address or os.environ.get("TETRA_SERVER_ADDRESS") or DEFAULT_SERVER
     from appliance.api.server import grpc_target
 
-    return grpc_target(addr)
+    return grpc_target(address(args))
 
 
 def stub(args):
@@ -32,7 +46,7 @@ def rpc_error(args, e) -> int:
     code = e.code().name if hasattr(e, "code") else ""
     if code == "UNAVAILABLE":
         print(
-            f"tetra: cannot reach the agent at {args.server_address or DEFAULT_SERVER}: "
+            f"tetra: cannot reach the agent at {_tried(args)}: "
             "is tetragon running? (pass --server-address to use another address)",
             file=sys.stderr,
         )

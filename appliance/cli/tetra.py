@@ -64,14 +64,16 @@ def _print_event(event: dict, args, colors) -> None:
 
 def cmd_getevents(args) -> int:
     from appliance.cli.compact import Colors, use_color
+    from appliance.cli.own import own_container_filter
     from appliance.export.fields import apply_all, parse_field_filters
     from appliance.export.filters import EventFilter, FilterError
 
     colors = Colors(args.output == "compact" and use_color(args.color))
     flt = _request_filter(args)
+    own = own_container_filter(args.include_own_container)
     if args.stdin or (not sys.stdin.isatty() and not args.server_address and _stdin_has_data()):
         try:
-            match = EventFilter([flt] if flt else [])
+            match = EventFilter([flt] if flt else [], [own] if own else [])
             fields = parse_field_filters(_field_filters(args))
         except FilterError as e:
             print(f"tetra: {e}", file=sys.stderr)
@@ -96,6 +98,8 @@ def cmd_getevents(args) -> int:
     req = events_pb2.GetEventsRequest()
     if flt:
         json_format.ParseDict(flt, req.allow_list.add())
+    if own:
+        json_format.ParseDict(own, req.deny_list.add())
     for ff in _field_filters(args):
         msg = req.field_filters.add()
         msg.fields.paths.extend(ff["fields"])
@@ -207,8 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     # lists take several values, repeated flags or commas, as upstream's string slices
     lst = {"nargs": "+", "action": "extend", "default": []}
     g.add_argument("--process", "--processes", dest="processes", help="binary regexes", **lst)
-    g.add_argument("--pod", "--pods", dest="pods", help="pod name regexes", **lst)
-    g.add_argument("-n", "--namespace", "--namespaces", dest="namespace", help="namespaces", **lst)
+    g.add_argument(
+        "--pod",
+        "--pods",
+        dest="pods",
+        help="pod name regexes (outside Kubernetes: container names)",
+        **lst,
+    )
+    g.add_argument(
+        "-n", "--namespace", "--namespaces", dest="namespace", help="Kubernetes namespaces", **lst
+    )
     g.add_argument("--host", action="store_true", help="host events (no pod namespace)")
     g.add_argument("--event-types", help="e.g. PROCESS_EXEC", **lst)
     g.add_argument("--pid", help="process ids", **lst)
@@ -219,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timestamps", action="store_true", help="prefix compact lines with time")
     g.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     g.add_argument("--stdin", action="store_true", help="read JSON events from standard input")
+    g.add_argument(
+        "--include-own-container",
+        action="store_true",
+        help="also the events of the container tetra runs in (the appliance's own "
+        "processes, its healthcheck): left out by default",
+    )
     g.add_argument("--server-address", default=argparse.SUPPRESS)
     g.set_defaults(func=cmd_getevents)
 
@@ -243,7 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # the sub-command's usage, and the flag it probably meant
+        from appliance.suggest import did_you_mean
+
+        sub = parser._subparsers._group_actions[0].choices.get(args.cmd, parser)
+        sub.error(f"unrecognized arguments: {' '.join(unknown)}{did_you_mean(unknown, sub)}")
     try:
         return args.func(args)
     except BrokenPipeError:

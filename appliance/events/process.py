@@ -120,7 +120,15 @@ class ProcessTracker:
         }
         cid = container_id(m.cgroup_name)
         if cid:
-            pod = pod_block(self.metadata, cid, m.cgroup_id, m.pid, self.procfs)
+            pod = pod_block(
+                self.metadata,
+                cid,
+                m.cgroup_id,
+                m.pid,
+                self.procfs,
+                ns_pid=m.nspid,
+                start_time=proc["start_time"],
+            )
             if pod:
                 proc["pod"] = pod
             proc["docker"] = cid

@@ -3,6 +3,8 @@
 A filter is a mapping of the Filter message's fields (binary_regex, namespace,
 pid, pid_set, event_set, pod_regex, arguments_regex, parent_binary_regex,
 container_id, policy_names, labels ...). Fields in one filter must all match;
+``pod_regex`` matches the pod's name, and outside Kubernetes (a Docker container: no pod
+name) the container's name, which compact lines show in place of ``namespace/pod``;
 values within a field are alternatives. An event passes when it matches any
 allow filter (or there are none) and no deny filter.
 """
@@ -121,11 +123,7 @@ def compile_filter(spec: dict) -> Predicate:
             )
         elif field == "pod_regex":
             rx = compile_regexes(vals, field)
-            tests.append(
-                lambda e, rx=rx: any(
-                    r.search(_body(e).get("process", {}).get("pod", {}).get("name", "")) for r in rx
-                )
-            )
+            tests.append(lambda e, rx=rx: any(r.search(_pod_name(e)) for r in rx))
         elif field == "namespace":
             ns = set(vals)
             tests.append(
@@ -171,6 +169,12 @@ def compile_filter(spec: dict) -> Predicate:
         # capabilities, in_init_tree, ancestor_binary_regex, cel_expression: accepted,
         # not applied (the events carry no such data yet)
     return lambda e: all(t(e) for t in tests)
+
+
+def _pod_name(e: dict) -> str:
+    """The pod's name; outside Kubernetes the container's, which compact lines show there."""
+    pod = _body(e).get("process", {}).get("pod") or {}
+    return pod.get("name") or (pod.get("container") or {}).get("name", "")
 
 
 def _parse_labels(vals: list[str]) -> dict[str, str]:

@@ -49,14 +49,24 @@ def pod_block(
     cgroup_id: int,
     pid: int,
     procfs: str = "/proc",
+    ns_pid: int | None = None,
+    start_time: str = "",
 ) -> dict | None:
-    """The ``process.pod`` block for a process in container ``container_id``, if known."""
+    """The ``process.pod`` block for a process in container ``container_id``, if known.
+
+    ``ns_pid`` is the pid in the container's pid namespace as the kernel reported it (read
+    from procfs when not given). The container's first process (``ns_pid`` 1) runs before
+    the engine reports the start: its ``start_time`` stands for the container's until then.
+    """
     if source is None or not container_id:
         return None
     info = source.container(container_id, cgroup_id)
     if info is None or not info.has_details():
         return None
-    ns_pid = 1 if info.pid and pid == info.pid else read_ns_pid(procfs, pid)
+    if not ns_pid:
+        ns_pid = 1 if info.pid and pid == info.pid else read_ns_pid(procfs, pid)
+    if ns_pid == 1 and start_time and not info.start_time:
+        info = source.first_process_started(info, start_time)
     return info.pod_block(ns_pid)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from appliance.events.common import CONTAINER_ID_LEN
 
@@ -28,7 +28,8 @@ class ContainerInfo:
     ``id`` is the full id when the source knows it (64 hex characters for Docker), else
     what the cgroup name holds. ``pid`` is the host pid of the container's first process
     (0 when unknown); ``start_time`` is RFC 3339 in UTC with nanoseconds, like every
-    Tetragon timestamp.
+    Tetragon timestamp. ``runtime`` prefixes the id in events as Tetragon writes a
+    container id (``docker://<id>``, ``containerd://<id>``).
     """
 
     id: str
@@ -50,10 +51,16 @@ class ContainerInfo:
         """More than the id: worth a ``pod`` block in the events."""
         return bool(self.name or self.image_name or self.image_id or self.pod)
 
-    def container_block(self, ns_pid: int | None = None) -> dict:
+    def has_started(self) -> bool:
+        """Whether the source saw the container running (start time and first pid known)."""
+        return bool(self.start_time and self.pid)
+
+    def container_block(self, ns_pid: int | None = None, start_hint: str = "") -> dict:
         """Tetragon's ``Container`` message as protojson writes it (empty fields left out).
 
         ``ns_pid`` is the process's pid inside the container's pid namespace, when known.
+        ``start_hint`` stands for the start time while the source does not know it yet
+        (the container's first process runs before the engine reports the start).
         """
         out: dict = {"id": f"{self.runtime}://{self.id}" if self.runtime else self.id}
         if self.name:
@@ -65,13 +72,13 @@ class ContainerInfo:
             image["name"] = self.image_name
         if image:
             out["image"] = image
-        if self.start_time:
-            out["start_time"] = self.start_time
+        if self.start_time or start_hint:
+            out["start_time"] = self.start_time or start_hint
         if ns_pid:
             out["pid"] = ns_pid
         return out
 
-    def pod_block(self, ns_pid: int | None = None) -> dict:
+    def pod_block(self, ns_pid: int | None = None, start_hint: str = "") -> dict:
         """The ``process.pod`` block, in Tetragon's field order.
 
         For a plain container (no pod) the pod's ``namespace`` and ``name`` stay empty (so
@@ -79,11 +86,11 @@ class ContainerInfo:
         """
         pod = self.pod
         if pod is None:
-            return {"container": self.container_block(ns_pid)}
+            return {"container": self.container_block(ns_pid, start_hint)}
         out: dict = {"namespace": pod.namespace, "name": pod.name}
         if pod.uid:
             out["uid"] = pod.uid
-        out["container"] = self.container_block(ns_pid)
+        out["container"] = self.container_block(ns_pid, start_hint)
         if pod.labels:
             out["pod_labels"] = dict(pod.labels)
         if pod.workload:
@@ -110,6 +117,12 @@ class MetadataSource(ABC):
     @abstractmethod
     def container(self, container_id: str, cgroup_id: int) -> ContainerInfo | None:
         """The container with this id (full, or the first 31 characters), or None."""
+
+    def first_process_started(self, info: ContainerInfo, start_time: str) -> ContainerInfo:
+        """The container's first process started at ``start_time``, before the source
+        knew the container's start: that time stands for it (a source may keep it for the
+        container's next processes, until it learns the real one)."""
+        return replace(info, start_time=start_time)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Stop background work and release connections."""

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,7 @@ def info_from_inspect(d: Mapping[str, Any]) -> ContainerInfo:
         labels=dict(config.get("Labels") or {}),
         start_time=normalize_time(state.get("StartedAt") or ""),
         pid=int(state.get("Pid") or 0),
+        runtime="docker",
     )
 
 
@@ -104,6 +106,7 @@ def info_from_summary(d: Mapping[str, Any]) -> ContainerInfo:
         image_name=d.get("Image") or "",
         image_id=d.get("ImageID") or "",
         labels=dict(d.get("Labels") or {}),
+        runtime="docker",
     )
 
 
@@ -147,15 +150,25 @@ class DockerSource(MetadataSource):
         key = container_id[:CONTAINER_ID_LEN]
         self.lookups += 1
         info = self._by_id.get(key)
-        if info is not None:
+        if info is not None and info.has_started():
             return info
-        self.misses += 1
+        if info is None:
+            self.misses += 1
+        # unknown, or created but not yet seen running: ask the engine again
         now = self._clock()
         last = self._asked.get(key)
         if last is None or now - last >= MISS_RETRY_S:
             self._asked[key] = now
             self._refresh.put(key)
-        return None
+        return info
+
+    def first_process_started(self, info: ContainerInfo, start_time: str) -> ContainerInfo:
+        hinted = replace(info, start_time=start_time)
+        key = info.short_id
+        with self._lock:
+            if self._by_id.get(key) is info:  # not replaced by the engine's answer meanwhile
+                self._by_id[key] = hinted
+        return hinted
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -293,7 +306,8 @@ class DockerSource(MetadataSource):
             key = self._refresh.get()
             if key is None or self._stop.is_set():
                 break
-            if key in self._by_id:
+            known = self._by_id.get(key)
+            if known is not None and known.has_started():
                 continue
             try:
                 if api is None:

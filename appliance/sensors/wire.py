@@ -43,6 +43,7 @@ class ExecMsg:
     trunc_args: bool
     trunc_path: bool
     extra: tuple = ()  # suid sgid fsuid fsgid securebits pad, 3 cap sets, 10 namespaces
+    nspid: int = 0  # the pid in the process's own pid namespace
 
 
 @dataclass(slots=True)
@@ -94,7 +95,7 @@ def decode_exec(buf: bytes) -> ExecMsg:
         cwd_comps,
         path_flags,
         cwd_flags,
-        _pad,
+        nspid,
     ) = EXEC.unpack_from(buf, HEADER.size)
     o = EXEC_DATA
     # NUL is ASCII: decoding once then splitting equals splitting then decoding
@@ -130,6 +131,7 @@ def decode_exec(buf: bytes) -> ExecMsg:
         args_len >= ARGS_MAX,
         bool(path_flags & PATH_TRUNCATED),
         EXEC_EXTRA.unpack_from(buf, HEADER.size + EXEC.size),
+        nspid,
     )
 
 

@@ -85,6 +85,16 @@ static __always_inline u32 pid_ns_inum(struct task_struct *task)
 	return BPF_CORE_READ(up.ns, ns.inum);
 }
 
+/* the task's pid in its own (innermost) pid namespace: 1 for a container's first process */
+static __always_inline u32 ns_pid(struct task_struct *task)
+{
+	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
+	struct upid up = {};
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
 static __always_inline void count(u32 idx)
 {
 	u64 *v = bpf_map_lookup_elem(&counters, &idx);

@@ -398,15 +398,6 @@ static __always_inline struct exec_info *exec_info_of(u32 tgid)
 	return bpf_map_lookup_elem(&execve_map, &tgid);
 }
 
-static __always_inline u32 ns_pid(struct task_struct *task)
-{
-	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
-	struct upid up = {};
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
-	return up.nr;
-}
-
 static __always_inline u64 cap_set(struct task_struct *task, u32 off)
 {
 	const struct cred *cred = BPF_CORE_READ(task, cred);

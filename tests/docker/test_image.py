@@ -12,6 +12,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,7 @@ IMAGE = "tetragon-appliance"
 NAME = "tetragon"
 PROBE_IMAGE = "debian:bookworm-slim"
 HASH_LABEL = "org.tetragon-appliance.source-hash"
+TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 
 # the README's commands ("Run in Docker"), verbatim; tests/unit/test_packaging.py checks
 # that the README still shows them
@@ -298,17 +300,60 @@ def test_events_from_the_host_and_from_another_container(appliance):
 
         line = full.find(probe_exec, timeout=30)
         assert line, "no process_exec event for cat in JSON"
-        proc = orjson.loads(line)["process_exec"]["process"]
+        event = orjson.loads(line)
+        proc = event["process_exec"]["process"]
         assert proc["docker"].startswith(short_id) and len(proc["docker"]) == 31
         container = proc["pod"]["container"]
-        assert container["id"].startswith(proc["docker"])
+        # the runtime's prefix and the full id, as Tetragon writes container ids
+        assert container["id"].startswith("docker://" + proc["docker"])
+        assert len(container["id"]) == len("docker://") + 64
         assert container["name"] == name
         assert container["image"]["name"] == PROBE_IMAGE
         assert container["image"]["id"].startswith("sha256:")
+        assert re.fullmatch(TIME_RE, container.get("start_time", "")), container
+        assert container["pid"] >= 1  # cat's pid inside the container
         assert "name" not in proc["pod"] and "namespace" not in proc["pod"]
+        # the node is the host, not the appliance container
+        assert event["node_name"] == socket.gethostname()
+        # --pods matches the container's name, which the compact line shows
+        assert run_probe_seen_with("--pods", name)
     finally:
         compact.close()
         full.close()
+
+
+def run_probe_seen_with(*flags: str) -> bool:
+    """The probe container, run again under its name, shows up in a filtered stream."""
+    name = flags[-1]
+    stream = EventStream("-o", "compact", *flags)
+    try:
+        time.sleep(1)
+        probe = PROBE.replace("--rm ", f"--rm --name {name} ")
+        subprocess.run(probe, shell=True, capture_output=True, text=True, timeout=120)
+        want = f"🚀 process {name} /usr/bin/cat /etc/hostname"
+        return stream.find(lambda ln: ln.startswith(want), timeout=30) is not None
+    finally:
+        stream.close()
+
+
+def test_own_container_stays_out_of_the_default_view(appliance):
+    """The healthcheck's `tetra status` (run in the appliance's container) is left out."""
+    default = EventStream("-o", "compact")
+    everything = EventStream("-o", "compact", "--include-own-container")
+    try:
+        time.sleep(1)
+        in_container("tetra", "status")
+
+        def own(ln: str) -> bool:  # tetra run inside the container, not `docker exec` itself
+            return "tetra status" in ln and "docker exec" not in ln
+
+        seen = everything.find(own, timeout=30)
+        assert seen, "--include-own-container shows the appliance's processes"
+        host_command_seen(default)  # the default stream is live and past that point
+        assert not any(own(ln) for ln in default.seen), [ln for ln in default.seen if own(ln)]
+    finally:
+        default.close()
+        everything.close()
 
 
 def test_policy_file_drop_through_the_bind_mount(appliance):
@@ -380,3 +425,56 @@ def test_killed_agent_is_restarted_by_supervisord(appliance):
     finally:
         stream.close()
     assert supervised()["tetragon-controller"][0] == "RUNNING"
+
+
+# -- the image run as Tetragon's is: flags after the image name, one-off commands ------------
+FLAGS_RUN = (
+    "docker run --name {name} --rm -d --pid=host --cgroupns=host --privileged "
+    "-v /sys/kernel/btf/vmlinux:/var/lib/tetragon/btf "
+    "tetragon-appliance /usr/bin/tetragon --export-filename /var/log/tetragon/flags.log"
+)
+
+
+def test_flags_after_the_image_name_configure_the_agent(image):
+    name = f"tetragon-flags-{uuid.uuid4().hex[:8]}"
+    r = subprocess.run(FLAGS_RUN.format(name=name), shell=True, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    try:
+
+        def both() -> bool:
+            out = docker("exec", name, "supervisorctl", "status", check=False).stdout
+            return out.count("RUNNING") == 2
+
+        wait(both, 120, "agent and controller RUNNING with the flags")
+        ps = docker("exec", name, "ps", "-e", "-o", "args=").stdout
+        for prog in ("tetragon", "tetragon-controller"):
+            assert re.search(rf"/{prog} --export-filename /var/log/tetragon/flags.log", ps), ps
+
+        def exported() -> bool:
+            subprocess.run(["/bin/true"], check=True)
+            r = docker("exec", name, "test", "-s", "/var/log/tetragon/flags.log", check=False)
+            return r.returncode == 0
+
+        wait(exported, 60, "events in the file the flag names", interval=1)
+        # the packaged socket, mode 600, found by tetra without --server-address
+        mode = docker("exec", name, "stat", "-c", "%a", "/var/run/tetragon/tetragon.sock").stdout
+        assert mode.strip() == "600"
+        assert docker("exec", name, "tetra", "status", check=False).returncode == 0
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_one_off_commands_run_and_exit(image):
+    r = docker("run", "--rm", image, "tetra", "version", "--client")
+    assert r.stdout.strip().startswith("CLI version: ")
+    assert r.stdout.strip() != "CLI version: " + "0.1.0+unknown"
+    r = docker("run", "--rm", image, "/usr/bin/tetragon", "--version")
+    assert r.stdout.startswith("tetragon version ")
+    label = orjson.loads(docker("image", "inspect", image).stdout)[0]["Config"]["Labels"]
+    assert label["org.opencontainers.image.version"] in r.stdout
+    # a mistyped flag stops the container at once, with a suggestion
+    r = docker("run", "--rm", image, "/usr/bin/tetragon", "--export-filenam", "x", check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "(did you mean --export-filename?)" in r.stderr
+    for path in ("/usr/bin/tetragon", "/usr/bin/tetra"):
+        assert docker("run", "--rm", image, "test", "-x", path, check=False).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,9 @@ def run(*args, check=True) -> subprocess.CompletedProcess:
 
 def test_install_then_uninstall_into_a_prefix(tmp_path):
     prefix = tmp_path / "root"
-    run(ROOT / "install.sh", "--prefix", prefix)
+    r = run(ROOT / "install.sh", "--prefix", prefix)
+    assert r.stdout.rstrip().endswith("Tetragon installed successfully!"), r.stdout
+    assert "copy" in r.stdout and "before enabling them" in r.stdout
     lib = prefix / "usr/local/lib/tetragon"
     bindir = prefix / "usr/local/bin"
 
@@ -56,17 +59,28 @@ def test_install_then_uninstall_into_a_prefix(tmp_path):
     assert (prefix / "etc/tetragon/tetragon.conf.d").is_dir()
     assert (prefix / "etc/tetragon/tetragon.tp.d").is_dir()
 
-    # the units, pointing at the commands under the prefix
-    units = prefix / "etc/systemd/system"
+    # the units where the docs remove them, naming the final paths (not the staging root)
+    units = prefix / "usr/lib/systemd/system"
     agent_unit = (units / "tetragon.service").read_text()
-    assert f"ExecStart={prefix}/usr/local/bin/tetragon\n" in agent_unit
+    assert "ExecStart=/usr/local/bin/tetragon\n" in agent_unit
+    assert "Description=Tetragon eBPF-based Security Observability" in agent_unit
     ctl_unit = (units / "tetragon-controller.service").read_text()
-    assert f"ExecStart={prefix}/usr/local/bin/tetragon-controller " in ctl_unit
+    assert "ExecStart=/usr/local/bin/tetragon-controller " in ctl_unit
+    assert str(prefix) not in agent_unit + ctl_unit
     if shutil.which("systemd-analyze"):
-        # unknown keys, bad values and commands that do not run are reported here
-        r = run("systemd-analyze", "verify", units / "tetragon.service",
-                units / "tetragon-controller.service", check=False)  # fmt: skip
+        # unknown keys, bad values and commands that do not run are reported here: copies
+        # pointing at the commands under the staging root
+        check = tmp_path / "verify"
+        check.mkdir()
+        for unit in ("tetragon.service", "tetragon-controller.service"):
+            text = (units / unit).read_text().replace("/usr/local/", f"{prefix}/usr/local/")
+            (check / unit).write_text(text)
+        r = run("systemd-analyze", "verify", check / "tetragon.service",
+                check / "tetragon-controller.service", check=False)  # fmt: skip
         assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+    # the packaged agent serves its API on the socket the docs name
+    dropin = lib / "tetragon.conf.d/server-address"
+    assert dropin.read_text().strip() == "unix:///var/run/tetragon/tetragon.sock"
 
     # an administrator's policy and someone else's command survive the uninstall
     policy = prefix / "etc/tetragon/tetragon.tp.d/mine.yaml"
@@ -105,8 +119,46 @@ def test_install_refuses_without_root_or_prefix(tmp_path):
 
 
 def test_scripts_are_posix_shell():
-    for script in ("install.sh", "uninstall.sh", "images/build.sh"):
+    for script in ("install.sh", "uninstall.sh", "images/build.sh", "images/entrypoint.sh",
+                   "scripts/dist.sh"):  # fmt: skip
         path = Path(ROOT / script)
         assert path.read_text().startswith("#!/bin/sh\n")
         assert os.access(path, os.X_OK)
         run("sh", "-n", path)
+
+
+def test_release_tarball_installs_as_the_docs_show(tmp_path):
+    """make dist; tar -xvf tetragon-<version>-<arch>.tar.gz; cd ...; ./install.sh --prefix."""
+    dist = tmp_path / "dist"
+    r = subprocess.run(
+        ["make", "-s", "dist", f"PY={ROOT / '.venv/bin/python'}"],
+        cwd=ROOT,
+        env={**os.environ, "DIST_DIR": str(dist)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    (tarball,) = dist.glob("tetragon-*.tar.gz")
+    m = re.fullmatch(r"tetragon-(.+)-(amd64|arm64|\w+)\.tar\.gz", tarball.name)
+    assert m and m.group(1) == __version__, tarball.name
+    work = tmp_path / "download"
+    work.mkdir()
+    run("tar", "-xvf", tarball, "-C", work)
+    top = work / tarball.name.removesuffix(".tar.gz")
+    for name in ("install.sh", "uninstall.sh", "bpf/objs/process.bpf.o", "appliance/_version.py"):
+        assert (top / name).exists(), name
+    prefix = tmp_path / "root"
+    r = subprocess.run(
+        ["./install.sh", "--prefix", str(prefix), "--no-systemd"],
+        cwd=top,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.rstrip().endswith("Tetragon installed successfully!")
+    # installed from the tarball (no git there): the version it was built with
+    out = run(prefix / "usr/local/bin/tetra", "version", "--client").stdout.strip()
+    assert out == f"CLI version: {__version__}"
+    run(top / "uninstall.sh", "--prefix", prefix, "--purge")

@@ -306,3 +306,21 @@ def test_a_policy_the_agent_loads_meanwhile_is_replaced_and_held(setup):
     path.unlink()
     sync.apply_path(str(path))
     assert agent.calls[-1] == ("delete", "lseek") and not agent.loaded
+
+
+def test_the_refusal_says_whether_an_earlier_version_runs(setup, caplog):
+    d, agent, sync, _metrics = setup
+    bad = policy("lseek").replace("operator: Equal", "operator: Equalz")
+    path = d / "lseek.yaml"
+    path.write_text(bad)  # refused the first time it is seen: nothing of it ever ran
+    with caplog.at_level("ERROR", logger="tetragon.controller"):
+        sync.apply_path(str(path))
+    assert "no policy from it runs" in caplog.text
+    assert "last good version" not in caplog.text
+    caplog.clear()
+    path.write_text(policy("lseek"))
+    sync.apply_path(str(path))
+    path.write_text(bad)
+    with caplog.at_level("ERROR", logger="tetragon.controller"):
+        sync.apply_path(str(path))
+    assert "the policies of its last good version keep running (lseek)" in caplog.text

@@ -165,3 +165,37 @@ def test_export_rate_limit_drops_counts_and_reports(tmp_path):
     assert sum("process_exec" in x for x in lines) == 3
     assert lines[-1]["rate_limit_info"] == {"number_of_dropped_process_events": "2"}
     assert p.rate_limited == 2
+
+
+def test_pod_filter_matches_the_container_name_outside_kubernetes():
+    """--pods web selects what compact lines show as `web` for a Docker container."""
+    from appliance.export.filters import EventFilter
+
+    docker_ev = {"process_exec": {"process": {"pod": {"container": {"name": "web"}}}}}
+    k8s_ev = {"process_exec": {"process": {"pod": {"namespace": "default", "name": "xwing"}}}}
+    host_ev = {"process_exec": {"process": {"binary": "/usr/bin/ls"}}}
+    web = EventFilter([{"pod_regex": ["web"]}])
+    assert web(docker_ev) and not web(k8s_ev) and not web(host_ev)
+    assert EventFilter([{"pod_regex": ["xwing"]}])(k8s_ev)
+    # a Docker container has no Kubernetes namespace: like a host process, namespace ""
+    host = EventFilter([{"namespace": [""]}])
+    assert host(docker_ev) and host(host_ev) and not host(k8s_ev)
+
+
+def test_own_container_is_left_out_of_getevents(tmp_path, monkeypatch):
+    from appliance.cli.own import own_container_filter
+    from appliance.export.filters import EventFilter
+
+    monkeypatch.delenv("TETRA_INCLUDE_OWN_CONTAINER", raising=False)
+    cid = "0f3a5c1e2b7d49a8c6e5f4d3b2a1908776655443322110ffeeddccbbaa998877"
+    cgroup = tmp_path / "cgroup"
+    cgroup.write_text(f"1:cpu:/docker/{cid}\n0::/system.slice/docker-{cid}.scope\n")
+    own = own_container_filter(False, str(cgroup))
+    assert own == {"container_id": ["^" + cid[:31]]}
+    view = EventFilter([], [own])
+    assert not view({"process_exec": {"process": {"docker": cid[:31]}}})
+    assert view({"process_exec": {"process": {"docker": "1" * 31}}})
+    assert view({"process_exec": {"process": {}}})
+    assert own_container_filter(True, str(cgroup)) is None  # --include-own-container
+    cgroup.write_text("0::/user.slice/user-0.slice/session-1.scope\n")
+    assert own_container_filter(False, str(cgroup)) is None  # on the host: nothing hidden

@@ -67,6 +67,7 @@ def test_info_from_inspect():
         labels={"app": "web", "tier": "front"},
         start_time="2026-11-23T17:29:37.283836800Z",
         pid=4242,
+        runtime="docker",
     )
     assert info.short_id == CID[:31]
 
@@ -93,7 +94,7 @@ def test_pod_block_outside_kubernetes():
     info = dmod.info_from_inspect(INSPECT)
     assert info.pod_block(7) == {
         "container": {
-            "id": CID,
+            "id": "docker://" + CID,  # the runtime's prefix, as Tetragon writes container ids
             "name": "web",
             "image": {"id": "sha256:" + "ab" * 32, "name": "nginx:1.27"},
             "start_time": "2026-11-23T17:29:37.283836800Z",
@@ -420,12 +421,34 @@ def test_exec_event_carries_the_container_name_and_image(tmp_path):
             "id": CID,
             "name": "web",
             "image": {"id": "sha256:1", "name": "nginx:1.27"},
-            "pid": 1,  # the container's first process
+            # the container's first process: its start stands for the container's until
+            # the source knows that
+            "start_time": proc["start_time"],
+            "pid": 1,
         }
     }
     assert list(proc).index("pod") == list(proc).index("docker") - 1
     assert src.calls == [(CID[:31], 77)]
     assert process_info(Colors(False), ev, proc) == "web /usr/bin/cat"
+
+
+def test_exec_event_takes_the_namespace_pid_from_the_kernel(tmp_path):
+    """The pid in the container comes with the exec message: the process may be gone."""
+    info = ContainerInfo(id=CID, name="web", start_time="2026-01-01T00:00:00.000000000Z", pid=9)
+    tracker = ProcessTracker("node", ProcessCache(), Clock(), StaticSource([info]), str(tmp_path))
+    msg = _exec(70, f"docker-{CID}.scope")
+    msg.nspid = 7
+    container = tracker.on_exec(msg)["process_exec"]["process"]["pod"]["container"]
+    assert container["pid"] == 7
+    assert container["start_time"] == "2026-01-01T00:00:00.000000000Z"
+
+
+def test_docker_source_asks_again_for_a_container_not_yet_started():
+    created = ContainerInfo(id=CID, name="web", runtime="docker")
+    src = dmod.DockerSource(client_factory=lambda *_: None, clock=lambda: 100.0)
+    src.put(created)
+    assert src.container(CID, 0) is created  # the name already, the start time later
+    assert src._refresh.get_nowait() == CID[:31]
 
 
 def test_exec_outside_containers_and_with_cgroup_source_has_no_pod():
@@ -466,3 +489,49 @@ def test_compact_prefers_the_kubernetes_pod():
     assert process_info(c, {}, {"binary": "/usr/bin/ls", "pod": {"container": {"id": "x"}}}) == (
         "/usr/bin/ls"
     )
+
+
+def test_node_name_is_the_hosts_from_a_container(tmp_path):
+    """pid 1 in another UTS namespace: its /etc/hostname names the node."""
+    from appliance.nodename import host_name
+
+    for pid, uts in (("1", "uts:[1]"), ("self", "uts:[2]")):
+        (tmp_path / pid / "ns").mkdir(parents=True)
+        (tmp_path / pid / "ns" / "uts").symlink_to(uts)
+    (tmp_path / "1/root/etc").mkdir(parents=True)
+    (tmp_path / "1/root/etc/hostname").write_text("build-host\n")
+    assert host_name(str(tmp_path)) == ("build-host", f"{tmp_path}/1/root/etc/hostname")
+    (tmp_path / "self/ns/uts").unlink()
+    (tmp_path / "self/ns/uts").symlink_to("uts:[1]")  # the host's namespace: gethostname
+    assert host_name(str(tmp_path))[1] == "host name"
+
+
+def test_docker_source_keeps_the_first_process_start_until_the_engine_tells(tmp_path):
+    created = ContainerInfo(id=CID, name="web", runtime="docker")
+    src = dmod.DockerSource(client_factory=lambda *_: None, clock=lambda: 100.0)
+    src.put(created)
+    tracker = ProcessTracker("node", ProcessCache(), Clock(), src, procfs=str(tmp_path))
+    first = _exec(80, f"docker-{CID}.scope")
+    first.nspid = 1
+    c1 = tracker.on_exec(first)["process_exec"]["process"]["pod"]["container"]
+    second = _exec(81, f"docker-{CID}.scope", ktime=2_000)
+    second.nspid = 2
+    c2 = tracker.on_exec(second)["process_exec"]["process"]["pod"]["container"]
+    assert c1["pid"] == 1 and c2["pid"] == 2
+    assert c2["start_time"] == c1["start_time"]  # the container's, not the second process's
+    src.put(ContainerInfo(id=CID, name="web", start_time="2026-01-01T00:00:00.000000000Z", pid=5))
+    third = tracker.on_exec(_exec(82, f"docker-{CID}.scope"))["process_exec"]["process"]
+    assert third["pod"]["container"]["start_time"] == "2026-01-01T00:00:00.000000000Z"
+
+
+def test_node_name_through_the_engine_daemon_when_pid_1_is_closed(tmp_path):
+    from appliance.nodename import host_name
+
+    for pid, uts in (("self", "uts:[2]"), ("1042", "uts:[1]")):
+        (tmp_path / pid / "ns").mkdir(parents=True)
+        (tmp_path / pid / "ns" / "uts").symlink_to(uts)
+    (tmp_path / "1").mkdir()  # pid 1's namespace links are not readable here
+    (tmp_path / "1042/comm").write_text("dockerd\n")
+    (tmp_path / "1042/root/etc").mkdir(parents=True)
+    (tmp_path / "1042/root/etc/hostname").write_text("vm\n")
+    assert host_name(str(tmp_path)) == ("vm", f"{tmp_path}/1042/root/etc/hostname")

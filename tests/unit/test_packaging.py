@@ -64,7 +64,12 @@ def test_supervisord_runs_the_declared_commands():
     programs = {s.split(":", 1)[1]: conf[s] for s in conf.sections() if s.startswith("program:")}
     assert set(programs) == {"tetragon", "tetragon-controller"}
     for name, prog in programs.items():
-        assert prog["command"].split()[0] == f"/usr/local/bin/{name}"
+        # through the entrypoint, which adds the flags given after the image name
+        assert prog["command"].split() == [
+            "/usr/local/lib/tetragon/entrypoint.sh",
+            "--supervised",
+            f"/usr/local/bin/{name}",
+        ]
         assert name in SCRIPTS
         assert prog["autorestart"] == "true"
         assert prog["stdout_logfile"] == "/dev/stdout" and prog["stderr_logfile"] == "/dev/stderr"

@@ -735,7 +735,7 @@ def test_shipped_dropins_are_valid() -> None:
     assert loaded.warnings == []
     s = loaded.settings
     assert s.export_filename == "/var/log/tetragon/tetragon.log"
-    assert s.server_address == "localhost:54321"
+    assert s.server_address == "unix:///var/run/tetragon/tetragon.sock"
     assert s.metrics_server == ":2112"
     assert s.tracing_policy_dir == "/etc/tetragon/tetragon.tp.d"
     for name in names:
