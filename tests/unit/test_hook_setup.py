@@ -259,3 +259,23 @@ def test_install_unwritable_dir_is_a_clear_error(tmp_path):
     blocker.write_text("")
     r = run_setup("install", f"--local-install-dir={blocker}/x", f"--hooks-dir={tmp_path}")
     assert r.returncode == 2 and f"{blocker}/x/tetragon-oci-hook: cannot write" in r.stderr
+
+
+def test_install_passes_arguments_after_double_dash_to_the_hook(tmp_path):
+    hooks = tmp_path / "hooks.d"
+    r = run_setup(
+        "install",
+        f"--local-install-dir={tmp_path / 'inst'}",
+        f"--hooks-dir={hooks}",
+        "--",
+        "--log-level=debug",
+    )
+    assert r.returncode == 0, r.stderr
+    args = json.loads((hooks / "tetragon-oci-hook.json").read_text())["hook"]["args"]
+    assert args[1:] == ["createRuntime", "--log-level=debug"]
+
+
+def test_nri_hook_interface_is_refused_with_the_reason(tmp_path):
+    r = run_setup("install", "--interface=nri-hook", f"--local-install-dir={tmp_path}")
+    assert r.returncode == 2 and "--interface=nri-hook: not provided" in r.stderr
+    assert not os.listdir(tmp_path)
