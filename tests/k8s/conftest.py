@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +32,14 @@ class Cluster:
     kubectl_bin: Path
     state_dir: Path | None
     node_name: str = os.environ.get("KUBE_NODE_NAME", "localhost")
+    #: where the appliance's OCI hook is installed for this cluster's containerd (None when
+    #: the cluster was not started here); its JSON file beside it turns it on and off
+    hook_dir: Path | None = None
+
+    def hook_config(self, **options) -> None:
+        """Rewrite the hook's configuration (read at every container start)."""
+        assert self.hook_dir is not None
+        (self.hook_dir / "tetragon-oci-hook.json").write_text(json.dumps(options))
 
     def kubectl(
         self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
@@ -107,13 +116,35 @@ def cluster() -> Iterator[Cluster]:
     if reason:
         pytest.skip(reason)
     state = Path(tempfile.mkdtemp(prefix="k8s-cluster."))
+    # every app container runs the appliance's hook at createRuntime; it stays idle
+    # (disable-grpc) until a test turns it on through its JSON file
+    hook_dir = state / "rthooks"
+    setup = Path(sys.executable).parent / "tetragon-oci-hook-setup"
+    subprocess.run([str(setup), "install", "--interface=oci-hooks",
+                    f"--local-install-dir={hook_dir}", f"--hooks-dir={hook_dir / 'hooks.d'}"],
+                   check=True, capture_output=True)  # fmt: skip
+    (hook_dir / "tetragon-oci-hook.json").write_text(json.dumps({"disable-grpc": True}))
+    hooks = {
+        "createRuntime": [
+            {
+                "path": str(hook_dir / "tetragon-oci-hook"),
+                "args": ["tetragon-oci-hook", "createRuntime"],
+                "timeout": 10,
+            }
+        ]
+    }
+    (state / "hooks.json").write_text(json.dumps(hooks))  # fmt: skip
     t0 = time.monotonic()
-    r = subprocess.run([str(CLUSTER_SH), "start", str(state)], capture_output=True, text=True)
+    env = {**os.environ, "CLUSTER_OCI_HOOKS": str(state / "hooks.json")}
+    r = subprocess.run(
+        [str(CLUSTER_SH), "start", str(state)], capture_output=True, text=True, env=env
+    )
     try:
         if r.returncode != 0:
             pytest.skip(f"test cluster did not start: {r.stderr.strip()[-800:]}")
         print(f"cluster started in {time.monotonic() - t0:.1f} s")
-        yield Cluster(Path(r.stdout.strip().splitlines()[-1]), kubectl_bin, state)
+        yield Cluster(Path(r.stdout.strip().splitlines()[-1]), kubectl_bin, state,
+                      hook_dir=hook_dir)  # fmt: skip
     finally:
         subprocess.run([str(CLUSTER_SH), "stop", str(state)], capture_output=True)
         shutil.rmtree(state, ignore_errors=True)

@@ -282,7 +282,7 @@ def test_api_server_away_and_back(cluster, node):
     sh_pod(cluster, "survivor")
     try:
         apply_policy(cluster, text)
-        wait_policy_loaded(agent, "lseek-survives")
+        ctl.wait_log("TracingPolicyNamespaced default/lseek-survives added", timeout=30)
         mark = ctl.mark()
         subprocess.run([str(cluster_sh), "api-restart", str(cluster.state_dir), "5"], check=True,
                        capture_output=True)  # fmt: skip
