@@ -51,6 +51,17 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr.strip()}")
         return r
 
+    def token_secret(self, namespace: str, account: str, timeout: float = 30) -> str:
+        """The name of a service account's token secret, once the token controller made it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            name = self.kubectl("-n", namespace, "get", "sa", account, "-o",
+                                "jsonpath={.secrets[0].name}", check=False).stdout  # fmt: skip
+            if name:
+                return name
+            time.sleep(0.5)
+        raise AssertionError(f"no token secret for service account {namespace}/{account}")
+
     def apply(self, manifest: dict) -> None:
         """kubectl apply one object given as a dict."""
         self.kubectl("apply", "-f", "-", input=json.dumps(manifest))

@@ -53,13 +53,7 @@ def deployed(cluster, tmp_path_factory):
         "cluster"]["server"])  # fmt: skip
     docs = []
     cluster.kubectl("apply", "-f", "-", input=rendered)  # the service account and its token
-    secret = ""
-    for _ in range(60):
-        secret = cluster.kubectl("-n", "kube-system", "get", "sa", "tetragon", "-o",
-                                 "jsonpath={.secrets[0].name}", check=False).stdout  # fmt: skip
-        if secret:
-            break
-        time.sleep(0.5)
+    secret = cluster.token_secret("kube-system", "tetragon")
     for doc in yaml.safe_load_all(rendered):
         if doc and doc["kind"] == "DaemonSet":
             spec = doc["spec"]["template"]["spec"]

@@ -317,13 +317,7 @@ def test_crds_not_creatable_without_rights_are_reported(cluster, tmp_path, caplo
     from controller.kubernetes import ensure_crds
 
     cluster.kubectl("-n", "default", "create", "serviceaccount", "nobody", check=False)
-    secret = ""
-    for _ in range(60):
-        secret = cluster.kubectl("-n", "default", "get", "sa", "nobody", "-o",
-                                 "jsonpath={.secrets[0].name}", check=False).stdout  # fmt: skip
-        if secret:
-            break
-        time.sleep(0.5)
+    secret = cluster.token_secret("default", "nobody")
     token = base64.b64decode(
         cluster.kubectl(
             "-n", "default", "get", "secret", secret, "-o", "jsonpath={.data.token}"
