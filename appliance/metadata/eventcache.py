@@ -35,6 +35,7 @@ class _Held:
     event: dict
     procs: list[dict]  # the process dictionaries that miss their pod
     ns_pids: dict[int, int | None]
+    since: float = 0.0  # when it was held (monotonic seconds)
     tries: int = 0
 
 
@@ -82,7 +83,6 @@ class EventCache:
         self.sent_without_pod = 0  # held events that ran out of retries
         self.completed_partial = 0  # ... and got the pod (not the container) from the cgroup
         self.waits_ms: deque[float] = deque(maxlen=4096)  # how long completed events waited
-        self._since: dict[int, float] = {}
 
     # -- the event loop's side ---------------------------------------------------------
     def offer(self, event: dict) -> None:
@@ -103,7 +103,7 @@ class EventCache:
         held = _Held(
             event, missing, {p.get("pid", 0): self.ns_pid(p.get("pid", 0)) for p in missing}
         )
-        self._since[id(held)] = time.monotonic()
+        held.since = time.monotonic()
         self._held.setdefault(cid, deque()).append(held)
         self.held_total += 1
         if self._next_try == 0.0:
@@ -129,13 +129,12 @@ class EventCache:
                 h = q[0]
                 if self._complete(h.procs, h.ns_pids):
                     self.completed += 1
-                    self.waits_ms.append((now - self._since.pop(id(h), now)) * 1000)
+                    self.waits_ms.append((now - h.since) * 1000)
                 elif due and h.tries + 1 >= self.retries:
                     if self._complete(h.procs, h.ns_pids, partial=True):
                         self.completed_partial += 1
                     else:
                         self.sent_without_pod += 1
-                    self._since.pop(id(h), None)
                 else:
                     if due:
                         for x in q:
