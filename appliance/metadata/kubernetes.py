@@ -252,13 +252,3 @@ class _Relist(Exception):
 def _short(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
-
-
-def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """Poll ``pred`` until true or ``timeout`` seconds have passed."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()

@@ -34,10 +34,6 @@ MAP_ENTRIES = 32768
 _ONE = b"\x01"
 
 
-class FilterError(Exception):
-    """A policy's filter cannot be used here (no pod source, filter disabled)."""
-
-
 @dataclass(frozen=True)
 class Requirement:
     key: str
