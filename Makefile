@@ -12,11 +12,12 @@ setup:
 bpf:
 	$(MAKE) -s -C bpf
 
-# unit tests, then the integration tests that load real BPF (as root)
+# unit tests, the integration tests that load real BPF and the runtime hook tests with a
+# real runc (a few seconds; they skip, saying why, where runc or podman is missing), as root
 test: bpf
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(SUDO) $(PY) -m pytest -q tests/unit tests/integration
+	$(SUDO) $(PY) -m pytest -q tests/unit tests/integration tests/rthooks
 
 unit:
 	$(PY) -m pytest -q tests/unit
