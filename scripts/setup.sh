@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 PKGS="clang llvm libbpf-dev libbpf1 make gcc libc6-dev python3 python3-venv python3-dev \
- iproute2 procps kmod cpio zstd file busybox-static qemu-system-x86"
+ iproute2 procps kmod cpio zstd file busybox-static qemu-system-x86 runc podman"
 # bpftool is its own package on Debian; on Ubuntu it ships in linux-tools
 if apt-cache show bpftool >/dev/null 2>&1; then PKGS="$PKGS bpftool"; else PKGS="$PKGS linux-tools-common"; fi
 

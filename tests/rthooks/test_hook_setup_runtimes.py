@@ -118,7 +118,17 @@ def test_podman_runs_the_hooks_d_file(agent, tmp_path):
                 PODMAN,
                 "--hooks-dir",
                 hooks_dir,
+                # hard nofile/nproc limits below podman's defaults, no systemd cgroup
+                # manager and no journald on this VM: settings that let podman run at all
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
                 "run",
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
                 "--rm",
                 "--name",
                 name,
