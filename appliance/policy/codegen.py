@@ -642,12 +642,22 @@ def elf_symbol_offset(path: str, symbol: str) -> int | None:
 # C generation
 
 
-def _c_str_cond(p: str, lenexpr: str, op: str, values: list[str]) -> str:
+def _c_str_cond(
+    p: str, lenexpr: str, op: str, values: list[str], path: str = "", limit: int = SLOT_STR_MAX - 1
+) -> str:
+    """Compare a captured string; a value past what the kernel captures is refused, not cut.
+
+    The kernel keeps at most SLOT_STR_MAX bytes of a string, so an Equal value of that length
+    would also match every longer string; the limit is one byte less.
+    """
     conds = []
-    for v in values:
+    for vi, v in enumerate(values):
         b = v.encode()
-        if len(b) > SLOT_STR_MAX:
-            b = b[:SLOT_STR_MAX]
+        if len(b) > limit:
+            raise PolicyError(
+                f"{path}.values[{vi}]: value of {len(b)} bytes is longer than the in-kernel "
+                f"string comparison limit of {limit} bytes"
+            )
         n = len(b)
         if op in ("Equal", "NotEqual"):
             parts = [f"{lenexpr} == {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
@@ -783,7 +793,7 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
                     _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
-                                [str(v) for v in ma.values])
+                                [str(v) for v in ma.values], path)
                 )  # fmt: skip
             else:
                 ctype = INT_TYPES.get(a.type, ("s64", ""))[0]
@@ -822,7 +832,9 @@ def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
             raise PolicyError(f"matchBinaries value longer than 255 bytes: {v[:40]}...")
     if sop == "Postfix" and any(len(v.encode()) > 128 for v in values):
         raise PolicyError("matchBinaries Postfix values longer than 128 bytes are not supported")
-    cond = _c_str_cond("e->bin", "e->bin_len", sop, values).replace("bound511(", "(127 & ")
+    cond = _c_str_cond("e->bin", "e->bin_len", sop, values, "matchBinaries", 255).replace(
+        "bound511(", "(127 & "
+    )
     neg = op.startswith("Not")
     if not follow:
         return f"""

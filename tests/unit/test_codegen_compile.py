@@ -215,3 +215,19 @@ def test_fentries_with_fexit_return_compile(tmp_path):
     source = generate([plan])
     assert f"ctx[{plan.ret_nargs}]" in source
     compile_policy(source, str(tmp_path))
+
+
+@pytest.mark.parametrize(("size", "refused"), [(1022, False), (1023, True), (5000, True)])
+def test_long_string_value_refused_not_truncated(size, refused, tmp_path):
+    doc = yaml.safe_load(
+        ALL_TYPES.format(name="n", call="do_sys_open", args="    - index: 1\n      type: string")
+    )
+    doc["spec"]["kprobes"][0]["selectors"] = [
+        {"matchArgs": [{"index": 1, "operator": "Equal", "values": ["a" * size]}]}
+    ]
+    plans = plan_policy(parse_policy(yaml.safe_dump(doc)), AllFeatures())
+    if refused:
+        with pytest.raises(PolicyError, match=r"matchArgs\[0\]\.values\[0\]: value of .* limit"):
+            generate(plans)
+    else:
+        assert "== 1022" in generate(plans)
