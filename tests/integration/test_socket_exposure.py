@@ -88,7 +88,7 @@ def _as_user(name: str, fn) -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["getevents"], ["tracingpolicy", "list"], ["tracingpolicy", "delete", "x"]],
+    [["status"], ["getevents"], ["tracingpolicy", "list"], ["tracingpolicy", "delete", "x"]],
 )
 def test_plain_user_gets_a_clear_refusal(plain_user, root_socket, argv):
     from appliance.cli import tetra
