@@ -41,10 +41,29 @@ def stub(args):
     return sensors_pb2_grpc.FineGuidanceSensorsStub(channel)
 
 
+def _denied_socket(args) -> str:
+    """The unix socket this user may not open, if that is why the agent was unreachable
+    (the agent's socket is root's with mode 600, so "is tetragon running?" would mislead)."""
+    addr = address(args)
+    if not addr.startswith("unix://"):
+        return ""
+    path = addr[len("unix://") :]
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        return path
+    return ""
+
+
 def rpc_error(args, e) -> int:
     """Print a failed call the way a user can act on it; the exit status."""
     code = e.code().name if hasattr(e, "code") else ""
-    if code == "UNAVAILABLE":
+    denied = _denied_socket(args) if code == "UNAVAILABLE" else ""
+    if denied:
+        print(
+            f"tetra: permission denied on {denied}: the agent's socket is readable and "
+            "writable by root only; run tetra as root",
+            file=sys.stderr,
+        )
+    elif code == "UNAVAILABLE":
         print(
             f"tetra: cannot reach the agent at {_tried(args)}: "
             "is tetragon running? (pass --server-address to use another address)",

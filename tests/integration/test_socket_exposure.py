@@ -1,0 +1,120 @@
+"""The agent's unix socket is root's, mode 600: a user without root cannot read events or
+change policies, and `tetra` tells that user why instead of asking whether the agent runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creating a user needs root")
+
+
+@pytest.fixture
+def plain_user():
+    """A throwaway account without privileges, removed even if the test fails."""
+    name = "tgt" + uuid.uuid4().hex[:8]
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/false", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def root_socket():
+    """A listening unix socket made the way the agent makes its own (root, mode 600)."""
+    top = tempfile.mkdtemp(prefix="tetragon-sock-")
+    os.chmod(top, 0o755)  # the directory is searchable, the socket is not usable
+    path = os.path.join(top, "tetragon.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        srv.bind(path)
+    finally:
+        os.umask(old)
+    srv.listen(1)
+    try:
+        yield path
+    finally:
+        srv.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_socket_is_root_only(root_socket):
+    st = os.stat(root_socket)
+    assert st.st_uid == 0
+    assert stat.S_IMODE(st.st_mode) == 0o600
+
+
+def _as_user(name: str, fn) -> tuple[int, str]:
+    """Run `fn` in a child that became `name` (the interpreter lives in root's home, so the
+    child forks from this process instead of exec-ing Python again); its status and stderr."""
+    import pwd
+
+    pw = pwd.getpwnam(name)
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop to the user, run, report through the exit status
+        status = 99
+        try:
+            os.dup2(wr, 2)
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            sys.stderr = os.fdopen(2, "w", buffering=1)
+            status = fn()
+        except BaseException as e:  # noqa: BLE001 - anything escaping is the failure shown
+            import traceback
+
+            traceback.print_exception(e)
+        finally:
+            os._exit(status if isinstance(status, int) else 98)
+    os.close(wr)
+    with os.fdopen(rd) as f:
+        err = f.read()
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st), err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status"], ["getevents"], ["tracingpolicy", "list"], ["tracingpolicy", "delete", "x"]],
+)
+def test_plain_user_gets_a_clear_refusal(plain_user, root_socket, argv):
+    from appliance.cli import tetra
+
+    # The same call once as root against no socket loads every module the path needs
+    # before the fork: the interpreter and its library live in root's home.
+    with contextlib.redirect_stderr(io.StringIO()):
+        tetra.main(["--server-address", "unix://" + root_socket + ".none", *argv])
+    full = ["--server-address", "unix://" + root_socket, *argv]
+    code, err = _as_user(plain_user, lambda: tetra.main(full))
+    assert code != 0
+    assert "Traceback" not in err, err
+    assert "permission denied on " + root_socket in err, err
+    assert "run tetra as root" in err
+
+
+def test_kernel_refuses_plain_user(plain_user, root_socket):
+    """The refusal is the kernel's (file mode), not something tetra decides."""
+
+    def connect() -> int:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(root_socket)
+        except PermissionError:
+            return 7
+        return 0
+
+    code, err = _as_user(plain_user, connect)
+    assert code == 7, err
