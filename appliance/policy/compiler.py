@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from appliance.policy.codegen import PolicyError
+from appliance.policy.plan import PolicyError
 
 _lock = threading.Lock()
 _clang_version: str | None = None

@@ -7,7 +7,8 @@ import socket
 import struct
 import threading
 
-from appliance.policy.codegen import ACTION_ENUM, INT_TYPES, TCP_STATES, HookPlan
+from appliance.policy.constants import TCP_STATES
+from appliance.policy.plan import ACTION_ENUM, INT_ARG_ENCODING, HookPlan
 
 PMSG = struct.Struct("<BBHIIIQ IHBB q 6Q 6I 6I")
 SLOTS_AT = PMSG.size
@@ -47,8 +48,8 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
     for a in plan.args:
         v = ints[a.pos]
         arg: dict
-        if a.type in INT_TYPES:
-            if INT_TYPES[a.type][1] is None:
+        if a.type in INT_ARG_ENCODING:
+            if INT_ARG_ENCODING[a.type][1] is None:
                 continue
             arg = int_value(a.type, v)
         else:
@@ -102,7 +103,7 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
 
 def int_value(type_: str, v: int) -> dict:
     """An integer argument or return value as Tetragon encodes it (int64 as strings)."""
-    ctype, key = INT_TYPES[type_]
+    ctype, key = INT_ARG_ENCODING[type_]
     bits = int(ctype[1:])
     v &= (1 << bits) - 1
     if ctype[0] == "s" and v >= 1 << (bits - 1):

@@ -19,11 +19,13 @@ import yaml
 
 from appliance.api.tetragon import sensors_pb2
 from appliance.bpf.libbpf import BpfError, BpfObject
+from appliance.bpf.syscalls import arch_prefix, syscall_names
 from appliance.metrics import read_percpu_counters
-from appliance.policy import codegen, decode
-from appliance.policy.codegen import HookPlan, PolicyError
+from appliance.policy import decode
 from appliance.policy.compiler import compile_policy
+from appliance.policy.emit import generate
 from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
+from appliance.policy.plan import HookPlan, PolicyError, plan_policy
 
 log = logging.getLogger("tetragon.policy")
 
@@ -95,7 +97,7 @@ class PolicyManager:
         self._next_id = 1
         self._lock = threading.RLock()
         self.decode_errors = 0
-        self._syscalls = codegen.syscall_names()
+        self._syscalls = syscall_names()
         cache = getattr(agent.settings, "policy_cache_dir", "") or "/var/cache/tetragon/policies"
         self.cache_dir = cache
 
@@ -111,8 +113,8 @@ class PolicyManager:
         if fspec is not None and pfilter is None:
             raise PolicyError(f"{where}: {_no_filter_reason(model, self.agent)}")
         try:
-            plans = codegen.plan_policy(model, self.agent.features)
-            c_src = codegen.generate(plans, policy_filter=fspec is not None)
+            plans = plan_policy(model, self.agent.features)
+            c_src = generate(plans, policy_filter=fspec is not None)
             obj_path, cached = compile_policy(c_src, self.cache_dir)
         except PolicyError as e:
             raise PolicyError(f"{source + ': ' if source else ''}policy {name}: {e}") from None
@@ -263,7 +265,7 @@ class PolicyManager:
         if plan.kind == "kprobe":
             if plan.all_syscalls:
                 name = self._syscalls.get(ret, f"syscall_{ret}")
-                body["function_name"] = codegen.arch_prefix() + "sys_" + name
+                body["function_name"] = arch_prefix() + "sys_" + name
             else:
                 body["function_name"] = plan.function_name
             if args:

@@ -221,7 +221,8 @@ MAX_MESSAGE_LEN = 256
 # --------------------------------------------------------------------------
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A value as an error message names it: 'text', the number 3, a list..."""
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, bool):
@@ -232,6 +233,8 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if value is None:
+        return "nothing"
     return type(value).__name__
 
 
@@ -258,7 +261,7 @@ def _choice(
             raise PydanticCustomError(
                 "unknown_value",
                 "{what} must be a string, got {got} (expected one of: {expected})",
-                {"what": what, "got": _describe(value), "expected": expected},
+                {"what": what, "got": describe_value(value), "expected": expected},
             )
         key = value.strip()
         found = table.get(key.lower() if ignore_case else key)
@@ -740,7 +743,7 @@ def _check_api_version(value: Any) -> Any:
         raise PydanticCustomError(
             "api_version",
             "unsupported apiVersion {value} (expected {expected})",
-            {"value": _describe(value), "expected": API_VERSION},
+            {"value": describe_value(value), "expected": API_VERSION},
         )
     return value
 

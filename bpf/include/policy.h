@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Building blocks for generated TracingPolicy programs. The code generator
- * (appliance/policy/codegen.py) emits one program per hook that reads the
+ * (appliance/policy/emit.py) emits one program per hook that reads the
  * arguments into a per-CPU message, evaluates the selectors inline and runs
  * the actions. Layouts are mirrored by appliance/policy/decode.py.
  */

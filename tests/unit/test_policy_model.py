@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.policy import validate as V
+from appliance.policy import support
 from appliance.policy.model import (
     ActionSelector,
     ArgSelector,
@@ -1135,7 +1135,7 @@ def test_unsupported_features_are_reported():
 def test_unsupported_set_is_driven_by_the_module_set(monkeypatch):
     [policy] = load_policies(y(LSEEK))
     assert unsupported(policy) == []
-    monkeypatch.setattr(V, "UNSUPPORTED", {"action:Sigkill"})
+    monkeypatch.setattr(support, "UNSUPPORTED", {"action:Sigkill"})
     [p] = unsupported(policy)
     assert p.path == "spec.kprobes[0].selectors[0].matchActions[0].action"
     assert p.message == "not supported by this engine yet: action:Sigkill"

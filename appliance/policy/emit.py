@@ -1,0 +1,573 @@
+"""Hook plans -> specialised BPF C.
+
+Each hook of a policy becomes one BPF program whose selectors are inlined as
+plain comparisons: a selector that never matches costs a few instructions,
+not an interpreter loop. Cheap conditions (integer arguments, pids,
+binaries, namespaces, capabilities) are tested before any string or path is
+read, so a non-matching call returns early.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+
+from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
+from appliance.policy.plan import (
+    ACTION_NUM,
+    INT_ARG_ENCODING,
+    SLOT_TYPES,
+    STRING_OPS,
+    ArgPlan,
+    HookPlan,
+    PolicyError,
+    arg_targets,
+)
+
+SLOT_STR_MAX = 1023
+NS_FIELDS = {
+    "Uts": ("nsproxy", "uts_ns"), "Ipc": ("nsproxy", "ipc_ns"), "Mnt": ("nsproxy", "mnt_ns"),
+    "PidForChildren": ("nsproxy", "pid_ns_for_children"), "Net": ("nsproxy", "net_ns"),
+    "Time": ("nsproxy", "time_ns"), "TimeForChildren": ("nsproxy", "time_ns_for_children"),
+    "Cgroup": ("nsproxy", "cgroup_ns"),
+}  # fmt: skip
+NS_PROC = {
+    "Uts": "uts", "Ipc": "ipc", "Mnt": "mnt", "Pid": "pid", "PidForChildren": "pid_for_children",
+    "Net": "net", "Time": "time", "TimeForChildren": "time_for_children", "Cgroup": "cgroup",
+    "User": "user",
+}  # fmt: skip
+
+
+def _c_str_cond(
+    p: str, lenexpr: str, op: str, values: list[str], path: str = "", limit: int = SLOT_STR_MAX - 1
+) -> str:
+    """Compare a captured string; a value past what the kernel captures is refused, not cut.
+
+    The kernel keeps at most SLOT_STR_MAX bytes of a string, so an Equal value of that length
+    would also match every longer string; the limit is one byte less.
+    """
+    conds = []
+    for vi, v in enumerate(values):
+        b = v.encode()
+        if len(b) > limit:
+            raise PolicyError(
+                f"{path}.values[{vi}]: value of {len(b)} bytes is longer than the in-kernel "
+                f"string comparison limit of {limit} bytes"
+            )
+        n = len(b)
+        if op in ("Equal", "NotEqual"):
+            parts = [f"{lenexpr} == {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
+        elif op in ("Prefix", "NotPrefix"):
+            parts = [f"{lenexpr} >= {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
+        else:  # Postfix
+            q = f"(&{p}[bound511({lenexpr} - {n})])"
+            parts = [f"{lenexpr} >= {n}"] + [f"{q}[{i}] == {c}" for i, c in enumerate(b)]
+        conds.append("(" + " && ".join(parts) + ")")
+    any_ = "(" + " || ".join(conds) + ")" if conds else "0"
+    return f"(!{any_})" if op.startswith("Not") else any_
+
+
+def _int_values(values: list[str], path: str) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(str(v), 0))
+        except ValueError:
+            raise PolicyError(f"{path}.values: {v!r} is not a number") from None
+    return out
+
+
+def _c_int_cond(expr: str, op: str, values: list[int]) -> str:
+    if op == "Equal":
+        return "(" + " || ".join(f"{expr} == {v}LL" for v in values) + ")"
+    if op == "NotEqual":
+        return "(" + " && ".join(f"{expr} != {v}LL" for v in values) + ")"
+    if op == "GT":
+        return f"({expr} > {values[0]}LL)"
+    if op == "LT":
+        return f"({expr} < {values[0]}LL)"
+    if op == "Mask":
+        return "(" + " || ".join(f"(({expr}) & {v}LL) != 0" for v in values) + ")"
+    raise PolicyError(f"operator {op} not supported on integers")
+
+
+def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
+    neg = op.startswith("Not")
+    base = op[3:] if neg else op
+    conds = []
+    if base in ("SPort", "DPort"):
+        fld = "sport" if base == "SPort" else "dport"
+        for v in values:
+            if "-" in str(v):
+                lo, hi = (int(x) for x in str(v).split("-", 1))
+                conds.append(f"({si}->{fld} >= {lo} && {si}->{fld} <= {hi})")
+            else:
+                conds.append(f"({si}->{fld} == {int(v)})")
+    elif base in ("SPortPriv", "DPortPriv"):
+        fld = "sport" if base == "SPortPriv" else "dport"
+        conds.append(f"({si}->{fld} < 1024)")
+    elif base in ("SAddr", "DAddr"):
+        fld = "saddr" if base == "SAddr" else "daddr"
+        for v in values:
+            try:
+                net = ipaddress.ip_network(str(v), strict=False)
+            except ValueError:
+                raise PolicyError(f"{path}.values: {v!r} is not an address or CIDR") from None
+            if net.version != 4:
+                raise PolicyError(f"{path}.values: IPv6 addresses are not supported yet")
+            mask = int(net.netmask)
+            conds.append(
+                f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
+            )
+    elif base == "Protocol":
+        for v in values:
+            n = IP_PROTOCOLS.get(str(v), None)
+            conds.append(f"({si}->protocol == {n if n is not None else int(v)})")
+    elif base == "Family":
+        for v in values:
+            n = ADDRESS_FAMILIES.get(str(v), None)
+            conds.append(f"({si}->family == {n if n is not None else int(v)})")
+    elif base == "State":
+        for v in values:
+            n = TCP_STATES.get(str(v), None)
+            conds.append(f"({si}->state == {n if n is not None else int(v)})")
+    any_ = "(" + " || ".join(conds) + ")" if conds else "0"
+    return f"(!{any_})" if neg else any_
+
+
+def _host_ns(kind: str) -> int:
+    try:
+        return os.stat(f"/proc/1/ns/{NS_PROC[kind]}").st_ino
+    except OSError:
+        return 0
+
+
+def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
+    """(cheap conditions, conditions needing the slots read)."""
+    cheap, late = [], []
+    for mp in s.match_pids:
+        vals = [int(v) for v in mp.values]
+        pid = "ns_pid(task)" if mp.is_namespace_pid else "tgid"
+        if mp.follow_forks:
+            fn = f"pidsel_{p.hook_id}_{len(p.helpers)}"
+            p.helpers.append(_pid_tree_fn(fn, vals, mp.is_namespace_pid))
+            cond = f"{fn}(task)"
+        else:
+            cond = "(" + " || ".join(f"{pid} == {v}" for v in vals) + ")" if vals else "0"
+        cheap.append(f"(!{cond})" if mp.operator == "NotIn" else cond)
+    for mb in s.match_binaries:
+        fn = f"binsel_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))
+        cheap.append(f"{fn}(tgid, task)")
+    for mn in s.match_namespaces:
+        kind = mn.namespace
+        if kind == "Pid":
+            expr = "pid_ns_inum(task)"
+        elif kind == "User":
+            expr = "BPF_CORE_READ(task, cred, user_ns, ns.inum)"
+        else:
+            a, b = NS_FIELDS[kind]
+            expr = f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
+        vals = [_host_ns(kind) if str(v) == "host_ns" else int(v) for v in mn.values]
+        cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
+        cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
+    for ci, mc in enumerate(s.match_capabilities):
+        if mc.is_namespace_capability:
+            raise PolicyError(f"{sp}.matchCapabilities[{ci}].isNamespaceCapability: not supported")
+        mask = 0
+        for v in mc.values:
+            mask |= 1 << CAPABILITIES[str(v)]
+        fld = {"Effective": "cap_effective", "Permitted": "cap_permitted",
+               "Inheritable": "cap_inheritable"}[mc.type]  # fmt: skip
+        expr = f"(cap_set(task, bpf_core_field_offset(struct cred, {fld})) & {mask}ULL)"
+        cheap.append(f"({expr} == 0)" if mc.operator == "NotIn" else f"({expr} != 0)")
+    for mi, ma in enumerate(s.match_args):
+        path = f"{sp}.matchArgs[{mi}]"
+        for a in arg_targets(p, ma, path):
+            if a.type in ("sock", "socket"):
+                late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
+            elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
+                late.append(
+                    _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
+                                [str(v) for v in ma.values], path)
+                )  # fmt: skip
+            else:
+                ctype = INT_ARG_ENCODING.get(a.type, ("s64", ""))[0]
+                expr = f"(({ctype})a{a.pos})"
+                if a.type == "fd":
+                    expr = f"((s32)a{a.pos})"
+                cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
+    return cheap, late
+
+
+def _pid_tree_fn(fn: str, vals: list[int], ns: bool) -> str:
+    test = " || ".join(f"p == {v}" for v in vals) or "0"
+    getter = "ns_pid(t)" if ns else "BPF_CORE_READ(t, tgid)"
+    return f"""
+static __always_inline int {fn}(struct task_struct *task)
+{{
+	struct task_struct *t = task;
+	for (int i = 0; i < 16; i++) {{
+		u32 p = {getter};
+		if ({test})
+			return 1;
+		if (p <= 1)
+			return 0;
+		t = BPF_CORE_READ(t, real_parent);
+	}}
+	return 0;
+}}
+"""
+
+
+def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
+    base = op[3:] if op.startswith("Not") else op
+    sop = {"In": "Equal", "Prefix": "Prefix", "Postfix": "Postfix"}[base]
+    for v in values:
+        if len(v.encode()) > 255:
+            raise PolicyError(f"matchBinaries value longer than 255 bytes: {v[:40]}...")
+    if sop == "Postfix" and any(len(v.encode()) > 128 for v in values):
+        raise PolicyError("matchBinaries Postfix values longer than 128 bytes are not supported")
+    cond = _c_str_cond("e->bin", "e->bin_len", sop, values, "matchBinaries", 255).replace(
+        "bound511(", "(127 & "
+    )
+    neg = op.startswith("Not")
+    if not follow:
+        return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e)
+		return {1 if neg else 0};
+	return {"!" if neg else ""}{cond};
+}}
+"""
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct task_struct *t = task;
+	u32 p = tgid;
+	int hit = 0;
+	for (int i = 0; i < 8; i++) {{
+		struct exec_info *e = exec_info_of(p);
+		if (e && {cond}) {{
+			hit = 1;
+			break;
+		}}
+		if (p <= 1)
+			break;
+		t = BPF_CORE_READ(t, real_parent);
+		p = BPF_CORE_READ(t, tgid);
+	}}
+	return {"!hit" if neg else "hit"};
+}}
+"""
+
+
+def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
+    i = a.index
+    if p.method == "tracepoint" and p.kind == "kprobe":
+        return f"(((u64 *)((char *)ctx + 16))[{i}])"
+    if p.method == "tracepoint":
+        ctype = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}.get(a.tp_size, "u64")
+        if a.tp_signed:
+            ctype = "s" + ctype[1:]
+        return f"((u64)(*({ctype} *)((char *)ctx + {a.tp_offset})))"
+    if p.method in ("fentry", "fmod_ret", "lsm"):
+        if p.syscall:
+            return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
+        return f"(ctx[{i}])"
+    if p.method == "kprobe":
+        if p.syscall:
+            return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
+        return f"((u64)PT_REGS_PARM{i + 1}(ctx))"
+    if p.method == "uprobe":
+        return f"((u64)PT_REGS_PARM{i + 1}(ctx))"
+    raise PolicyError(f"no argument access for {p.method}")
+
+
+def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
+    """C for one selector's actions; also returns the override value (0 = none)."""
+    lines = []
+    acts = list(s.match_actions) or []
+    post = not any(a.action == "NoPost" for a in acts)
+    action = 1
+    override = 0
+    rl = None
+    for a in acts:
+        if a.action == "Sigkill":
+            lines.append("bpf_send_signal(9);")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 3
+        elif a.action == "Signal":
+            lines.append(f"bpf_send_signal({int(a.arg_sig or 0)});")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 10
+        elif a.action == "Override":
+            override = int(a.arg_error or 0)
+            if p.method == "kprobe":
+                lines.append(f"bpf_override_return(ctx, {override});")
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 5
+        elif a.action in ("GetUrl", "DnsLookup"):
+            action = ACTION_NUM[a.action]
+            p.userspace_actions.setdefault(si, []).append(a)
+        elif a.action in ("FollowFD", "UnfollowFD", "CopyFD", "TrackSock", "UntrackSock"):
+            if action == 1:
+                action = ACTION_NUM[a.action]
+        if a.action == "Post" and a.rate_limit:
+            rl = (rate_limit_ns(a.rate_limit), (a.rate_limit_scope or "thread") != "global")
+    if post:
+        lines.append(f"m->action = {action};")
+        lines.append(f"m->selector = {si};")
+        if rl:
+            lines.append(
+                f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
+                f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
+            )
+        lines.append(f"{{ {_post_stmt(p)} }}")
+    return "\n\t\t".join(lines), override
+
+
+def _post_stmt(p: HookPlan) -> str:
+    """Send the event now, or keep it for the return probe to finish."""
+    if p.ret:
+        return "bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+    return f"emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));"
+
+
+def rate_limit_ns(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", str(text))
+    if not m:
+        raise PolicyError(f"rateLimit: {text!r} is not like 10s, 1m, 2h")
+    mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return int(m.group(1)) * mult * 1_000_000_000
+
+
+def _prog_signature(p: HookPlan) -> tuple[str, str]:
+    name = f"hook_{p.hook_id}"
+    if p.method in ("fentry", "fmod_ret", "lsm"):
+        pre = "struct pt_regs *regs = (struct pt_regs *)ctx[0];" if p.syscall else ""
+        return f"int {name}(u64 *ctx)", pre
+    if p.method == "kprobe":
+        pre = "struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);" if p.syscall else ""
+        return f"int {name}(struct pt_regs *ctx)", pre
+    if p.method == "uprobe":
+        return f"int {name}(struct pt_regs *ctx)", ""
+    return f"int {name}(void *ctx)", ""
+
+
+def _read_slots(p: HookPlan) -> list[str]:
+    out = []
+    for a in p.args:
+        raw = f"m->ints[{a.pos}]"
+        user = int(p.user_mem)
+        if a.type in ("string", "filename"):
+            out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
+        elif a.type == "char_buf":
+            if a.size_arg_index:
+                size = f"m->ints[{_pos_of_index(p, a.size_arg_index - 1)}]"
+            else:
+                size = "SLOT - 1"
+            out.append(f"buf_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {size}, {user});")
+        elif a.type == "file":
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, (struct file *){raw});")
+        elif a.type == "path":
+            out.append(f"path_arg(m, {a.slot}, {a.pos}, (struct path *){raw});")
+        elif a.type == "fd":
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, fd_file({raw}));")
+            out.append(f"m->ints[{a.pos}] = {raw};")
+        elif a.type == "sock":
+            out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
+        elif a.type == "socket":
+            sk = f"BPF_CORE_READ((struct socket *){raw}, sk)"
+            out.append(f"sock_arg(m, {a.slot}, {a.pos}, {sk});")
+        elif a.type == "cred":
+            out.append(f"cred_arg(m, {a.slot}, {a.pos}, (const struct cred *){raw});")
+        elif a.type == "user_namespace":
+            out.append(f"userns_arg(m, {a.slot}, {a.pos}, (struct user_namespace *){raw});")
+        elif a.type == "module":
+            out.append(f"module_arg(m, {a.slot}, {a.pos}, (struct module *){raw});")
+        elif a.type == "bpf_attr":
+            out.append(f"bpf_attr_arg(m, {a.slot}, {a.pos}, (union bpf_attr *){raw});")
+        elif a.type == "skb":
+            out.append(f"skb_arg(m, {a.slot}, {a.pos}, (struct sk_buff *){raw});")
+        elif a.type == "linux_binprm":
+            f = f"BPF_CORE_READ((struct linux_binprm *){raw}, file)"
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
+        elif a.type == "kiocb":
+            f = f"BPF_CORE_READ((struct kiocb *){raw}, ki_filp)"
+            out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
+    return out
+
+
+def _pos_of_index(p: HookPlan, index: int) -> int:
+    for a in p.args:
+        if a.index == index:
+            return a.pos
+    raise PolicyError(f"{p.yaml_path}: sizeArgIndex refers to argument {index + 1}, not declared")
+
+
+#: the policy filter's map and check (see appliance.policy.filter): one hash lookup of the
+#: current cgroup id, first in every program of a namespaced or pod-selected policy
+POLICY_FILTER_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 32768);"
+    ' __type(key, u64); __type(value, u8); } policy_filter SEC(".maps");'
+)
+POLICY_FILTER_CHECK = (
+    "\tu64 pf_cgroup = bpf_get_current_cgroup_id();\n"
+    "\tif (!bpf_map_lookup_elem(&policy_filter, &pf_cgroup))\n"
+    "\t\treturn 0;"
+)
+
+
+def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
+    """The C source of one policy; ``policy_filter`` adds the cgroup filter to each hook."""
+    nslots = max([p.nslots for p in plans] + [1])
+    out = [
+        "// generated from a TracingPolicy; do not edit",
+        f"#define NSLOTS {nslots}",
+        f"#define NHOOKS {len(plans)}",
+        '#include "policy.h"',
+        'char LICENSE[] SEC("license") = "GPL";',
+        "",
+        "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);"
+        ' __type(key, u32); __type(value, u32); } policy_conf SEC(".maps");',
+        "#define MSG_SIZE(n) (offsetof(struct pmsg, slots) + (n) * SLOT)",
+        "static __always_inline void emit(struct pmsg *m, u32 hook, u64 size)",
+        "{",
+        "\tu32 zero = 0;",
+        "\tu32 *pid = bpf_map_lookup_elem(&policy_conf, &zero);",
+        "\tm->policy_id = pid ? *pid : 0;",
+        "\tm->h.size = size;",
+        "\tif (output(m, size) == 0) pcount(hook, PC_EMITTED); else pcount(hook, PC_LOST);",
+        "}",
+    ]
+    if policy_filter:
+        out.append(POLICY_FILTER_MAP)
+    if any(p.ret for p in plans):
+        out += [
+            "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
+            ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
+        ]
+    for p in plans:
+        out.append(_hook_c(p, policy_filter))
+        if p.ret:
+            out.append(_ret_hook_c(p))
+    return "\n".join(out) + "\n"
+
+
+def _ret_hook_c(p: HookPlan) -> str:
+    """The return half: finish the stashed event with the return value and send it."""
+    if p.ret_attach[0] == "tracepoint":
+        sig, rexpr = f"int hook_{p.hook_id}_ret(void *ctx)", "(*(s64 *)((char *)ctx + 16))"
+    elif p.ret_section.startswith("fexit/"):
+        sig, rexpr = f"int hook_{p.hook_id}_ret(u64 *ctx)", f"((s64)ctx[{p.ret_nargs}])"
+    else:
+        sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
+    ctype = INT_ARG_ENCODING[p.ret_type][0]
+    conds = []
+    for si, s in enumerate(p.selectors):
+        cs = [
+            _c_int_cond(f"(({ctype})m->ret)", mr.operator,
+                        _int_values(mr.values, f"{p.yaml_path}.selectors[{si}].matchReturnArgs"))
+            for mr in s.match_return_args
+        ]  # fmt: skip
+        if cs:
+            conds.append(f"(m->selector != {si} || ({' && '.join(cs)}))")
+    keep = " && ".join(conds) if conds else "1"
+    return f"""
+SEC("{p.ret_section}")
+{sig}
+{{
+	u64 id = bpf_get_current_pid_tgid();
+	struct pmsg *m = bpf_map_lookup_elem(&retprobe_map, &id);
+	if (!m)
+		return 0;
+	m->ret = {rexpr};
+	if ({keep})
+		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	bpf_map_delete_elem(&retprobe_map, &id);
+	return 0;
+}}
+"""
+
+
+def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
+    p.helpers = []
+    sig, pre = _prog_signature(p)
+    sels = p.selectors or [None]
+    cheap_all, late_all = [], []
+    for si, s in enumerate(sels):
+        if s is None:
+            cheap_all.append([])
+            late_all.append([])
+            continue
+        c, late = _selector_conds(p, s, f"{p.yaml_path}.selectors[{si}]")
+        cheap_all.append(c)
+        late_all.append(late)
+    conds_text = " ".join(" ".join(c) for c in cheap_all)
+    body = [POLICY_FILTER_CHECK] if policy_filter else []
+    if pre:
+        body.append("\t" + pre)
+    # arguments into locals first: the cheap conditions run before any map lookup
+    for a in p.args:
+        body.append(f"\tu64 a{a.pos} = {_arg_fetch(p, a)};")
+        if a.type in INT_ARG_ENCODING and INT_ARG_ENCODING[a.type][0] in ("s32", "s8", "s16"):
+            body.append(f"\ta{a.pos} = (s64)({INT_ARG_ENCODING[a.type][0]})a{a.pos};")
+    early_id = "tgid" in conds_text
+    if early_id:
+        body.append("\tu64 id = bpf_get_current_pid_tgid();")
+        body.append("\tu32 tgid = id >> 32;")
+    if "task" in conds_text:
+        body.append("\tstruct task_struct *task = (void *)bpf_get_current_task();")
+    for si, c in enumerate(cheap_all):
+        body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
+    body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
+    body.append("\t\treturn 0;")
+    if not early_id:  # only now that a selector may match
+        body.append("\tu64 id = bpf_get_current_pid_tgid();")
+        body.append("\tu32 tgid = id >> 32;")
+    body += [
+        "\tu32 zero = 0;",
+        "\tstruct pmsg *m = bpf_map_lookup_elem(&pmsg_scratch, &zero);",
+        "\tif (!m)",
+        "\t\treturn 0;",
+    ]
+    for a in p.args:
+        body.append(f"\tm->ints[{a.pos}] = a{a.pos};")
+    for a in p.args:
+        body.append(f"\tm->lens[{a.pos}] = 0;")
+        body.append(f"\tm->aflags[{a.pos}] = 0;")
+    body += ["\t" + line for line in _read_slots(p)]
+    body.append("\tm->h.type = MSG_POLICY;")
+    body.append("\tm->h.flags = 0;")
+    body.append("\tm->h.pid = tgid;")
+    body.append("\tm->h.tid = (u32)id;")
+    body.append("\tm->h.ktime = bpf_ktime_get_ns();")
+    body.append(f"\tm->hook_id = {p.hook_id};")
+    if p.all_syscalls:
+        body.append("\tm->ret = *(s64 *)((char *)ctx + 8); /* the syscall number */")
+    else:
+        body.append("\tm->ret = 0;")
+    ret_default = "0"
+    for si, s in enumerate(sels):
+        late = late_all[si]
+        cond = " && ".join([f"c{si}"] + late)
+        code, override = _actions_code(p, si, s) if s is not None else _default_post(p)
+        body.append(f"\tif ({cond}) {{")
+        body.append(f"\t\tpcount({p.hook_id}, PC_MATCHED);")
+        body.append("\t\t" + code)
+        body.append(f"\t\treturn {override if p.method in ('fmod_ret', 'lsm') else 0};")
+        body.append("\t}")
+    body.append(f"\treturn {ret_default};")
+    helpers = "".join(p.helpers)
+    return f'{helpers}\nSEC("{p.section}")\n{sig}\n{{\n' + "\n".join(body) + "\n}\n"
+
+
+def _default_post(p: HookPlan) -> tuple[str, int]:
+    return (
+        f"m->action = 1;\n\t\tm->selector = 0;\n\t\t{{ {_post_stmt(p)} }}",
+        0,
+    )

@@ -1,0 +1,510 @@
+"""TracingPolicy -> hook plans: what each hook attaches to and reads.
+
+plan_policy picks the attach method per hook from the kernel's features (design
+decision 3) and refuses what cannot be enforced (decision 4), with the YAML path and
+the reason; the C emitter (``appliance.policy.emit``) turns the plans into one C file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from appliance.bpf.elf import elf_symbol_offset
+from appliance.bpf.syscalls import arch_prefix, syscall_base
+from appliance.bpf.tracefs import tracepoint_format
+from appliance.policy.support import UNSUPPORTED_SELECTORS
+
+# integer argument types: (BPF C type, key of the event's argument); other than
+# values.INT_ARG_ENCODING (the integer names a selector value may be checked against)
+INT_ARG_ENCODING = {
+    "int": ("s32", "int_arg"),
+    "sint32": ("s32", "int_arg"),
+    "int32": ("s32", "int_arg"),
+    "sint8": ("s8", "int_arg"),
+    "int8": ("s8", "int_arg"),
+    "sint16": ("s16", "int_arg"),
+    "int16": ("s16", "int_arg"),
+    "uint8": ("u8", "uint_arg"),
+    "uint16": ("u16", "uint_arg"),
+    "uint32": ("u32", "uint_arg"),
+    "long": ("s64", "long_arg"),
+    "sint64": ("s64", "long_arg"),
+    "int64": ("s64", "long_arg"),
+    "ulong": ("u64", "size_arg"),
+    "uint64": ("u64", "size_arg"),
+    "size_t": ("u64", "size_arg"),
+    "capability": ("s32", "capability_arg"),
+    "syscall64": ("u64", "syscall64"),
+    "bpf_cmd": ("s32", "bpf_cmd_arg"),
+    "nop": ("u64", None),
+}
+SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
+              "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
+              "socket"}  # fmt: skip
+# pointers into kernel memory: only on kernel functions (not on syscall arguments)
+KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
+                    "skb", "linux_binprm", "kiocb", "socket"}  # fmt: skip
+# types whose selectors compare a path string
+PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
+SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
+STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
+INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
+SOCK_OPS = {
+    "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
+    "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
+}  # fmt: skip
+POSTFIX_MAX = 256
+
+ACTION_NUM = {
+    "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
+    "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
+    "UntrackSock": 12,
+}  # fmt: skip
+ACTION_ENUM = {
+    1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
+    4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
+    7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
+    10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
+}  # fmt: skip
+# actions with an effect in the kernel or in the agent; the rest need nothing more than
+# the event (FollowFD & co: fd arguments are resolved through the fd table directly)
+SUPPORTED_ACTIONS = set(ACTION_NUM)
+
+
+class PolicyError(Exception):
+    """A policy that cannot be loaded as asked; the message says where and why."""
+
+
+class AllFeatures:
+    """A kernel with every hook and action: planning against it tells what the engine
+    itself cannot do, whatever the kernel."""
+
+    kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = True
+    send_signal = ring_buffer = True
+
+
+@dataclass
+class ArgPlan:
+    pos: int  # position in the event's args list
+    index: int  # argument index of the hooked function (or tracepoint field index)
+    type: str
+    label: str = ""
+    size_arg_index: int = 0
+    slot: int = -1
+    tp_offset: int = 0
+    tp_size: int = 8
+    tp_signed: bool = False
+
+
+@dataclass
+class HookPlan:
+    hook_id: int
+    kind: str  # kprobe | tracepoint | uprobe
+    function_name: str  # reported in events
+    method: str  # fentry | fmod_ret | kprobe | tracepoint | uprobe
+    section: str
+    attach: tuple[str, str]  # (libbpf attach method, target)
+    syscall: bool
+    user_mem: bool  # arguments point to user memory
+    args: list[ArgPlan]
+    selectors: list
+    yaml_path: str
+    subsys: str = ""
+    event: str = ""
+    path: str = ""
+    symbol: str = ""
+    message: str = ""
+    tags: list[str] = field(default_factory=list)
+    nslots: int = 0
+    spec: object = None  # the policy's hook entry (KProbeSpec, TracepointSpec, ...)
+    helpers: list[str] = field(default_factory=list)  # C functions the selectors call
+    all_syscalls: bool = False  # one raw_syscalls/sys_enter program for every syscall
+    ret: bool = False  # report the return value (entry stashed, event sent at return)
+    ret_type: str = "int"
+    ret_section: str = ""
+    ret_attach: tuple[str, str] = ("auto", "")
+    ret_nargs: int = 0  # fexit: the return value follows the function's arguments
+    return_action: str = ""
+    actions: set[str] = field(default_factory=set)
+    userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
+
+    @property
+    def name(self) -> str:
+        return self.function_name or f"{self.subsys}/{self.event}" or self.symbol
+
+
+def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
+    """Decide the hooks and attach methods; raise PolicyError for what cannot be done.
+
+    offline: plan without this machine's kernel (tracefs, binaries), to tell whether the
+    engine supports a policy at all (`tetra tracingpolicy validate`).
+    """
+    spec = policy.spec
+    plans: list[HookPlan] = []
+    lists = {lst.name: lst for lst in spec.lists}
+    if getattr(spec, "usdts", None):
+        raise PolicyError("spec.usdts: USDT probes are not supported yet")
+    if spec.killers:
+        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
+    if getattr(spec, "enforcers", None):
+        raise PolicyError("spec.enforcers: enforcers are not supported yet")
+
+    for i, kp in enumerate(spec.kprobes):
+        ypath = f"spec.kprobes[{i}]"
+        calls = [kp.call]
+        syscall = kp.syscall
+        if kp.call.startswith("list:"):
+            lname = kp.call[5:]
+            lst = lists.get(lname)
+            if lst is None:
+                raise PolicyError(f"{ypath}.call: list {lname!r} is not defined in spec.lists")
+            calls = list(lst.values)
+            if lst.type in ("syscalls", "generated_syscalls"):
+                syscall = True
+            if lst.type == "generated_syscalls" and not calls:
+                plans.append(_plan_all_syscalls(len(plans), kp, ypath))
+                plans[-1].spec = kp
+                continue
+            if lst.pattern and not calls:
+                raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+        for call in calls:
+            plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
+            plans[-1].spec = kp
+    for i, fe in enumerate(getattr(spec, "fentries", []) or []):
+        plans.append(_plan_fentry(len(plans), fe, f"spec.fentries[{i}]", features, offline))
+        plans[-1].spec = fe
+    for i, lh in enumerate(spec.lsmhooks):
+        plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
+        plans[-1].spec = lh
+    for i, tp in enumerate(spec.tracepoints):
+        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
+        plans[-1].spec = tp
+    for i, up in enumerate(spec.uprobes):
+        symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
+        if up.offsets or up.addrs or up.ref_ctr_offsets:
+            raise PolicyError(f"spec.uprobes[{i}]: uprobes by offset/address not supported yet")
+        if not symbols:
+            raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
+        for sym in symbols:
+            plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
+            plans[-1].spec = up
+    if not plans:
+        raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
+    for p in plans:
+        _check_selectors(p)
+    return plans
+
+
+def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
+    out, slot = [], 0
+    for j, a in enumerate(args):
+        t = a.type
+        if t == "auto":
+            raise PolicyError(f"{ypath}.args[{j}].type: 'auto' needs BTF argument resolution")
+        if t not in SUPPORTED_TYPES:
+            raise PolicyError(
+                f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
+                f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
+            )
+        if getattr(a, "return_copy", False):
+            raise PolicyError(f"{ypath}.args[{j}].returnCopy: not supported yet")
+        if getattr(a, "resolve", ""):
+            raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
+        if t in KERNEL_PTR_TYPES and user_mem:
+            raise PolicyError(
+                f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
+                "is a user pointer or a number (use string, char_buf, fd or an int type)"
+            )
+        ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
+        if t in SLOT_TYPES:
+            ap.slot = slot
+            slot += 1
+        out.append(ap)
+    if len(out) > 6:
+        raise PolicyError(f"{ypath}.args: at most 6 arguments per hook")
+    return out, slot
+
+
+def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
+    if kp.return_ or kp.return_arg is not None:
+        return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
+    if kp.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
+    if syscall:
+        base = syscall_base(call)
+        fn = arch_prefix() + "sys_" + base
+        if f.fentry and not wants_override:
+            method, section, attach = "fentry", f"fentry/{fn}", ("auto", "")
+        elif f.kprobes and (not wants_override or f.override_return):
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        elif wants_override and f.fmod_ret and False:
+            method = "fmod_ret"  # syscall wrappers are not error-injectable via fmod_ret
+        else:
+            if wants_override:
+                raise PolicyError(
+                    f"{ypath}: Override on {fn} needs bpf_override_return (kprobes with "
+                    "CONFIG_BPF_KPROBE_OVERRIDE), which this kernel lacks; the policy is "
+                    "refused rather than loaded without enforcement"
+                )
+            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
+                raise PolicyError(
+                    f"{ypath}.call: no syscall {base!r} on this kernel "
+                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
+                )
+            method = "tracepoint"
+            section = f"tracepoint/syscalls/sys_enter_{base}"
+            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    else:
+        fn = call
+        if wants_override:
+            if fn.startswith("security_") and f.fmod_ret:
+                method, section, attach = "fmod_ret", f"fmod_ret/{fn}", ("auto", "")
+            elif fn.startswith("security_") and f.lsm_active and f.lsm_prog:
+                method, section, attach = "lsm", f"lsm/{fn[len('security_') :]}", ("auto", "")
+            elif f.kprobes and f.override_return:
+                method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+            else:
+                raise PolicyError(
+                    f"{ypath}: Override on {fn} needs fmod_ret on a security_* function "
+                    "(BPF trampolines) or bpf_override_return (kprobes with error "
+                    "injection); this kernel has neither, so the policy is refused"
+                )
+        elif f.fentry:
+            method, section, attach = "fentry", f"fentry/{fn}", ("auto", "")
+        elif f.kprobes:
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        else:
+            raise PolicyError(
+                f"{ypath}.call: {fn} is not a syscall; hooking it needs kprobes or BPF "
+                "trampolines (fentry), and this kernel has neither (CONFIG_KPROBES unset, "
+                "fentry programs fail to load)"
+            )
+        args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+    return HookPlan(
+        hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
+    """Every syscall: one program on raw_syscalls/sys_enter (cheaper than hundreds of
+    hooks); the event names the syscall from its number."""
+    if kp.return_ or kp.return_arg is not None:
+        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+    args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    return HookPlan(
+        hid, "kprobe", "", "tracepoint", "tracepoint/raw_syscalls/sys_enter",
+        ("tracepoint", "raw_syscalls/sys_enter"), True, True, args, kp.selectors, ypath,
+        message=kp.message, tags=list(kp.tags), nslots=nslots, all_syscalls=True,
+    )  # fmt: skip
+
+
+def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
+    """A hook whose event carries the return value: kprobe + kretprobe where kprobes
+    exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
+    if kp.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
+        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
+    ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
+    if ret_type not in INT_ARG_ENCODING:
+        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
+    if syscall:
+        base = syscall_base(call)
+        fn = arch_prefix() + "sys_" + base
+        if f.kprobes:
+            method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+            ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
+        else:
+            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
+                raise PolicyError(
+                    f"{ypath}.call: no syscall {base!r} on this kernel "
+                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
+                )
+            method = "tracepoint"
+            section = f"tracepoint/syscalls/sys_enter_{base}"
+            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+            ret_section = f"tracepoint/syscalls/sys_exit_{base}"
+            ret_attach = ("tracepoint", f"syscalls/sys_exit_{base}")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=True)
+    else:
+        fn = call
+        if not f.kprobes:
+            raise PolicyError(
+                f"{ypath}.return: the return value of {fn} needs kretprobes, and this kernel "
+                "has no kprobes (CONFIG_KPROBES unset)"
+            )
+        method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
+        ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
+        args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+    act = kp.return_arg_action or ""
+    return HookPlan(
+        hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
+        ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
+    )  # fmt: skip
+
+
+def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
+    """`fentries`: BPF trampolines only (fentry, fexit for the return value)."""
+    if not f.fentry:
+        raise PolicyError(
+            f"{ypath}.call: fentries need BPF trampolines, which this kernel does not load "
+            "(use kprobes instead)"
+        )
+    if fe.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+    if any(act.action == "Override" for s in fe.selectors for act in s.match_actions):
+        raise PolicyError(f"{ypath}: Override on fentries is not supported; use fmod_ret")
+    fn = arch_prefix() + "sys_" + syscall_base(fe.call) if fe.syscall else fe.call
+    args, nslots = _plan_args(fe.args, ypath, user_mem=fe.syscall)
+    plan = HookPlan(
+        hid, "kprobe", fn, "fentry", f"fentry/{fn}", ("auto", ""), fe.syscall, fe.syscall,
+        args, fe.selectors, ypath, message=fe.message, tags=list(fe.tags), nslots=nslots,
+    )  # fmt: skip
+    if fe.return_ or fe.return_arg is not None:
+        from appliance.bpf.libbpf import function_arg_count
+
+        nargs = function_arg_count(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux", fn)
+        if nargs is None:
+            if not offline:
+                raise PolicyError(f"{ypath}.call: {fn} is not in the kernel's BTF")
+            nargs = len(fe.args)
+        plan.ret = True
+        plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
+        if plan.ret_type not in INT_ARG_ENCODING:
+            raise PolicyError(f"{ypath}.returnArg.type: {plan.ret_type!r} not supported")
+        plan.ret_section = f"fexit/{fn}"
+        plan.ret_attach = ("auto", "")
+        plan.ret_nargs = nargs
+        plan.return_action = fe.return_arg_action or ""
+    return plan
+
+
+def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
+    """A BPF LSM program: observes and, with Override, denies (returns argError)."""
+    hook = lh.hook[len("security_") :] if lh.hook.startswith("security_") else lh.hook
+    if not (f.lsm_active and f.lsm_prog):
+        why = "the bpf LSM is not active (boot with lsm=...,bpf)" if f.lsm_prog or not \
+            f.lsm_active else "BPF LSM programs do not load on this kernel"  # fmt: skip
+        raise PolicyError(f"{ypath}.hook: {hook} needs BPF LSM, and {why}")
+    args, nslots = _plan_args(lh.args, ypath, user_mem=False)
+    return HookPlan(
+        hid, "lsm", hook, "lsm", f"lsm/{hook}", ("auto", ""), False, False, args,
+        lh.selectors, ypath, message=lh.message, tags=list(lh.tags), nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPlan:
+    if tp.raw:
+        raise PolicyError(f"{ypath}.raw: raw tracepoints are not supported yet")
+    fmt = tracepoint_format(tp.subsystem, tp.event)
+    if fmt is None and offline:
+        fmt = [("", 0, 8, False)] * 64  # field layout is only known on the target kernel
+    if fmt is None:
+        raise PolicyError(f"{ypath}: no tracepoint {tp.subsystem}/{tp.event} on this kernel")
+    args, nslots = _plan_args(tp.args, ypath, user_mem=True)
+    for a in args:
+        if a.index >= len(fmt):
+            raise PolicyError(
+                f"{ypath}.args[{a.pos}].index: {tp.subsystem}/{tp.event} has {len(fmt)} fields"
+            )
+        _name, a.tp_offset, a.tp_size, a.tp_signed = fmt[a.index]
+        if a.type in ("file", "path", "sock"):
+            raise PolicyError(f"{ypath}.args[{a.pos}].type: {a.type!r} not supported here")
+    return HookPlan(
+        hid, "tracepoint", "", "tracepoint", f"tracepoint/{tp.subsystem}/{tp.event}",
+        ("tracepoint", f"{tp.subsystem}/{tp.event}"), False, True, args, tp.selectors, ypath,
+        subsys=tp.subsystem, event=tp.event, message=tp.message, tags=list(tp.tags),
+        nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> HookPlan:
+    if up.return_:
+        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
+    if offline and not os.path.exists(up.path):
+        off = 0  # the binary is on the target machine
+    elif not os.path.exists(up.path):
+        raise PolicyError(f"{ypath}.path: {up.path} does not exist")
+    else:
+        off = elf_symbol_offset(up.path, sym)
+    if off is None:
+        raise PolicyError(f"{ypath}.symbols: no symbol {sym!r} in {up.path}")
+    args, nslots = _plan_args(up.args, ypath, user_mem=True)
+    return HookPlan(
+        hid, "uprobe", "", "uprobe", "uprobe", ("uprobe", f"{up.path}:{off}"), False, True,
+        args, up.selectors, ypath, path=up.path, symbol=sym, message=up.message,
+        tags=list(up.tags), nslots=nslots,
+    )  # fmt: skip
+
+
+def _check_selectors(p: HookPlan) -> None:
+    for si, s in enumerate(p.selectors):
+        sp = f"{p.yaml_path}.selectors[{si}]"
+        if s.match_return_args and not p.ret:
+            raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
+        for ri, mr in enumerate(s.match_return_args):
+            if mr.operator not in INT_OPS:
+                raise PolicyError(
+                    f"{sp}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
+                    "on return values in this engine"
+                )
+        for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
+            if getattr(s, attr, None):
+                raise PolicyError(f"{sp}.{yaml_name}: not supported yet")
+        for mi, ma in enumerate(s.match_args):
+            for a in arg_targets(p, ma, f"{sp}.matchArgs[{mi}]"):
+                _check_op(a, ma, f"{sp}.matchArgs[{mi}]")
+        for ai, act in enumerate(s.match_actions):
+            if act.action not in SUPPORTED_ACTIONS:
+                raise PolicyError(
+                    f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
+                )
+            if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
+                raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
+            if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
+                raise PolicyError(
+                    f"{sp}.matchActions[{ai}]: stack traces and IMA hashes are not supported yet"
+                )
+            p.actions.add(act.action)
+
+
+def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
+    """The declared arguments a matchArgs entry refers to (Tetragon's rules: `args` are
+    positions in the args list, `index` matches an argument's index)."""
+    from appliance.policy.model import resolve_arg_selector
+
+    if p.spec is None:
+        by_index = {a.index: a for a in p.args}
+        idxs = [ma.index] if ma.index is not None else list(ma.args)
+        if any(i not in by_index for i in idxs):
+            raise PolicyError(f"{path}.index: no argument with index {idxs} is declared")
+        return [by_index[i] for i in idxs]
+    res = resolve_arg_selector(p.spec, ma, "matchArgs")
+    if res.error:
+        raise PolicyError(f"{path}: {res.error}")
+    return [p.args[pos] for pos, _arg in res.targets]
+
+
+def _check_op(a: ArgPlan, ma, path: str) -> None:
+    op = ma.operator
+    if a.type in PATH_TYPES:
+        ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
+    elif a.type in ("sock", "socket"):
+        ok = op in SOCK_OPS
+    elif a.type in SLOT_TYPES:
+        ok = False
+    else:
+        ok = op in INT_OPS
+    if not ok:
+        raise PolicyError(
+            f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"
+        )
+    if a.type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
+        for v in ma.values:
+            if len(v.encode()) > POSTFIX_MAX:
+                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")
