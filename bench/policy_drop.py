@@ -35,27 +35,7 @@ sys.path.insert(0, str(REPO))
 
 TARGET_MEDIAN_MS = 500
 TARGET_MAX_MS = 1000
-POLICY = """\
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: lseek-sigkill
-spec:
-  kprobes:
-  - call: sys_lseek
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: Equal
-        values:
-        - "-1"
-      matchActions:
-      - action: Sigkill
-"""
+POLICY = (REPO / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()
 
 
 def probe() -> str:

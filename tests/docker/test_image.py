@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -49,29 +48,7 @@ STOP = "docker rm -f tetragon"
 
 PY = os.path.realpath(sys.executable)
 LSEEK = "import os; os.lseek(-1, 0, 0)"
-LSEEK_POLICY = textwrap.dedent(
-    """\
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: lseek-sigkill
-    spec:
-      kprobes:
-      - call: sys_lseek
-        syscall: true
-        args:
-        - index: 0
-          type: int
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: Equal
-            values:
-            - "-1"
-          matchActions:
-          - action: Sigkill
-    """
-)
+LSEEK_POLICY = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()
 
 
 def source_hash() -> str:

@@ -28,29 +28,7 @@ from .conftest import ROOT, RunningAgent, RunningController, system_conf_env
 PY = os.path.realpath(sys.executable)
 LSEEK = "import os; os.lseek(-1, 0, 0)"
 
-LSEEK_POLICY = textwrap.dedent(
-    """\
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: lseek-sigkill
-    spec:
-      kprobes:
-      - call: sys_lseek
-        syscall: true
-        args:
-        - index: 0
-          type: int
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: Equal
-            values:
-            - "-1"
-          matchActions:
-          - action: Sigkill
-    """
-)
+LSEEK_POLICY = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()
 # a second version that still kills lseek(-1): one more selector
 LSEEK_POLICY_V2 = LSEEK_POLICY + textwrap.indent(
     textwrap.dedent(

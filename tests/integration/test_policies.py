@@ -70,27 +70,7 @@ def py(code: str, *, exe: str = PY) -> subprocess.CompletedProcess:
     return subprocess.run([exe, "-c", code], capture_output=True, text=True)
 
 
-LSEEK = """
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "lseek-namespaced"
-spec:
-  kprobes:
-  - call: "sys_lseek"
-    syscall: true
-    args:
-    - index: 0
-      type: "int"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "-1"
-      matchActions:
-      - action: Sigkill
-"""
+LSEEK = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()
 
 
 def test_lseek_sigkill_walkthrough(agent, tmp_path):
@@ -103,7 +83,7 @@ def test_lseek_sigkill_walkthrough(agent, tmp_path):
         assert ev["function_name"].endswith("sys_lseek")
         assert ev["args"] == [{"int_arg": -1}]
         assert ev["action"] == "KPROBE_ACTION_SIGKILL"
-        assert ev["policy_name"] == "lseek-namespaced"
+        assert ev["policy_name"] == "lseek-sigkill"
         assert ev["process"]["binary"] == PY
         ex = agent.wait_for(
             lambda e: (
@@ -113,7 +93,7 @@ def test_lseek_sigkill_walkthrough(agent, tmp_path):
         )
         assert ex["process_exit"]["signal"] == "SIGKILL"
         listed = tetra(agent, "tracingpolicy", "list").stdout
-        assert "lseek-namespaced" in listed and expected_syscall_hook("lseek") in listed
+        assert "lseek-sigkill" in listed and expected_syscall_hook("lseek") in listed
     # removed: lseek(-1) is no longer killed
     assert py("import os; os.lseek(-1, 0, 0)").returncode == 1
 
