@@ -226,6 +226,21 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
     return out, slot
 
 
+def _sys_enter_tracepoint(ypath: str, base: str) -> tuple[str, str, tuple[str, str]]:
+    """(method, section, attach) of a syscall's sys_enter tracepoint, the way in when the
+    kernel has no kprobes; PolicyError when this kernel has no such syscall."""
+    if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
+        raise PolicyError(
+            f"{ypath}.call: no syscall {base!r} on this kernel "
+            f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
+        )
+    return (
+        "tracepoint",
+        f"tracepoint/syscalls/sys_enter_{base}",
+        ("tracepoint", f"syscalls/sys_enter_{base}"),
+    )
+
+
 def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     if kp.return_ or kp.return_arg is not None:
         return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
@@ -248,14 +263,7 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
                     "CONFIG_BPF_KPROBE_OVERRIDE), which this kernel lacks; the policy is "
                     "refused rather than loaded without enforcement"
                 )
-            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
-                raise PolicyError(
-                    f"{ypath}.call: no syscall {base!r} on this kernel "
-                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
-                )
-            method = "tracepoint"
-            section = f"tracepoint/syscalls/sys_enter_{base}"
-            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+            method, section, attach = _sys_enter_tracepoint(ypath, base)
         args, nslots = _plan_args(kp.args, ypath, user_mem=True)
     else:
         fn = call
@@ -319,14 +327,7 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
             method, section, attach = "kprobe", f"kprobe/{fn}", ("auto", "")
             ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
         else:
-            if tracepoint_format("syscalls", f"sys_enter_{base}") is None:
-                raise PolicyError(
-                    f"{ypath}.call: no syscall {base!r} on this kernel "
-                    f"(no tracepoint syscalls/sys_enter_{base} and no kprobes)"
-                )
-            method = "tracepoint"
-            section = f"tracepoint/syscalls/sys_enter_{base}"
-            attach = ("tracepoint", f"syscalls/sys_enter_{base}")
+            method, section, attach = _sys_enter_tracepoint(ypath, base)
             ret_section = f"tracepoint/syscalls/sys_exit_{base}"
             ret_attach = ("tracepoint", f"syscalls/sys_exit_{base}")
         args, nslots = _plan_args(kp.args, ypath, user_mem=True)
