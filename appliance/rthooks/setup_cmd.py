@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,14 +55,29 @@ def dump_json(obj: dict) -> str:
     return json.dumps(obj, indent=3) + "\n"
 
 
-def launcher_text(host_hook: str) -> str:
+# the modules the hook imports (standard library aside): what a self-contained install copies
+HOOK_MODULES = ("__init__.py", "rthooks/__init__.py", "rthooks/oci_hook.py", "rthooks/h2call.py")
+
+
+def copy_hook_modules(local_dir: str) -> str:
+    """Copy the hook's own modules into ``<local_dir>/lib``: a node where the hook is installed
+    from a container (the tetragon-rthooks DaemonSet) has this package only inside the image."""
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lib = os.path.join(local_dir, "lib")
+    for rel in HOOK_MODULES:
+        with open(os.path.join(pkg, rel), encoding="utf-8") as f:
+            _write_atomic(os.path.join(lib, "appliance", rel), f.read(), 0o644)
+    return lib
+
+
+def launcher_text(host_hook: str, python: str = "", lib: str = "") -> str:
     """A sh script that runs this package's hook with this Python, argv[0] set to the hook's
     installed path so that the hook finds its JSON file and log beside it.
 
     The hook imports only the standard library and this package (put on sys.path here), so
     Python starts isolated and without site (-I -S): about 14 ms less per container start.
     """
-    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pkg_root = lib or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     code = (
         f"import sys; sys.argv[0] = {host_hook!r}; sys.path.insert(0, {pkg_root!r}); "
         "from appliance.rthooks.oci_hook import run; run()"
@@ -69,7 +85,7 @@ def launcher_text(host_hook: str) -> str:
     return (
         "#!/bin/sh\n"
         "# tetragon-oci-hook: written by tetragon-oci-hook-setup install\n"
-        f'exec {shlex.quote(sys.executable)} -I -S -c {shlex.quote(code)} "$@"\n'
+        f'exec {shlex.quote(python or sys.executable)} -I -S -c {shlex.quote(code)} "$@"\n'
     )
 
 
@@ -106,7 +122,12 @@ def cmd_install(ns: argparse.Namespace) -> int:
     host_dir = ns.host_install_dir or ns.local_install_dir
     host_hook = os.path.join(host_dir, HOOK_NAME)
     hook_file = os.path.join(ns.local_install_dir, HOOK_NAME)
-    _write_atomic(hook_file, launcher_text(host_hook), 0o755)
+    lib = ""
+    if ns.host_python:
+        copy_hook_modules(ns.local_install_dir)
+        lib = os.path.join(host_dir, "lib")
+        log(f"written hook modules lib-path={os.path.join(ns.local_install_dir, 'lib')}")
+    _write_atomic(hook_file, launcher_text(host_hook, ns.host_python, lib), 0o755)
     log(f"written binary hook-dst-path={hook_file}")
     conf_file = os.path.join(ns.local_install_dir, CONFIG_NAME)
     _write_atomic(conf_file, dump_json(hook_options(ns)), 0o644)
@@ -133,6 +154,10 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     _remove(os.path.join(ns.hooks_dir, f"{HOOK_NAME}.json"), "conf")
     _remove(os.path.join(ns.local_install_dir, HOOK_NAME), "binary")
     _remove(os.path.join(ns.local_install_dir, CONFIG_NAME), "hook config")
+    lib = os.path.join(ns.local_install_dir, "lib", "appliance")
+    if os.path.isdir(lib):
+        shutil.rmtree(lib, ignore_errors=True)
+        log(f"removed hook modules lib-path={lib}")
     return 0
 
 
@@ -340,6 +365,12 @@ def parser() -> argparse.ArgumentParser:
         "--host-install-dir",
         default="",
         help="the install dir as the runtime sees it (default: --local-install-dir)",
+    )
+    p.add_argument(
+        "--host-python",
+        default="",
+        help="the node's Python 3 (installing from a container): the hook's modules are "
+        "copied to <install dir>/lib and run with it (default: this Python, this package)",
     )
     p.add_argument("--hooks-dir", "--oci-hooks.local-dir", default=DEFAULT_HOOKS_DIR)
     for name in HOOK_OPTIONS:

@@ -279,3 +279,34 @@ def test_nri_hook_interface_is_refused_with_the_reason(tmp_path):
     r = run_setup("install", "--interface=nri-hook", f"--local-install-dir={tmp_path}")
     assert r.returncode == 2 and "--interface=nri-hook: not provided" in r.stderr
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/python3", os.X_OK), reason="no /usr/bin/python3")
+def test_install_with_host_python_is_self_contained(tmp_path):
+    """As the tetragon-rthooks DaemonSet installs it: the node has neither this virtualenv nor
+    this checkout, so the hook must run from its install dir with the node's Python."""
+    inst, hooks = tmp_path / "node-opt-tetragon", tmp_path / "hooks.d"
+    r = run_setup("install", f"--local-install-dir={inst}", f"--hooks-dir={hooks}",
+                  "--host-python=/usr/bin/python3", "--disable-grpc")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    launcher = (inst / "tetragon-oci-hook").read_text()
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert "exec /usr/bin/python3 -I -S" in launcher
+    assert checkout not in launcher and sys.prefix not in launcher
+    for rel in setup_cmd.HOOK_MODULES:
+        assert (inst / "lib" / "appliance" / rel).is_file(), rel
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    spec = {"root": {"path": "rootfs"}, "linux": {"cgroupsPath": "/kubepods/podx/abc"},
+            "annotations": {"io.kubernetes.cri.container-name": "c"}}  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(spec))
+    state = json.dumps({"ociVersion": "1.0.2", "id": "abc", "bundle": str(bundle)})
+    run = subprocess.run([str(inst / "tetragon-oci-hook"), "createRuntime"], input=state,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    last = json.loads((inst / "tetragon-oci-hook.log").read_text().splitlines()[-1])
+    assert last["msg"] == "gRPC was disabled, so will not be contacting the agent"
+    assert last["req-containerName"] == "c"
+    assert run_setup("uninstall", f"--local-install-dir={inst}",
+                     f"--hooks-dir={hooks}").returncode == 0  # fmt: skip
+    assert not (inst / "lib" / "appliance").exists()
