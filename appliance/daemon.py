@@ -359,14 +359,6 @@ def ensure_tracefs() -> None:
         log.warning("tracefs is not mounted and mounting it failed: %s", r.stderr.decode())
 
 
-def _seconds(v) -> float:
-    if v is None:
-        return 0.0
-    if hasattr(v, "total_seconds"):
-        return v.total_seconds()
-    return float(v)
-
-
 def _ringbuf_size(n: int) -> int:
     """The ring buffer must be a power-of-two number of pages."""
     size = 4096
