@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0 and not {"-h", "--help"} & set(args):
         print(NOT_ROOT, file=sys.stderr)
         return 1
+    from appliance.errors import SettingsError
     from appliance.settings import (
-        SettingsError,
         config_locations,
         effective_settings_lines,
         inert_settings_warnings,
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("starting tetragon appliance %s", __version__)
     for line in effective_settings_lines(loaded):
         log.info("setting %s", line)
-    from appliance.daemon import Agent, StartupError
+    from appliance.daemon import Agent
+    from appliance.errors import StartupError
 
     agent = Agent(s)
     agent.settings_sources = dict(loaded.sources)  # flags and env win over live changes

@@ -11,10 +11,11 @@ import time
 
 from appliance import live
 from appliance.api.hub import EventHub
-from appliance.api.server import ServerError, Servicer, start_server
+from appliance.api.server import Servicer, start_server
 from appliance.bpf import btf as btfmod
 from appliance.bpf import features as featmod
-from appliance.bpf.libbpf import BpfError, BpfObject, RingBuffer, possible_cpus
+from appliance.bpf.libbpf import BpfObject, RingBuffer, possible_cpus
+from appliance.errors import BpfError, LiveError, ServerError, StartupError
 from appliance.events.common import Clock
 from appliance.events.process import ProcessTracker
 from appliance.export.pipeline import Pipeline
@@ -30,10 +31,6 @@ log = logging.getLogger("tetragon")
 
 CNT_LOST, CNT_SENT, CNT_EXEC, CNT_CLONE, CNT_EXIT = 0, 1, 2, 3, 4
 N_COUNTERS = 16
-
-
-class StartupError(Exception):
-    """A condition that stops the agent from starting, with what to do about it."""
 
 
 def default_bpf_lib() -> str:
@@ -125,8 +122,8 @@ class Agent:
             log.info("metrics on %s", s.metrics_server)
 
         # container names and images (docker SDK), or container ids from cgroups only
+        from appliance.errors import KubernetesError
         from appliance.metadata import open_source
-        from appliance.metadata.kubernetes import KubernetesError
         from appliance.metadata.select import K8sOptions
 
         try:
@@ -241,7 +238,7 @@ class Agent:
         try:
             live.configure_exporters(self.pipeline, self.hub, self.settings)
             self.tracker.redactor = live.redactor(self.settings)
-        except live.LiveError as e:
+        except LiveError as e:
             raise StartupError(str(e)) from None
 
     def apply_settings(self, values, source="", sources=None, config_error=""):

@@ -31,10 +31,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from appliance.errors import FilterError, LiveError, NoPolicyEngine, SettingsError
 from appliance.events.redaction import Redactor, parse_redaction_filters
 from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
-from appliance.export.filters import EventFilter, FilterError, json_objects, parse_filter_list
+from appliance.export.filters import EventFilter, json_objects, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
 from appliance.settings import (
     FLAG_NAMES,
@@ -42,7 +43,6 @@ from appliance.settings import (
     LIVE_SETTINGS,
     LoadedSettings,
     Settings,
-    SettingsError,
     diff_settings,
     effective_settings_lines,
     format_value,
@@ -72,10 +72,6 @@ _LOG_FIELDS = frozenset({"log_level", "debug", "log_format"})
 # Empty means "disabled" for these (as upstream documents), "back to the default" elsewhere.
 _EMPTY_DISABLES = frozenset({"server_address", "health_server_address"})
 _KEEP = object()
-
-
-class LiveError(Exception):
-    """A change the agent cannot make; nothing was changed."""
 
 
 # --- exporters --------------------------------------------------------------------------
@@ -436,10 +432,6 @@ def _apply_logging(s: Settings, reformat: bool) -> None:
 
 
 # --- policies ---------------------------------------------------------------------------
-
-
-class NoPolicyEngine(LiveError):
-    pass
 
 
 def _policy_error_types() -> tuple[type[BaseException], ...]:

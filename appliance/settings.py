@@ -51,6 +51,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from appliance.errors import SettingsError
+
 __all__ = [
     "ADMIN_DROPIN_DIR",
     "DEFAULT_DIRS",
@@ -228,7 +230,8 @@ def _check_address(text: str) -> str:
 
 
 def _check_json_objects(text: str) -> str:
-    from appliance.export.filters import FilterError, json_objects
+    from appliance.errors import FilterError
+    from appliance.export.filters import json_objects
 
     try:
         json_objects(text)
@@ -728,29 +731,6 @@ def inert_settings_warnings(s: Settings, names: Iterable[str] | None = None) -> 
 
 
 # --- errors and results -----------------------------------------------------------------
-
-
-class SettingsError(Exception):
-    """A setting whose value cannot be used, or a source that cannot be read.
-
-    ``source`` names where the value came from (a file path, ``env TETRAGON_...``,
-    ``flag --...``), ``key`` the setting (flag name) when there is one, ``reason`` what is
-    wrong, ``value`` the text as read.
-    """
-
-    def __init__(self, source: str, key: str | None, reason: str, value: Any | None = None) -> None:
-        self.source = source
-        self.key = key
-        self.reason = reason
-        self.value = value
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.key is not None and self.value is not None:
-            return f"{self.source}: invalid value {self.value!r} for {self.key}: {self.reason}"
-        if self.key is not None:
-            return f"{self.source}: {self.key}: {self.reason}"
-        return f"{self.source}: {self.reason}"
 
 
 @dataclass(frozen=True)

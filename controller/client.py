@@ -11,26 +11,11 @@ import grpc
 from appliance.api import appliance_pb2, appliance_pb2_grpc
 from appliance.api.server import grpc_target
 from appliance.api.tetragon import sensors_pb2, sensors_pb2_grpc
+from appliance.errors import AgentRefused, AgentUnavailable, NoPolicyEngine
 
 # A policy compile that misses the cache runs clang: allow for it.
 POLICY_TIMEOUT = 120.0
 CALL_TIMEOUT = 10.0
-
-
-class AgentUnavailable(Exception):
-    """The agent does not answer (not started yet, restarting, stopped)."""
-
-
-class AgentRefused(Exception):
-    """The agent answered with an error; ``code`` is the gRPC status code name."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-
-
-class NoPolicyEngine(AgentRefused):
-    pass
 
 
 @dataclass(frozen=True)
@@ -50,7 +35,7 @@ def _call(fn, request, timeout: float):
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             raise AgentUnavailable(detail or code.name) from None
         if code == grpc.StatusCode.UNIMPLEMENTED:
-            raise NoPolicyEngine("UNIMPLEMENTED", detail or "not implemented") from None
+            raise NoPolicyEngine(detail or "not implemented") from None
         raise AgentRefused(code.name if code else "UNKNOWN", detail or str(e)) from None
 
 

@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from appliance.errors import AgentRefused, AgentUnavailable, SettingsError
 from appliance.settings import (
     LoadedSettings,
-    SettingsError,
     diff_settings,
     format_value,
     load_settings,
 )
-from controller.client import AgentRefused, AgentUnavailable
 
 log = logging.getLogger("tetragon.controller.config")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from controller.client import AgentRefused, AgentUnavailable
+from appliance.errors import AgentRefused, AgentUnavailable
 
 log = logging.getLogger("tetragon.controller.k8s")
 

@@ -235,7 +235,8 @@ class Controller:
 
     def _bootstrap_address(self) -> str:
         """The agent's address when the configuration does not parse: flags, environment."""
-        from appliance.settings import Settings, SettingsError, load_settings
+        from appliance.errors import SettingsError
+        from appliance.settings import Settings, load_settings
 
         try:
             s = load_settings(
@@ -287,7 +288,7 @@ class Controller:
         self.metrics.environment.labels(env.kind, env.metadata_source).set(1)
 
     def send_environment(self) -> None:
-        from controller.client import AgentRefused, AgentUnavailable
+        from appliance.errors import AgentRefused, AgentUnavailable
 
         env = self.environment
         if env is None or self.client is None:
@@ -319,7 +320,7 @@ class Controller:
     # -- the agent -----------------------------------------------------------------------
     def check_agent(self) -> bool:
         """Poll the agent; on a new agent process, bring it up to date. Whether it answers."""
-        from controller.client import AgentRefused, AgentUnavailable
+        from appliance.errors import AgentRefused, AgentUnavailable
 
         if self.client is None:
             return False
@@ -361,7 +362,8 @@ class Controller:
 
     def start_k8s(self) -> None:
         """Register the CRDs and follow the TracingPolicy objects (Kubernetes only)."""
-        from appliance.metadata.kubernetes import KubernetesError, api_client
+        from appliance.errors import KubernetesError
+        from appliance.metadata.kubernetes import api_client
         from controller.kubernetes import PolicyResources, ensure_crds
 
         try:
@@ -376,7 +378,7 @@ class Controller:
         log.info("Initialization complete")
 
     def sync_policies(self) -> None:
-        from controller.client import AgentUnavailable
+        from appliance.errors import AgentUnavailable
 
         if self.policies is None:
             return
@@ -405,8 +407,8 @@ class Controller:
 
     # -- changes -------------------------------------------------------------------------
     def on_config_change(self, since: float | None) -> None:
+        from appliance.errors import AgentUnavailable
         from appliance.logging_setup import set_configured_level
-        from controller.client import AgentUnavailable
 
         was_loaded = self.config.loaded is not None
         try:
@@ -446,7 +448,8 @@ class Controller:
             self.debouncer.touch(("config", ""))
 
     def _error_source(self) -> str:
-        from appliance.settings import SettingsError, load_settings
+        from appliance.errors import SettingsError
+        from appliance.settings import load_settings
 
         if self.config.loaded is not None:
             return ""
@@ -457,7 +460,7 @@ class Controller:
         return ""
 
     def handle(self, ready) -> None:
-        from controller.client import AgentUnavailable
+        from appliance.errors import AgentUnavailable
 
         config_since = None
         for key, since in ready:
@@ -548,7 +551,7 @@ class _LazyClient:
         self._controller = controller
 
     def __getattr__(self, name: str):
-        from controller.client import AgentUnavailable
+        from appliance.errors import AgentUnavailable
 
         client = self._controller.client
         if client is None:
@@ -559,8 +562,9 @@ class _LazyClient:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from appliance.errors import SettingsError
     from appliance.logging_setup import setup_logging
-    from appliance.settings import SettingsError, build_arg_parser, load_settings
+    from appliance.settings import build_arg_parser, load_settings
 
     args = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from controller.client import AgentRefused, AgentUnavailable, NoPolicyEngine
+from appliance.errors import AgentRefused, AgentUnavailable, NoPolicyEngine
 
 log = logging.getLogger("tetragon.controller.policies")
 

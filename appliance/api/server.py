@@ -14,14 +14,11 @@ from google.protobuf import json_format
 from appliance import __version__
 from appliance.api.hub import EventHub
 from appliance.api.tetragon import events_pb2, sensors_pb2, sensors_pb2_grpc, tetragon_pb2
+from appliance.errors import FilterError, ServerError
 from appliance.export.fields import apply_all, parse_field_filters
-from appliance.export.filters import EventFilter, FilterError
+from appliance.export.filters import EventFilter
 
 log = logging.getLogger("tetragon.api")
-
-
-class ServerError(Exception):
-    pass
 
 
 def _filters(msgs) -> list[dict]:
@@ -81,7 +78,8 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
     def RuntimeHook(self, request, context):
         """A runtime hook announces a container: hand it to the sink before answering, so
         whatever the sink sets up is in place when the runtime starts the process."""
-        from appliance.rthooks.request import RequestError, from_request
+        from appliance.errors import RequestError
+        from appliance.rthooks.request import from_request
 
         if self.runtime_hook_sink is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "runtime hooks are not enabled")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 
+from appliance.errors import BtfNotFound
+
 BTF_MAGIC = b"\x9f\xeb"
-
-
-class BtfNotFound(Exception):
-    pass
 
 
 def _is_btf(path: str) -> bool:

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from appliance.bpf import libbpf
+from appliance.errors import BpfError
 
 PROG_KPROBE, PROG_TRACEPOINT, PROG_TRACING, PROG_LSM = 2, 5, 26, 29
 MAP_RINGBUF = 27
@@ -44,14 +45,14 @@ class Features:
 def _try_load(obj_path: str, prog: str, btf: str) -> bool:
     try:
         obj = libbpf.BpfObject.open(obj_path, btf)
-    except libbpf.BpfError:
+    except BpfError:
         return False
     try:
         for name in obj.program_names():
             obj.set_autoload(name, name == prog)
         obj.load()
         return True
-    except libbpf.BpfError:
+    except BpfError:
         return False
     finally:
         obj.close()

@@ -16,25 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from appliance.errors import BpfError
+
 c_void_p = ctypes.c_void_p
 c_char_p = ctypes.c_char_p
 c_int = ctypes.c_int
 c_size_t = ctypes.c_size_t
 
 LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
-
-
-class BpfError(Exception):
-    """A libbpf call failed; `log` holds what libbpf (and the verifier) printed."""
-
-    def __init__(self, message: str, err: int = 0, log: str = ""):
-        self.err = err
-        self.log = log
-        detail = f": {os.strerror(err)}" if err else ""
-        super().__init__(f"{message}{detail}")
-
-    def verbose(self) -> str:
-        return f"{self}\n{self.log}" if self.log else str(self)
 
 
 class _OpenOpts(ctypes.Structure):

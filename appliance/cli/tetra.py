@@ -65,8 +65,9 @@ def _print_event(event: dict, args, colors) -> None:
 def cmd_getevents(args) -> int:
     from appliance.cli.compact import Colors, use_color
     from appliance.cli.own import own_container_filter
+    from appliance.errors import FilterError
     from appliance.export.fields import apply_all, parse_field_filters
-    from appliance.export.filters import EventFilter, FilterError
+    from appliance.export.filters import EventFilter
 
     colors = Colors(args.output == "compact" and use_color(args.color))
     flt = _request_filter(args)
@@ -183,8 +184,8 @@ def cmd_version(args) -> int:
 def cmd_probe(args) -> int:
     from appliance.bpf import btf as btfmod
     from appliance.bpf.features import probe
-    from appliance.bpf.libbpf import BpfError
     from appliance.daemon import default_bpf_lib
+    from appliance.errors import BpfError
 
     if os.geteuid() != 0:
         print("tetra probe: must run as root to load test programs; use sudo", file=sys.stderr)

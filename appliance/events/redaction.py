@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from appliance.errors import FilterError
 from appliance.export.filters import (
-    FilterError,
     Predicate,
     compile_filter,
     compile_regexes,

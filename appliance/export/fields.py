@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import time
 
-from appliance.export.filters import TYPE_BY_NAME, TYPE_BY_NUMBER, FilterError, event_kind
+from appliance.errors import FilterError
+from appliance.export.filters import TYPE_BY_NAME, TYPE_BY_NUMBER, event_kind
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
+from appliance.errors import FilterError
+
 EVENT_TYPES = {
     "process_exec": ("PROCESS_EXEC", 1),
     "process_exit": ("PROCESS_EXIT", 5),
@@ -53,10 +55,6 @@ KNOWN_FIELDS = {
 }
 
 Predicate = Callable[[dict], bool]
-
-
-class FilterError(ValueError):
-    pass
 
 
 def event_kind(event: dict) -> str:

@@ -19,16 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from appliance.errors import KubernetesError
 from appliance.metadata.base import ContainerInfo, MetadataSource
 from appliance.metadata.pods import PodContainer, PodIndex, PodInfo, pod_from_api
 
 log = logging.getLogger("tetragon.metadata.kubernetes")
 
 PodListener = Callable[[str, PodInfo], None]  # ("ADDED" | "MODIFIED" | "DELETED", pod)
-
-
-class KubernetesError(Exception):
-    """The Kubernetes API cannot be used (no configuration, no access)."""
 
 
 def api_client(kubeconfig: str = ""):

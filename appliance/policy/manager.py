@@ -18,8 +18,9 @@ import grpc
 import yaml
 
 from appliance.api.tetragon import sensors_pb2
-from appliance.bpf.libbpf import BpfError, BpfObject
+from appliance.bpf.libbpf import BpfObject
 from appliance.bpf.syscalls import arch_prefix, syscall_names
+from appliance.errors import BpfError
 from appliance.metrics import read_percpu_counters
 from appliance.policy import decode
 from appliance.policy.compiler import compile_policy

@@ -15,13 +15,11 @@ import socket
 import struct
 import time
 
+from appliance.errors import CallError
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY = 0x0, 0x1, 0x3, 0x4, 0x6, 0x7
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
-
-
-class CallError(Exception):
-    """The call did not succeed; the text says how (connect, deadline, agent's answer)."""
 
 
 def _frame(ftype: int, flags: int, stream: int, payload: bytes = b"") -> bytes:

@@ -7,7 +7,8 @@ waits for the answer, so enforcement is in place before the container's first pr
 When the agent cannot be reached, the fail check decides: containers in an allowed
 namespace start anyway, others fail (exit 1) with a message naming the log file.
 
-It runs on every container start, so it imports only the standard library: it encodes
+It runs on every container start, so it imports only the standard library (and the
+stdlib-only :mod:`appliance.errors`): it encodes
 its one protobuf message by hand (field numbers of Tetragon's v1 API) and makes the one
 gRPC call with :mod:`appliance.rthooks.h2call`.
 """
@@ -20,6 +21,8 @@ import re
 import sys
 import time
 
+from appliance.errors import CallError, HookError
+
 DEFAULT_ADDRESS = "unix:///var/run/tetragon/tetragon.sock"
 DEFAULT_NAMESPACE_KEYS = "io.kubernetes.pod.namespace,io.kubernetes.cri.sandbox-namespace"
 DEFAULT_ALLOW_NAMESPACES = "kube-system"
@@ -28,10 +31,6 @@ LOG_MAX_BYTES = 50 * 1024 * 1024
 LOG_BACKUPS = 3
 METHOD = "/tetragon.FineGuidanceSensors/RuntimeHook"
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
-
-
-class HookError(Exception):
-    """Why the hook could not tell the agent; the fail check then decides."""
 
 
 # --- protobuf encoding of RuntimeHookRequest{createContainer: CreateContainer{...}} ---------
@@ -276,7 +275,7 @@ def build_request(state: dict) -> tuple[dict, dict]:
 
 
 def call_agent(address: str, payload: bytes, timeout: float) -> None:
-    from appliance.rthooks.h2call import CallError, unary
+    from appliance.rthooks.h2call import unary
 
     try:
         unary(address, METHOD, payload, timeout)

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from appliance.errors import RequestError
+
 #: cgroup v2 mount first (this host has it at /sys/fs/cgroup/unified), then v1 hierarchies
 DEFAULT_CGROUP_ROOTS = (
     "/sys/fs/cgroup",
@@ -39,10 +41,6 @@ _POD_RE = re.compile(
     r"(?:^|[/-])pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
     r"(?:\.slice)?(?=$|[/:])"
 )
-
-
-class RequestError(ValueError):
-    """A hook request the agent cannot act on; the text says which field and why."""
 
 
 @dataclass(frozen=True)

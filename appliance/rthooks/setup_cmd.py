@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 
+from appliance.errors import ConfigError, SetupError
 from appliance.rthooks import toml_patch
 
 HOOK_NAME = "tetragon-oci-hook"
@@ -34,10 +35,6 @@ HOOK_OPTIONS = (
     "fail-allow-namespaces",
     "fail-allow-namespaces-regex",
 )
-
-
-class SetupError(Exception):
-    """A bad input or an install step that failed; printed without a traceback, exit 2."""
 
 
 # --- hooks.d (CRI-O / podman) ----------------------------------------------------------------
@@ -333,7 +330,7 @@ def cmd_crio_hooks_dir(ns: argparse.Namespace) -> int:
 def _patch(fn, *args):
     try:
         return fn(*args)
-    except toml_patch.ConfigError as e:
+    except ConfigError as e:
         raise SetupError(str(e)) from None
 
 

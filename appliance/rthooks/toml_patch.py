@@ -12,6 +12,8 @@ import tomlkit
 from tomlkit.items import AoT, Table
 from tomlkit.toml_document import TOMLDocument
 
+from appliance.errors import ConfigError
+
 NRI_PLUGIN = "io.containerd.nri.v1.nri"
 NRI_DEFAULTS: tuple[tuple[str, object], ...] = (
     ("disable", False),
@@ -25,10 +27,6 @@ NRI_DEFAULTS: tuple[tuple[str, object], ...] = (
 RUNC_V2 = "io.containerd.runc.v2"
 # the CRI plugin's name by containerd config version (1: containerd 1.x old format)
 CRI_PLUGIN = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be patched: the message names the file and why."""
 
 
 def parse(text: str, fname: str) -> TOMLDocument:

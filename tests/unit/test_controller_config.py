@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from controller.client import AgentUnavailable
+from appliance.errors import AgentUnavailable
 from controller.config import ConfigSync, default_restart_command
 from controller.metrics import Metrics
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance import live
+from appliance.errors import NoPolicyEngine
 from appliance.export.pipeline import JsonLinesSink, Pipeline
 from appliance.settings import Settings, config_locations
 
@@ -164,7 +165,7 @@ def test_reported_errors_are_kept(agent):
 
 
 def test_policy_calls_without_an_engine(agent):
-    with pytest.raises(live.NoPolicyEngine):
+    with pytest.raises(NoPolicyEngine):
         live.replace_policy(agent, "kind: TracingPolicy", "x.yaml")
     assert live.status(agent).policies_enabled is False
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.client import AgentRefused, AgentUnavailable, LoadedPolicy, NoPolicyEngine
+from appliance.errors import AgentRefused, AgentUnavailable, NoPolicyEngine
+from controller.client import LoadedPolicy
 from controller.metrics import Metrics
 from controller.policies import PolicySync, is_policy_file, scan
 
@@ -59,7 +60,7 @@ class FakeAgent:
         if self.down:
             raise AgentUnavailable("down")
         if not self.engine:
-            raise NoPolicyEngine("UNIMPLEMENTED", "tracing policies are not enabled")
+            raise NoPolicyEngine("tracing policies are not enabled")
         out = [LoadedPolicy(n, "", "TP_STATE_ENABLED", "") for n in self.loaded]
         self.loaded.update(self.loads_after_list)
         self.loaded_by_itself |= set(self.loads_after_list)

@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from appliance.api.hub import EventHub
+from appliance.errors import FilterError
 from appliance.export.file import RotatingFile
-from appliance.export.filters import EventFilter, FilterError, compile_filter, parse_filter_list
+from appliance.export.filters import EventFilter, compile_filter, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline
 
 

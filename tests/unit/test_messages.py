@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.settings import SettingsError, load_settings
+from appliance.errors import SettingsError
+from appliance.settings import load_settings
 from appliance.version import from_describe
 
 

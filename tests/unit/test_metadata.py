@@ -9,6 +9,7 @@ import time
 import pytest
 
 from appliance.cli.compact import Colors, process_info
+from appliance.errors import KubernetesError
 from appliance.events.common import Clock
 from appliance.events.process import ProcessTracker
 from appliance.metadata import (
@@ -23,7 +24,6 @@ from appliance.metadata import (
     with_pod,
 )
 from appliance.metadata import docker as dmod
-from appliance.metadata.kubernetes import KubernetesError
 from appliance.metadata.select import docker_candidates, in_kubernetes
 from appliance.process.cache import ProcessCache
 from appliance.sensors.wire import ExecMsg, ExitMsg

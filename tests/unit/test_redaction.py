@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.errors import FilterError
 from appliance.events.redaction import MASK, parse_redaction_filters
-from appliance.export.filters import FilterError
 
 PASSWORD = r'{"redact": ["(?:--password|-p)(?:\\s+|=)(\\S*)"]}'
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from appliance.api.tetragon import tetragon_pb2
+from appliance.errors import HookError, RequestError
 from appliance.metadata.base import ContainerInfo
 from appliance.metadata.hooks import HookAwareSource, HookRegistry, registry_sink
 from appliance.rthooks import oci_hook
 from appliance.rthooks.request import (
-    RequestError,
     container_id_from_cgroup,
     expand_systemd_path,
     from_request,
@@ -52,7 +52,7 @@ def test_systemd_expansion():
     assert oci_hook.systemd_expand("system.slice:runc:abc") == "/system.slice/runc-abc.scope"
     with pytest.raises(RequestError, match="not a valid systemd slice"):
         expand_systemd_path("a--b.slice:runc:abc")
-    with pytest.raises(oci_hook.HookError, match="Unknown cgroup path"):
+    with pytest.raises(HookError, match="Unknown cgroup path"):
         oci_hook.systemd_expand("weird")
 
 
