@@ -14,8 +14,9 @@ from appliance.api.hub import EventHub
 from appliance.api.server import Servicer, start_server
 from appliance.bpf import btf as btfmod
 from appliance.bpf import features as featmod
+from appliance.bpf import paths
 from appliance.bpf.libbpf import BpfObject, RingBuffer, possible_cpus
-from appliance.errors import BpfError, LiveError, ServerError, StartupError
+from appliance.errors import BpfError, BtfNotFound, LiveError, ServerError, StartupError
 from appliance.events.common import Clock
 from appliance.events.process import ProcessTracker
 from appliance.export.pipeline import Pipeline
@@ -31,20 +32,6 @@ log = logging.getLogger("tetragon")
 
 CNT_LOST, CNT_SENT, CNT_EXEC, CNT_CLONE, CNT_EXIT = 0, 1, 2, 3, 4
 N_COUNTERS = 16
-
-
-def default_bpf_lib() -> str:
-    """Where the BPF objects are when --bpf-lib is not given."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (
-        os.environ.get("TETRAGON_BPF_LIB", ""),
-        os.path.join(os.path.dirname(here), "bpf", "objs"),  # a checkout
-        "/usr/local/lib/tetragon/bpf",
-        "/usr/lib/tetragon/bpf",
-    ):
-        if cand and os.path.exists(os.path.join(cand, "process.bpf.o")):
-            return cand
-    return os.path.join(os.path.dirname(here), "bpf", "objs")
 
 
 class Agent:
@@ -78,7 +65,7 @@ class Agent:
     # -- start-up ------------------------------------------------------------------
     def start(self) -> None:
         s = self.settings
-        bpf_lib = s.bpf_lib or default_bpf_lib()
+        bpf_lib = s.bpf_lib or paths.bpf_lib()
         obj_path = os.path.join(bpf_lib, "process.bpf.o")
         if not os.path.exists(obj_path):
             raise StartupError(
@@ -88,7 +75,7 @@ class Agent:
         self.bpf_lib = bpf_lib
         try:
             self.btf = btfmod.discover(s.btf)
-        except btfmod.BtfNotFound as e:
+        except BtfNotFound as e:
             raise StartupError(str(e)) from None
         log.info("BTF file: %s", self.btf)
         try:

@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from appliance.errors import FilterError, LiveError, NoPolicyEngine, SettingsError
+from appliance.errors import BtfNotFound, FilterError, LiveError, NoPolicyEngine, SettingsError
 from appliance.events.redaction import Redactor, parse_redaction_filters
 from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
@@ -345,7 +345,7 @@ def _apply_locked(
 
         try:
             btf_path = btfmod.discover(new.btf)
-        except btfmod.BtfNotFound as e:
+        except BtfNotFound as e:
             raise LiveError(f"{origin.get('btf', source)}: {e}") from None
     metadata = None
     if "metadata_source" in live:

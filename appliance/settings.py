@@ -778,7 +778,8 @@ def config_locations(environ: Mapping[str, str] | None = None) -> dict[str, Any]
 # --- reading the sources ----------------------------------------------------------------
 
 _CLEAR = object()  # an empty value: back to the default
-_IGNORED_SUFFIXES = (
+# Editors' and package managers' leftovers beside a configuration file.
+LEFTOVER_SUFFIXES = (
     "~",
     ".swp",
     ".swo",
@@ -803,10 +804,12 @@ _IGNORED_SUFFIXES = (
 _Layer = dict[str, tuple[Any, str, str, Any]]
 
 
-def _ignored_name(name: str) -> bool:
+def ignored_name(name: str) -> bool:
+    """Whether a directory entry is hidden or a leftover (``*~``, ``#*#``, ``*.rpmnew``...),
+    which a directory of configuration files skips rather than reads."""
     return (
         name.startswith(".")
-        or name.endswith(_IGNORED_SUFFIXES)
+        or name.endswith(LEFTOVER_SUFFIXES)
         or (name.startswith("#") and name.endswith("#"))
     )
 
@@ -870,7 +873,7 @@ def _read_dropin_dir(directory: str, warnings: list[str], *, required_by: str | 
         warnings.append(f"{directory}: cannot be read ({exc.strerror or exc}); skipped")
         return layer
     for entry in names:
-        if _ignored_name(entry):
+        if ignored_name(entry):
             continue
         path = os.path.join(directory, entry)
         if not os.path.isfile(path):  # subdirectories, sockets, dangling links

@@ -32,25 +32,11 @@ from dataclasses import dataclass, field
 import yaml
 
 from appliance.errors import AgentRefused, AgentUnavailable, NoPolicyEngine
+from appliance.settings import ignored_name
 
 log = logging.getLogger("tetragon.controller.policies")
 
 POLICY_SUFFIXES = (".yaml", ".yml")
-_LEFTOVER_SUFFIXES = (
-    "~",
-    ".swp",
-    ".swo",
-    ".swx",
-    ".tmp",
-    ".bak",
-    ".orig",
-    ".rej",
-    ".dpkg-old",
-    ".dpkg-new",
-    ".dpkg-dist",
-    ".rpmnew",
-    ".rpmsave",
-)
 
 Key = tuple[str, str]  # (name, namespace)
 
@@ -58,7 +44,7 @@ Key = tuple[str, str]  # (name, namespace)
 def is_policy_file(path: str) -> bool:
     """Whether a path names a policy file (not a hidden file or an editor's leftover)."""
     name = os.path.basename(path)
-    if name.startswith((".", "#")) or name.endswith(_LEFTOVER_SUFFIXES):
+    if name.startswith("#") or ignored_name(name):
         return False
     return name.endswith(POLICY_SUFFIXES)
 

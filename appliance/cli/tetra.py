@@ -184,16 +184,16 @@ def cmd_version(args) -> int:
 def cmd_probe(args) -> int:
     from appliance.bpf import btf as btfmod
     from appliance.bpf.features import probe
-    from appliance.daemon import default_bpf_lib
-    from appliance.errors import BpfError
+    from appliance.bpf.paths import bpf_lib
+    from appliance.errors import BpfError, BtfNotFound
 
     if os.geteuid() != 0:
         print("tetra probe: must run as root to load test programs; use sudo", file=sys.stderr)
         return 1
     try:
         path = btfmod.discover(args.btf or "")
-        feats = probe(args.bpf_lib or default_bpf_lib(), path)
-    except (btfmod.BtfNotFound, BpfError) as e:
+        feats = probe(args.bpf_lib or bpf_lib(), path)
+    except (BtfNotFound, BpfError) as e:
         print(f"tetra probe: {e}", file=sys.stderr)
         return 1
     for line in feats.lines():

@@ -68,9 +68,17 @@ def pod_container_candidates(root: str, pod_uid: str, container_id: str, qos: st
     return out
 
 
+# pod<uid> as cgroupfs writes it (dashes) and as systemd slices do (underscores)
 _POD_UID = re.compile(
-    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
+    r"(?:^|[/-])pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
+    r"(?:\.slice)?(?=$|[/:])"
 )
+
+
+def pod_uid_from_cgroup(path: str) -> str:
+    """The pod uid in a kubelet cgroup path (``pod<uid>`` or ``-pod<uid_underscored>``)."""
+    found = _POD_UID.findall(path)
+    return found[-1].replace("_", "-") if found else ""
 
 
 def pod_uid_of_container(container_id: str, root: str | None = None) -> str:
@@ -85,9 +93,9 @@ def pod_uid_of_container(container_id: str, root: str | None = None) -> str:
         "kubepods.slice/*-pod*.slice/*-{id}*.scope",
     ):
         for path in glob.glob(os.path.join(root, pattern.format(id=container_id))):
-            m = _POD_UID.search(path)
-            if m:
-                return m.group(1).replace("_", "-")
+            uid = pod_uid_from_cgroup(path)
+            if uid:
+                return uid
     return ""
 
 

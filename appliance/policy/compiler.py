@@ -16,6 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from appliance.bpf import paths
 from appliance.policy.plan import PolicyError
 
 _lock = threading.Lock()
@@ -23,16 +24,10 @@ _clang_version: str | None = None
 
 
 def include_dir() -> str:
-    here = Path(__file__).resolve().parent
-    for cand in (
-        os.environ.get("TETRAGON_BPF_INCLUDE", ""),
-        str(here.parent.parent / "bpf" / "include"),
-        "/usr/local/lib/tetragon/bpf/include",
-        "/usr/lib/tetragon/bpf/include",
-    ):
-        if cand and os.path.exists(os.path.join(cand, "policy.h")):
-            return cand
-    raise PolicyError("BPF headers (policy.h) not found; reinstall the appliance")
+    found = paths.include_dir()
+    if found is None:
+        raise PolicyError("BPF headers (policy.h) not found; reinstall the appliance")
+    return found
 
 
 def clang() -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from appliance.errors import RequestError
+from appliance.metadata.cgroupfs import pod_uid_from_cgroup
 
 #: cgroup v2 mount first (this host has it at /sys/fs/cgroup/unified), then v1 hierarchies
 DEFAULT_CGROUP_ROOTS = (
@@ -35,11 +36,6 @@ _ID_RES = (
     re.compile(rf"^(?:crio|docker|libpod)-({_HEX64})$"),
     re.compile(rf"^({_HEX64})$"),
     re.compile(rf"^[^:]*:(?:cri-containerd|crio|docker|libpod):({_HEX64})$"),
-)
-# pod<uid> as cgroupfs writes it (dashes) and as systemd slices do (underscores)
-_POD_RE = re.compile(
-    r"(?:^|[/-])pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
-    r"(?:\.slice)?(?=$|[/:])"
 )
 
 
@@ -94,12 +90,6 @@ def container_id_from_cgroup(path: str) -> str:
         if m:
             return m.group(1)
     return ""
-
-
-def pod_uid_from_cgroup(path: str) -> str:
-    """The pod uid in a kubelet cgroup path (``pod<uid>`` or ``-pod<uid_underscored>``)."""
-    found = _POD_RE.findall(path)
-    return found[-1].replace("_", "-") if found else ""
 
 
 def resolve_cgroup_id(

@@ -295,9 +295,9 @@ def expected_syscall_hook(name: str, with_return: bool = False) -> str:
     """How the engine attaches a syscall kprobe on this kernel, as `tracingpolicy list`
     shows it: fentry when trampolines load, else kprobe, else the syscall tracepoint."""
     from appliance.bpf.features import _try_load
-    from appliance.daemon import default_bpf_lib
+    from appliance.bpf.paths import bpf_lib
 
-    probes = os.path.join(default_bpf_lib(), "probes.bpf.o")
+    probes = os.path.join(bpf_lib(), "probes.bpf.o")
     if with_return:
         return "kretprobe" if kernel_has_kprobes() else f"syscalls/sys_exit_{name}"
     if _try_load(probes, "probe_fentry", ""):

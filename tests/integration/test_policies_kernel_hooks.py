@@ -60,9 +60,9 @@ def _route_to_test_net():
 def _fentry_ok() -> bool:
     try:
         from appliance.bpf.features import _try_load
-        from appliance.daemon import default_bpf_lib
+        from appliance.bpf.paths import bpf_lib
 
-        return _try_load(os.path.join(default_bpf_lib(), "probes.bpf.o"), "probe_fmod_ret", "")
+        return _try_load(os.path.join(bpf_lib(), "probes.bpf.o"), "probe_fmod_ret", "")
     except Exception:
         return False
 

@@ -75,13 +75,25 @@ def test_supervisord_runs_the_declared_commands():
         assert prog["stdout_logfile"] == "/dev/stdout" and prog["stderr_logfile"] == "/dev/stderr"
 
 
-def test_the_image_installs_what_the_agent_looks_for():
-    from appliance.daemon import default_bpf_lib  # noqa: F401 - the agent's lookup exists
+def test_the_image_installs_what_the_agent_looks_for(tmp_path, monkeypatch):
+    from appliance.bpf import paths
     from appliance.settings import PACKAGE_DROPIN_DIRS
 
     text = (ROOT / "images" / "Dockerfile").read_text()
-    assert "/usr/local/lib/tetragon/bpf/" in text
-    assert "/usr/local/lib/tetragon/bpf" in (ROOT / "appliance" / "daemon.py").read_text()
+    copies = dict(re.findall(r"^COPY (?:--from=\S+ )?(\S+) (\S+)$", text, re.M))
+    # Install the image's BPF objects and headers under a scratch root, hide the checkout:
+    # the agent's own search must find them there.
+    root = tmp_path / "root"
+    for src, marker in (("/src/bpf/objs/", "process.bpf.o"), ("bpf/include/", "policy.h")):
+        dest = root / copies[src].lstrip("/")
+        dest.mkdir(parents=True)
+        (dest / marker).write_bytes(b"")
+    monkeypatch.setattr(paths, "INSTALLED_BPF", tuple(f"{root}{d}" for d in paths.INSTALLED_BPF))
+    monkeypatch.setattr(paths, "CHECKOUT_BPF", tmp_path / "no-checkout")
+    monkeypatch.delenv("TETRAGON_BPF_LIB", raising=False)
+    monkeypatch.delenv("TETRAGON_BPF_INCLUDE", raising=False)
+    assert paths.bpf_lib() == str(root / copies["/src/bpf/objs/"].lstrip("/")).rstrip("/")
+    assert paths.include_dir() == str(root / copies["bpf/include/"].lstrip("/")).rstrip("/")
     assert "/usr/local/lib/tetragon/tetragon.conf.d" in PACKAGE_DROPIN_DIRS
     assert "COPY config/tetragon.conf.d/ /usr/local/lib/tetragon/tetragon.conf.d/" in text
     for cmd in SCRIPTS:

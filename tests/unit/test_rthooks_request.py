@@ -7,13 +7,13 @@ import pytest
 from appliance.api.tetragon import tetragon_pb2
 from appliance.errors import HookError, RequestError
 from appliance.metadata.base import ContainerInfo
+from appliance.metadata.cgroupfs import pod_uid_from_cgroup
 from appliance.metadata.hooks import HookAwareSource, HookRegistry, registry_sink
 from appliance.rthooks import oci_hook
 from appliance.rthooks.request import (
     container_id_from_cgroup,
     expand_systemd_path,
     from_request,
-    pod_uid_from_cgroup,
     resolve_cgroup_id,
 )
 
