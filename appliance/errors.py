@@ -31,7 +31,6 @@ Standard library only: the OCI hook imports this module on every container start
 from __future__ import annotations
 
 import os
-from typing import Any
 
 
 class ApplianceError(Exception):
@@ -50,7 +49,9 @@ class SettingsError(ApplianceError):
     wrong, ``value`` the text as read.
     """
 
-    def __init__(self, source: str, key: str | None, reason: str, value: Any | None = None) -> None:
+    def __init__(
+        self, source: str, key: str | None, reason: str, value: object | None = None
+    ) -> None:
         self.source = source
         self.key = key
         self.reason = reason
