@@ -54,6 +54,8 @@ class Agent:
         self.ring: RingBuffer | None = None
         self.server = None
         self.features = None
+        self.settings_sources: dict[str, str] = {}  # where each setting came from (live.py)
+        self.btf = ""  # the BTF file found at start
         self.policies = None  # set by the policy engine when loaded
         self.metadata = None  # container metadata source (appliance.metadata)
         self.policy_filter = None  # cgroup maps of namespaced / pod-selected policies

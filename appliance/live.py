@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -37,8 +37,9 @@ from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
 from appliance.export.filters import EventFilter, json_objects, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
+from appliance.policy.plan import PolicyError
 from appliance.settings import (
-    FLAG_NAMES,
+    EXPORT_FILE_SETTINGS,
     INERT_SETTINGS,
     LIVE_SETTINGS,
     LoadedSettings,
@@ -47,31 +48,45 @@ from appliance.settings import (
     effective_settings_lines,
     format_value,
     inert_settings_warnings,
+    parse_one,
+    validation_reason,
 )
+
+if TYPE_CHECKING:
+    from appliance.api.hub import EventHub
+    from appliance.events.process import ProcessTracker
+    from appliance.metadata.base import MetadataSource
+    from appliance.policy.manager import PolicyManager
 
 log = logging.getLogger("tetragon.live")
 
 #: Settings the controller decides from the environment; the agent takes them live.
 CONTROLLER_SETTINGS = frozenset({"metadata_source"})
 
-_FILE_FIELDS = frozenset(
-    {
-        "export_filename",
-        "export_file_max_size_mb",
-        "export_file_rotation_interval",
-        "export_file_max_backups",
-        "export_file_compress",
-        "export_file_perm",
-    }
-)
 _FILTER_FIELDS = frozenset({"export_allowlist", "export_denylist"})
 _EXPORT_FIELDS = (
-    _FILE_FIELDS | _FILTER_FIELDS | {"export_stdout", "field_filters", "export_rate_limit"}
+    EXPORT_FILE_SETTINGS | _FILTER_FIELDS | {"export_stdout", "field_filters", "export_rate_limit"}
 )
 _LOG_FIELDS = frozenset({"log_level", "debug", "log_format"})
-# Empty means "disabled" for these (as upstream documents), "back to the default" elsewhere.
-_EMPTY_DISABLES = frozenset({"server_address", "health_server_address"})
 _KEEP = object()
+
+
+class LiveAgent(Protocol):
+    """The parts of the running agent (:class:`appliance.daemon.Agent`) that live changes
+    read and replace."""
+
+    settings: Settings
+    #: where each start-up setting came from; flags and env win over live changes
+    settings_sources: Mapping[str, str]
+    pipeline: Pipeline
+    hub: EventHub
+    tracker: ProcessTracker
+    #: the container metadata source; None until the agent has started one
+    metadata: MetadataSource | None
+    #: the tracing policy engine; None when policies are not enabled
+    policies: PolicyManager | None
+    #: the BTF file the next policy compile uses
+    btf: str
 
 
 # --- exporters --------------------------------------------------------------------------
@@ -108,7 +123,7 @@ def configure_exporters(
         except FilterError as e:
             raise LiveError(f"export filters: {e}") from None
     file_sink: Any = _KEEP
-    if every or changed & _FILE_FIELDS:
+    if every or changed & EXPORT_FILE_SETTINGS:
         file_sink = None
         if s.export_filename:
             try:
@@ -207,7 +222,7 @@ class LiveState:
         self.errors += 1
 
 
-def state(agent: Any) -> LiveState:
+def state(agent: LiveAgent) -> LiveState:
     """The :class:`LiveState` of ``agent``, created on first use."""
     st = getattr(agent, "_live_state", None)
     if st is None:
@@ -216,51 +231,8 @@ def state(agent: Any) -> LiveState:
     return st
 
 
-def _field_name(key: str) -> str | None:
-    if key in FLAG_NAMES:
-        return FLAG_NAMES[key]
-    if key in Settings.model_fields:
-        return key
-    return None
-
-
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        msg = str(err.get("msg", "invalid value"))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        parts.append(msg[:1].lower() + msg[1:])
-    return "; ".join(parts)
-
-
-def parse_setting(key: str, text: str, source: str) -> tuple[str, Any]:
-    """(field name, value) of one drop-in style setting; raises :class:`SettingsError`.
-
-    An empty text is the setting's default (for the listening addresses: disabled), as an
-    empty drop-in file is.
-    """
-    name = _field_name(key)
-    if name is None:
-        raise SettingsError(source, key, "unknown setting")
-    flag = name.replace("_", "-")
-    if text.strip() == "":
-        if name in _EMPTY_DISABLES:
-            return name, ""
-        return name, Settings.model_fields[name].default
-    try:
-        model = Settings.model_validate({name: text.strip()})
-    except ValidationError as exc:
-        raise SettingsError(source, flag, _reason(exc), text.strip()) from None
-    return name, getattr(model, name)
-
-
-def _agent_sources(agent: Any) -> Mapping[str, str]:
-    return getattr(agent, "settings_sources", None) or {}
-
-
 def apply_settings(
-    agent: Any,
+    agent: LiveAgent,
     values: Mapping[str, str],
     source: str = "",
     sources: Mapping[str, str] | None = None,
@@ -297,7 +269,7 @@ def apply_settings(
 
 
 def _apply_locked(
-    agent: Any,
+    agent: LiveAgent,
     st: LiveState,
     values: Mapping[str, str],
     source: str,
@@ -305,12 +277,12 @@ def _apply_locked(
     result: ApplyResult,
 ) -> None:
     current: Settings = agent.settings
-    own = _agent_sources(agent)
+    own = agent.settings_sources
     updates: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key in sorted(values):
         where = sources.get(key) or source or "ApplySettings"
-        name, value = parse_setting(key, values[key], where)
+        name, value = parse_one(key, values[key], where)
         flag = name.replace("_", "-")
         if own.get(name, "").startswith(("flag ", "env ")):
             if getattr(current, name) != value:
@@ -328,7 +300,7 @@ def _apply_locked(
     try:
         wanted = Settings(**{**current.model_dump(), **updates})
     except ValidationError as exc:
-        raise SettingsError(source or "ApplySettings", None, _reason(exc)) from None
+        raise SettingsError(source or "ApplySettings", None, validation_reason(exc)) from None
 
     diff = diff_settings(current, wanted)
     # an inert setting needs no restart: taking its value is all there is to do
@@ -367,17 +339,14 @@ def _apply_locked(
     if live & _LOG_FIELDS:
         _apply_logging(new, reformat="log_format" in live)
     if btf_path is not None:
-        agent.btf = btf_path
-        setter = getattr(getattr(agent, "policies", None), "set_btf", None)
-        if callable(setter):
-            setter(btf_path)
+        agent.btf = btf_path  # the policy engine compiles against agent.btf
     agent.settings = new
     if "metadata_source" in live:
         st.metadata_source_by = origin.get("metadata_source", source)
     if metadata is not None:
         old, agent.metadata = agent.metadata, metadata
         agent.tracker.metadata = metadata
-        log.info("metadata source now %s (was %s)", metadata.kind, getattr(old, "kind", "none"))
+        log.info("metadata source now %s (was %s)", metadata.kind, old.kind if old else "none")
         try:
             old.close()
         except Exception as e:
@@ -405,10 +374,10 @@ def _apply_locked(
     result.restart_required = [n.replace("_", "-") for n in restart]
 
 
-def _prepare_metadata(agent: Any, s: Settings, where: str) -> Any:
+def _prepare_metadata(agent: LiveAgent, s: Settings, where: str) -> MetadataSource | None:
     """A started metadata source for ``s.metadata_source`` when the running one differs."""
-    current = getattr(agent, "metadata", None)
-    if current is None or getattr(agent, "tracker", None) is None:
+    current = agent.metadata
+    if current is None:
         return None  # not started yet: the agent opens its source from the settings
     from appliance.metadata import create_source, detect
 
@@ -434,36 +403,28 @@ def _apply_logging(s: Settings, reformat: bool) -> None:
 # --- policies ---------------------------------------------------------------------------
 
 
-def _policy_error_types() -> tuple[type[BaseException], ...]:
-    try:
-        from appliance.policy.manager import PolicyError
-    except ImportError:
-        return (ValueError,)
-    return (PolicyError, ValueError)
-
-
-def replace_policy(agent: Any, yaml_text: str, source: str = "") -> str:
+def replace_policy(agent: LiveAgent, yaml_text: str, source: str = "") -> str:
     """Replace the loaded policy with this document's name by this version; its name.
 
     Raises :class:`NoPolicyEngine` when the agent has none, and the policy engine's
     ``PolicyError`` (file, path, reason) when the document is refused; the old version
     keeps running then.
     """
-    policies = getattr(agent, "policies", None)
+    policies = agent.policies
     if policies is None:
         raise NoPolicyEngine("tracing policies are not enabled in this agent (no policy engine)")
     try:
         name = policies.replace_yaml(yaml_text, source=source)
-    except _policy_error_types() as e:
+    except (PolicyError, ValueError) as e:
         state(agent).record_error(f"{source}: {e}" if source and source not in str(e) else str(e))
         raise
     log.info("tracing policy %s replaced (from %s)", name, source or "the API")
     return name
 
 
-def policy_statuses(agent: Any) -> list[tuple[str, str, str]]:
+def policy_statuses(agent: LiveAgent) -> list[tuple[str, str, str]]:
     """(name, state, error) of each policy the agent holds."""
-    policies = getattr(agent, "policies", None)
+    policies = agent.policies
     if policies is None:
         return []
     try:
@@ -502,21 +463,21 @@ def process_start_time(pid: int | str = "self") -> float:
 _START_TIME = process_start_time()
 
 
-def status(agent: Any):
+def status(agent: LiveAgent):
     """The ``GetAgentStatusResponse`` of ``agent``."""
     from appliance import __version__
     from appliance.api import appliance_pb2
 
     st = state(agent)
     sources = {name: "default" for name in Settings.model_fields}
-    sources.update(_agent_sources(agent))
+    sources.update(agent.settings_sources)
     sources.update(st.sources)
     loaded = LoadedSettings(agent.settings, sources)
     resp = appliance_pb2.GetAgentStatusResponse(
         pid=os.getpid(),
         version=__version__,
         settings=effective_settings_lines(loaded),
-        policies_enabled=getattr(agent, "policies", None) is not None,
+        policies_enabled=agent.policies is not None,
         last_config_error=st.last_error,
         config_errors=st.errors,
         config_changes=st.changes,
@@ -549,18 +510,17 @@ def _servicer_class():
     from appliance.api import appliance_pb2, appliance_pb2_grpc
 
     class AgentServicer(appliance_pb2_grpc.AgentServicer):
-        def __init__(self, agent: Any) -> None:
+        def __init__(self, agent: LiveAgent) -> None:
             self.agent = agent
 
         def ApplySettings(self, request, context):
-            apply = getattr(self.agent, "apply_settings", None)
-            args = (
+            res = apply_settings(
+                self.agent,
                 dict(request.values),
                 request.source,
                 dict(request.sources),
                 request.config_error,
             )
-            res = apply(*args) if callable(apply) else apply_settings(self.agent, *args)
             return appliance_pb2.ApplySettingsResponse(
                 applied=res.applied,
                 restart_required=res.restart_required,
@@ -573,7 +533,7 @@ def _servicer_class():
                 name = replace_policy(self.agent, request.yaml, request.source)
             except NoPolicyEngine as e:
                 context.abort(grpc.StatusCode.UNIMPLEMENTED, str(e))
-            except _policy_error_types() as e:
+            except (PolicyError, ValueError) as e:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
             return appliance_pb2.ReplaceTracingPolicyResponse(name=name)
 
@@ -583,7 +543,7 @@ def _servicer_class():
     return AgentServicer
 
 
-def service(agent: Any) -> Callable[[Any], None]:
+def service(agent: LiveAgent) -> Callable[[Any], None]:
     """A function that adds the ``appliance.v1.Agent`` service of ``agent`` to a gRPC
     server (before it starts)."""
     from appliance.api import appliance_pb2_grpc

@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_DIRS",
     "DEFAULT_YAML_FILE",
     "ENV_PREFIX",
+    "EXPORT_FILE_SETTINGS",
     "FLAG_NAMES",
     "INERT_SETTINGS",
     "LIVE_SETTINGS",
@@ -73,6 +74,8 @@ __all__ = [
     "generate_docs",
     "inert_settings_warnings",
     "load_settings",
+    "parse_one",
+    "validation_reason",
 ]
 
 PACKAGE_DROPIN_DIRS: tuple[str, ...] = (
@@ -631,8 +634,8 @@ _FIELD_FLAGS: dict[str, str] = {name: flag for flag, name in FLAG_NAMES.items()}
 _SHORT_FLAGS: dict[str, str] = {"debug": "-d"}
 _KNOWN_NAMES: dict[str, str] = {**FLAG_NAMES, **{n: n for n in Settings.model_fields}}
 
-#: Fields the agent applies while running; changing any other field needs a restart.
-LIVE_SETTINGS: frozenset[str] = frozenset(
+#: The export file and its rotation: a change to any of them opens a new file sink.
+EXPORT_FILE_SETTINGS: frozenset[str] = frozenset(
     {
         "export_filename",
         "export_file_max_size_mb",
@@ -640,6 +643,12 @@ LIVE_SETTINGS: frozenset[str] = frozenset(
         "export_file_max_backups",
         "export_file_compress",
         "export_file_perm",
+    }
+)
+
+#: Fields the agent applies while running; changing any other field needs a restart.
+LIVE_SETTINGS: frozenset[str] = EXPORT_FILE_SETTINGS | frozenset(
+    {
         "export_rate_limit",
         "export_allowlist",
         "export_denylist",
@@ -825,9 +834,31 @@ def _validate_value(name: str, raw: Any, source: str, key: str) -> Any:
     try:
         model = Settings.model_validate({name: raw})
     except ValidationError as exc:
-        reason = "; ".join(_reason(err) for err in exc.errors())
-        raise SettingsError(source, _FIELD_FLAGS[name], reason, _shown(raw)) from None
+        raise SettingsError(
+            source, _FIELD_FLAGS[name], validation_reason(exc), _shown(raw)
+        ) from None
     return getattr(model, name)
+
+
+def parse_one(name: str, text: str, source: str = "") -> tuple[str, Any]:
+    """(field name, value) of one setting given as text, as a drop-in file gives it.
+
+    ``name`` is a flag name (``export-filename``) or a field name (``export_filename``). An
+    empty text is the setting's default, except for the listening addresses, where it means
+    disabled (as upstream documents). Raises :class:`SettingsError` naming ``source``.
+    """
+    field_name = _KNOWN_NAMES.get(name)
+    if field_name is None:
+        raise SettingsError(source, name, "unknown setting")
+    value = _validate_value(field_name, text.strip(), source, _FIELD_FLAGS[field_name])
+    if value is _CLEAR:
+        value = Settings.model_fields[field_name].default
+    return field_name, value
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """Why the Settings model refused a value, in the words the errors print."""
+    return "; ".join(_reason(err) for err in exc.errors())
 
 
 def _reason(err: Mapping[str, Any]) -> str:

@@ -6,13 +6,14 @@ import logging
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from appliance import live
-from appliance.errors import NoPolicyEngine
+from appliance.errors import NoPolicyEngine, SettingsError
 from appliance.export.pipeline import JsonLinesSink, Pipeline
-from appliance.settings import Settings, config_locations
+from appliance.settings import Settings, config_locations, parse_one
 
 
 class Hub:
@@ -33,6 +34,9 @@ class FakeAgent:
         self.hub = Hub()
         self.policies = None
         self.settings_sources = {}
+        self.tracker = SimpleNamespace(redactor=None, metadata=None)
+        self.metadata = None
+        self.btf = ""
         live.configure_exporters(self.pipeline, self.hub, self.settings)
 
     def write(self, event: dict) -> None:
@@ -170,10 +174,14 @@ def test_policy_calls_without_an_engine(agent):
     assert live.status(agent).policies_enabled is False
 
 
-def test_parse_setting():
-    assert live.parse_setting("export-file-max-size-mb", "", "s") == ("export_file_max_size_mb", 10)
-    assert live.parse_setting("server-address", "", "s") == ("server_address", "")
-    assert live.parse_setting("export_stdout", "yes", "s") == ("export_stdout", True)
+def test_parse_one():
+    assert parse_one("export-file-max-size-mb", "", "s") == ("export_file_max_size_mb", 10)
+    assert parse_one("server-address", "", "s") == ("server_address", "")
+    assert parse_one("export_stdout", "yes", "s") == ("export_stdout", True)
+    with pytest.raises(SettingsError, match=r"^s: no-such: unknown setting$"):
+        parse_one("no-such", "1", "s")
+    with pytest.raises(SettingsError, match=r"^s: invalid value 'x' for export-stdout: "):
+        parse_one("export-stdout", " x\n", "s")
 
 
 def test_config_locations():
@@ -204,8 +212,6 @@ def test_field_filters_alone_apply_live(agent, tmp_path):
 
 
 def test_redaction_filters_apply_to_processes_that_start_next(agent):
-    from types import SimpleNamespace
-
     agent.tracker = SimpleNamespace(redactor=None)
     res = live.apply_settings(agent, {"redaction-filters": '{"redact": ["--token=(\\\\S+)"]}'})
     assert res.applied == ["redaction-filters"] and not res.error
