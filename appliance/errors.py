@@ -17,13 +17,14 @@ Hierarchy::
     ├── CallError             the hook's gRPC call did not succeed
     ├── SetupError            a runtime-hook install step failed
     ├── ConfigError           a runtime configuration file that cannot be patched
+    ├── PolicyError           a tracing policy that cannot be loaded as asked
+    ├── PolicyLoadError       tracing policy documents that do not validate (every problem)
     ├── AgentUnavailable      (controller) the agent does not answer
     └── AgentRefused          (controller) the agent answered with an error
         └── NoPolicyEngine    ... UNIMPLEMENTED: it has no tracing policy engine
 
 ``NoPolicyEngine`` is one class on both sides of the API: the agent raises it and answers
-UNIMPLEMENTED, the controller's client raises it on that answer. The policy compiler's own
-errors (``PolicyError``, ``PolicyLoadError``) are defined with the policy code.
+UNIMPLEMENTED, the controller's client raises it on that answer.
 
 Standard library only: the OCI hook imports this module on every container start.
 """
@@ -117,6 +118,19 @@ class SetupError(ApplianceError):
 
 class ConfigError(ApplianceError):
     """A configuration file that cannot be patched: the message names the file and why."""
+
+
+class PolicyError(ApplianceError):
+    """A policy that cannot be loaded as asked; the message says where and why."""
+
+
+class PolicyLoadError(ApplianceError):
+    """Raised by load_policies; ``problems`` (appliance.policy.problems.Problem) lists every
+    reason, one a line in the message."""
+
+    def __init__(self, problems: list[object]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class AgentUnavailable(ApplianceError):

@@ -31,13 +31,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from appliance.errors import BtfNotFound, FilterError, LiveError, NoPolicyEngine, SettingsError
+from appliance.errors import (
+    BtfNotFound,
+    FilterError,
+    LiveError,
+    NoPolicyEngine,
+    PolicyError,
+    SettingsError,
+)
 from appliance.events.redaction import Redactor, parse_redaction_filters
 from appliance.export.fields import RateLimiter, parse_field_filters
 from appliance.export.file import RotatingFile
 from appliance.export.filters import EventFilter, json_objects, parse_filter_list
 from appliance.export.pipeline import JsonLinesSink, Pipeline, stdout_sink
-from appliance.policy.plan import PolicyError
 from appliance.settings import (
     EXPORT_FILE_SETTINGS,
     INERT_SETTINGS,

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from appliance.bpf import paths
-from appliance.policy.plan import PolicyError
+from appliance.errors import PolicyError
 
 _lock = threading.Lock()
 _clang_version: str | None = None

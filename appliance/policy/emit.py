@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 
+from appliance.errors import PolicyError
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
 from appliance.policy.plan import (
     ACTION_NUM,
@@ -21,7 +22,6 @@ from appliance.policy.plan import (
     STRING_OPS,
     ArgPlan,
     HookPlan,
-    PolicyError,
     arg_targets,
 )
 

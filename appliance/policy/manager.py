@@ -20,13 +20,13 @@ import yaml
 from appliance.api.tetragon import sensors_pb2
 from appliance.bpf.libbpf import BpfObject
 from appliance.bpf.syscalls import arch_prefix, syscall_names
-from appliance.errors import BpfError
+from appliance.errors import BpfError, PolicyError
 from appliance.metrics import read_percpu_counters
 from appliance.policy import decode
 from appliance.policy.compiler import compile_policy
 from appliance.policy.emit import generate
 from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
-from appliance.policy.plan import HookPlan, PolicyError, plan_policy
+from appliance.policy.plan import HookPlan, plan_policy
 
 log = logging.getLogger("tetragon.policy")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
+from appliance.errors import PolicyError
 from appliance.policy.support import UNSUPPORTED_SELECTORS
 
 # integer argument types: (BPF C type, key of the event's argument); other than
@@ -70,10 +71,6 @@ ACTION_ENUM = {
 # actions with an effect in the kernel or in the agent; the rest need nothing more than
 # the event (FollowFD & co: fd arguments are resolved through the fd table directly)
 SUPPORTED_ACTIONS = set(ACTION_NUM)
-
-
-class PolicyError(Exception):
-    """A policy that cannot be loaded as asked; the message says where and why."""
 
 
 class AllFeatures:

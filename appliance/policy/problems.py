@@ -44,14 +44,6 @@ class Problem:
         return f"{where}: {self.path}: {text}" if self.path else f"{where}: {text}"
 
 
-class PolicyLoadError(Exception):
-    """Raised by load_policies; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

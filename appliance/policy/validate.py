@@ -27,13 +27,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from appliance.errors import PolicyError, PolicyLoadError
 from appliance.policy import support
 from appliance.policy.checker import check_policy
 from appliance.policy.model import TracingPolicy
-from appliance.policy.plan import AllFeatures, PolicyError, plan_policy
+from appliance.policy.plan import AllFeatures, plan_policy
 from appliance.policy.problems import (
     PathT,
-    PolicyLoadError,
     Problem,
     Severity,
     format_path,

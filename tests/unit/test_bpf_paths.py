@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from appliance.bpf import paths
+from appliance.errors import PolicyError
 from appliance.policy import compiler
-from appliance.policy.plan import PolicyError
 
 
 @pytest.fixture

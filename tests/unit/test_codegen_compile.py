@@ -12,10 +12,11 @@ import textwrap
 import pytest
 import yaml
 
+from appliance.errors import PolicyError
 from appliance.policy.compiler import compile_policy
 from appliance.policy.emit import generate
 from appliance.policy.manager import parse_policy
-from appliance.policy.plan import AllFeatures, PolicyError, plan_policy
+from appliance.policy.plan import AllFeatures, plan_policy
 
 pytestmark = pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
 
