@@ -53,7 +53,13 @@ def dump_json(obj: dict) -> str:
 
 
 # the modules the hook imports (standard library aside): what a self-contained install copies
-HOOK_MODULES = ("__init__.py", "rthooks/__init__.py", "rthooks/oci_hook.py", "rthooks/h2call.py")
+HOOK_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "rthooks/__init__.py",
+    "rthooks/oci_hook.py",
+    "rthooks/h2call.py",
+)
 
 
 def copy_hook_modules(local_dir: str) -> str:
