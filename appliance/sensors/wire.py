@@ -1,6 +1,7 @@
 """Decoding of the messages the BPF programs put on the ring buffer.
 
-The layouts mirror bpf/include/common.h and bpf/process.bpf.c.
+The C definitions are in bpf/include/process_msgs.h; ``LAYOUTS`` names the struct each
+format reads, and tests/unit/test_wire_layouts.py checks them against the objects' BTF.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+
+from appliance.bpf.layout import Layout
 
 MSG_EXEC, MSG_CLONE, MSG_EXIT, MSG_POLICY = 1, 2, 3, 4
 PATH_TRUNCATED = 1
@@ -19,6 +22,15 @@ CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
 EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
 EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
+EXEC_INFO = struct.Struct("<II256s")  # bin_len, flags, bin: the execve_map value
+
+LAYOUTS = (
+    Layout("msg_header", (HEADER,)),
+    Layout("msg_exec", (HEADER, EXEC, EXEC_EXTRA), tail="data"),
+    Layout("msg_clone", (HEADER, CLONE)),
+    Layout("msg_exit", (HEADER, EXIT)),
+    Layout("exec_info", (EXEC_INFO,)),
+)
 
 
 @dataclass(slots=True)
