@@ -23,7 +23,8 @@ from appliance.export.pipeline import Pipeline
 from appliance.metrics import read_percpu_counters
 from appliance.process import procfs
 from appliance.process.cache import ProcessCache
-from appliance.sensors import wire
+from appliance.sensors.dispatch import MessageTable
+from appliance.sensors.process import ProcessSensor
 from appliance.settings import (
     Settings,
 )
@@ -63,6 +64,10 @@ class Agent:
         self.emit = self.pipeline.emit  # through the event cache when there is one
         self.decode_errors = 0
         self._ncpus = 1
+        # ring-buffer messages by kind: each sensor registers the kinds it owns
+        self.messages = MessageTable()
+        # through self.emit as it is when a message arrives: the event cache replaces it
+        ProcessSensor(self.tracker, lambda ev: self.emit(ev)).register(self.messages)
 
     # -- start-up ------------------------------------------------------------------
     def start(self) -> None:
@@ -98,6 +103,7 @@ class Agent:
         from appliance.policy.manager import PolicyManager, load_policy_dir
 
         self.policies = PolicyManager(self)
+        self.policies.register(self.messages)
         if s.metrics_server:
             from appliance import metrics
 
@@ -237,19 +243,7 @@ class Agent:
     # -- the event loop ------------------------------------------------------------
     def _on_sample(self, data: bytes) -> None:
         try:
-            t = data[0]
-            if t == wire.MSG_EXEC:
-                self.emit(self.tracker.on_exec(wire.decode_exec(data)))
-            elif t == wire.MSG_EXIT:
-                ev = self.tracker.on_exit(wire.decode_exit(data))
-                if ev is not None:
-                    self.emit(ev)
-            elif t == wire.MSG_CLONE:
-                self.tracker.on_clone(wire.decode_clone(data))
-            elif self.policies is not None:
-                ev = self.policies.decode(data)
-                if ev is not None:
-                    self.emit(ev)
+            self.messages.dispatch(data)
         except Exception as e:
             self.decode_errors += 1
             log.debug("cannot decode message type %d: %s", data[0] if data else -1, e)

@@ -4,51 +4,10 @@
  * Attached to BTF-enabled tracepoints (tp_btf), which every BTF kernel since
  * 5.5 has and which do not need kprobes.
  */
+#include "process_msgs.h"
 #include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct msg_exec {
-	struct msg_header h;
-	u32 ppid;
-	u32 uid;
-	u32 euid;
-	u32 gid;
-	u32 egid;
-	u32 auid;
-	u64 start_time;
-	u64 cgroup_id;
-	u32 pid_ns;
-	u32 mnt_ns;
-	u16 args_len;
-	u16 path_len;
-	u16 cwd_len;
-	u16 cgroup_len;
-	u8 path_comps;
-	u8 cwd_comps;
-	u8 path_flags;
-	u8 cwd_flags;
-	u32 nspid; /* pid in the task's own pid namespace (pod.container.pid) */
-	/* credentials and namespaces, for --enable-process-cred / --enable-process-ns */
-	u32 suid, sgid, fsuid, fsgid, securebits, pad2;
-	u64 cap_permitted, cap_effective, cap_inheritable;
-	u32 ns[10]; /* uts ipc mnt pid pid_for_children net time time_for_children cgroup user */
-	char data[DATA_SIZE];
-};
-
-struct msg_clone {
-	struct msg_header h;
-	u32 ppid;
-	u32 pad;
-	u64 start_time;
-};
-
-struct msg_exit {
-	struct msg_header h;
-	u32 exit_code;
-	u32 pad;
-	u64 start_time;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -7,6 +7,7 @@ import socket
 import struct
 import threading
 
+from appliance.bpf.layout import Layout
 from appliance.policy.constants import TCP_STATES
 from appliance.policy.plan import ACTION_ENUM, INT_ARG_ENCODING, HookPlan
 
@@ -122,6 +123,16 @@ def return_arg(type_: str, v: int) -> dict:
 CRED = struct.Struct("<10I3Q4I")
 BPF_ATTR = struct.Struct("<II16s")
 SKB = struct.Struct("<6IHHHBB")
+
+# the C structs of bpf/include/policy.h these formats read (checked against BTF by
+# tests/unit/test_wire_layouts.py)
+LAYOUTS = (
+    Layout("pmsg", (PMSG,), tail="slots"),
+    Layout("sock_info", (SOCK,)),
+    Layout("cred_info", (CRED,)),
+    Layout("bpf_attr_info", (BPF_ATTR,)),
+    Layout("skb_info", (SKB,)),
+)
 PROG_TYPES = {
     0: "BPF_PROG_TYPE_UNSPEC", 1: "BPF_PROG_TYPE_SOCKET_FILTER", 2: "BPF_PROG_TYPE_KPROBE",
     3: "BPF_PROG_TYPE_SCHED_CLS", 4: "BPF_PROG_TYPE_SCHED_ACT", 5: "BPF_PROG_TYPE_TRACEPOINT",

@@ -27,6 +27,8 @@ from appliance.policy.compiler import compile_policy
 from appliance.policy.emit import generate
 from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
 from appliance.policy.plan import HookPlan, plan_policy
+from appliance.sensors.dispatch import MessageTable
+from appliance.sensors.wire import MSG_POLICY
 
 log = logging.getLogger("tetragon.policy")
 
@@ -243,6 +245,15 @@ class PolicyManager:
                 lp.obj.close()
 
     # -- events --------------------------------------------------------------------------
+    def register(self, table: MessageTable) -> None:
+        """Policy programs' messages (struct pmsg) come to this manager."""
+        table.register(MSG_POLICY, "policy", self.on_message)
+
+    def on_message(self, data: bytes) -> None:
+        ev = self.decode(data)
+        if ev is not None:
+            self.agent.emit(ev)
+
     def decode(self, data: bytes) -> dict | None:
         (_t, _f, _p, _size, pid, tid, ktime, policy_id, hook_id, action, sel, ret,
          *rest) = decode.PMSG.unpack_from(data)  # fmt: skip

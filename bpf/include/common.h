@@ -2,42 +2,19 @@
 /*
  * Helpers shared by the base sensors and by generated policy programs:
  * the event header, path walking, process identity and the output ring buffer.
- * Layouts here are mirrored by appliance/sensors/wire.py; change both together.
+ * The messages themselves are defined in process_msgs.h.
  */
 #ifndef __APPLIANCE_COMMON_H__
 #define __APPLIANCE_COMMON_H__
 
 #include "vmlinux_min.h"
+#include "process_msgs.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
-#define MSG_EXEC 1
-#define MSG_CLONE 2
-#define MSG_EXIT 3
-#define MSG_POLICY 4
-
-/* Scratch area: each variable part is written at an offset masked by
- * DATA_MASK, and each single read is at most PART_MAX bytes, so the
- * verifier can prove every access stays inside DATA_SIZE. */
-#define DATA_MASK 0x3fff
-#define PART_MAX 4096
-#define DATA_SIZE (DATA_MASK + 1 + PART_MAX)
 #define NAME_MAX_READ 256
 #define PATH_DEPTH 32
-#define ARGS_MAX 4095
-
-#define PATH_TRUNCATED 1
-
-struct msg_header {
-	u8 type;
-	u8 flags;
-	u16 pad;
-	u32 size; /* whole message, header included */
-	u32 pid;  /* thread group id */
-	u32 tid;
-	u64 ktime;
-};
 
 /* Ring buffer shared by every program of one BPF object; its size is set by
  * the loader (--rb-size) before load. */
@@ -61,13 +38,6 @@ struct {
 /* The binary of every process, by tgid: written by the process sensor at
  * exec and fork (and by the agent for processes found in procfs), read by
  * policy programs for matchBinaries. Policy objects reuse this map's fd. */
-#define BINARY_MAX 256
-struct exec_info {
-	u32 bin_len; /* without the NUL */
-	u32 flags;
-	char bin[BINARY_MAX];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);

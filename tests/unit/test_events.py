@@ -11,6 +11,7 @@ from appliance.events.process import ProcessTracker
 from appliance.process.cache import ProcessCache
 from appliance.process.procfs import ProcInfo
 from appliance.sensors import wire
+from appliance.sensors.process import decode_exec, decode_exit
 
 
 def test_exec_id_is_tetragons():
@@ -59,7 +60,7 @@ def test_wire_decode_exec_roundtrip():
     raw = _exec_msg(
         7, 1, 99, ["sh", "-c", "exit 3"], "./sh", "/tmp/x", "docker-" + "a" * 64 + ".scope"
     )
-    m = wire.decode_exec(raw)
+    m = decode_exec(raw)
     assert (m.pid, m.ppid, m.ktime) == (7, 1, 99)
     assert m.argv == ["sh", "-c", "exit 3"]
     assert m.cwd == "/tmp/x"
@@ -74,7 +75,7 @@ def test_tracker_parents_clone_exec_exit():
     shell = t.cache.get(100).process
     assert "procFS" in shell["flags"] and "rootcwd" in shell["flags"]
     t.on_clone(wire.CloneMsg(200, 200, 10_000, 100, 10_000))
-    ev = t.on_exec(wire.decode_exec(_exec_msg(200, 100, 11_000, ["ls", "-l"], "/usr/bin/ls", "/")))
+    ev = t.on_exec(decode_exec(_exec_msg(200, 100, 11_000, ["ls", "-l"], "/usr/bin/ls", "/")))
     proc = ev["process_exec"]["process"]
     assert proc["parent_exec_id"] == shell["exec_id"]
     assert ev["process_exec"]["parent"]["exec_id"] == shell["exec_id"]
@@ -123,6 +124,6 @@ def test_compact_lines_match_the_docs():
 
 def test_exit_message_layout():
     raw = wire.HEADER.pack(wire.MSG_EXIT, 0, 0, 40, 5, 6, 7) + wire.EXIT.pack(256, 0, 8)
-    m = wire.decode_exit(raw)
+    m = decode_exit(raw)
     assert (m.pid, m.tid, m.ktime, m.exit_code, m.start_time) == (5, 6, 7, 256, 8)
     assert struct.calcsize("<BBHIIIQ") == wire.HEADER.size == 24
