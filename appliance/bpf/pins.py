@@ -130,17 +130,20 @@ class PinStore:
                 return
 
 
-def open_store(bpf_dir: str) -> PinStore | None:
-    """The store under --bpf-dir, mounting bpffs first; None (with the reason logged)
-    when the BPF filesystem cannot be used."""
+def open_store(bpf_dir: str, pin_new: bool) -> PinStore | None:
+    """The store under --bpf-dir, mounting bpffs first when policies are to be pinned;
+    None (with the reason logged) when the BPF filesystem cannot be used, or when
+    nothing is to be pinned and, bpffs being unmounted, nothing can have been."""
     root = bpf_root(bpf_dir or "tetragon")
+    under_bpffs = root.startswith(BPFFS + "/")
+    if not pin_new:
+        return PinStore(root) if under_bpffs and is_bpffs(BPFFS) else None
     try:
-        if root.startswith(BPFFS + "/"):
+        if under_bpffs:
             ensure_bpffs(BPFFS)
         elif not is_bpffs(os.path.dirname(root)) and not is_bpffs(root):
             log.warning("--bpf-dir %s is not on a BPF filesystem: policies are not pinned", root)
             return None
-        os.makedirs(root, exist_ok=True)
     except OSError as e:
         log.warning("policies are not pinned: %s", e.strerror or e)
         return None

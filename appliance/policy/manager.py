@@ -111,7 +111,9 @@ class PolicyManager:
         """Pins left by a previous agent are held until the same policy is attached again
         (then replaced) or start-up ends without it (then removed)."""
         self.release_pins = bool(getattr(settings, "release_pinned_bpf", True))
-        self.pins = pins.open_store(getattr(settings, "bpf_dir", "tetragon"))
+        self.pins = pins.open_store(
+            getattr(settings, "bpf_dir", "tetragon"), pin_new=not self.release_pins
+        )
         self._inherited: dict[str, list[pins.Pinned]] = {}
         self._startup_timer: threading.Timer | None = None
         if self.pins is None:
