@@ -66,9 +66,10 @@ def bpf_dir():
 def _agent(tmp: Path, name: str, bpf_dir: str, release: bool) -> RunningAgent:
     work = tmp / name
     work.mkdir()
-    pdir = tmp / "policies"
-    pdir.mkdir(exist_ok=True)
-    shutil.copy(FIXTURE, pdir / FIXTURE.name)
+    pdir = tmp / "policies"  # the lseek policy, unless a test changed the directory
+    if not pdir.exists():
+        pdir.mkdir()
+        shutil.copy(FIXTURE, pdir / FIXTURE.name)
     return RunningAgent(
         work,
         [
@@ -127,8 +128,9 @@ def _restart_under_load(tmp: Path, bpf_dir: str, release: bool):
     return total, alive, first_progs, second
 
 
-def _lseek_child() -> int:
-    code = "import os; os.lseek(-1, 0, 0)"
+def _lseek(fd: int) -> int:
+    """Exit status of a child calling lseek(fd): -9 when killed, 1 on EBADF."""
+    code = f"import os; os.lseek({fd}, 0, 0)"
     return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode
 
 
@@ -145,7 +147,7 @@ def test_kill9_restart_keeps_enforcement_with_pins(tmp_path, bpf_dir):
         assert second.stop() == 0
     # a clean stop with --release-pinned-bpf=false: still enforced with no agent running
     assert "left 1 policies pinned" in second.log.read_text()
-    assert _lseek_child() == -signal.SIGKILL
+    assert _lseek(-1) == -signal.SIGKILL
     # the next agent releases on exit: nothing pinned, no program left
     third = _agent(tmp_path, "third", bpf_dir, True)
     try:
@@ -158,7 +160,7 @@ def test_kill9_restart_keeps_enforcement_with_pins(tmp_path, bpf_dir):
     )
     left = progs & _live_prog_ids()
     assert first_progs and not left, f"programs left loaded: {sorted(left)}"
-    assert _lseek_child() == 1  # EBADF raised, not killed
+    assert _lseek(-1) == 1  # EBADF raised, not killed
 
 
 def test_kill9_without_pins_leaves_nothing(tmp_path, bpf_dir):
@@ -174,3 +176,28 @@ def test_kill9_without_pins_leaves_nothing(tmp_path, bpf_dir):
     root = os.path.join(BPFFS, bpf_dir)
     assert not os.path.exists(root) or not os.listdir(root)
     assert not first_progs & _live_prog_ids()
+
+
+def test_changed_policy_replaces_pin_and_dropped_policy_is_unpinned(tmp_path, bpf_dir):
+    first = _agent(tmp_path, "first", bpf_dir, False)
+    _kill9(first)
+    assert _lseek(-1) == -signal.SIGKILL  # held by the pin alone
+    # the same policy, changed (-2 instead of -1): a new object replaces the pinned one
+    changed = tmp_path / "policies" / FIXTURE.name
+    changed.write_text(FIXTURE.read_text().replace('"-1"', '"-2"'))
+    second = _agent(tmp_path, "second", bpf_dir, False)
+    try:
+        assert "replaced pinned policy lseek-sigkill" in second.log.read_text()
+        assert _lseek(-1) == 1 and _lseek(-2) == -signal.SIGKILL
+    finally:
+        _kill9(second)
+    # not loaded again at start (an empty policy directory): unpinned
+    changed.unlink()
+    third = _agent(tmp_path, "third", bpf_dir, True)
+    try:
+        assert "removed pinned policy lseek-sigkill" in third.log.read_text()
+        assert _lseek(-2) == 1
+    finally:
+        assert third.stop() == 0
+    root = os.path.join(BPFFS, bpf_dir)
+    assert not os.path.exists(root), os.listdir(root)
