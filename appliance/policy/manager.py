@@ -116,6 +116,12 @@ class PolicyManager:
         )
         self._inherited: dict[str, list[pins.Pinned]] = {}
         self._startup_timer: threading.Timer | None = None
+        # TracingPolicy resources come from the controller after start: they get the grace
+        # period rather than losing their pins once the policy directory is loaded
+        self._crd_policies = bool(
+            getattr(settings, "enable_k8s_api", False)
+            and getattr(settings, "enable_tracing_policy_crd", False)
+        )
         if self.pins is None:
             return
         self._inherited = self.pins.found()
@@ -165,6 +171,10 @@ class PolicyManager:
                     "attached before the old one was unpinned",
                     lp.name, p.hash, lp.obj_hash,
                 )  # fmt: skip
+
+    def policy_dir_loaded(self) -> None:
+        if not self._crd_policies:
+            self.startup_done()
 
     def startup_done(self) -> None:
         """Pins of policies not loaded again at start are removed: nobody wants them."""
@@ -547,7 +557,7 @@ def load_policy_dir(manager: PolicyManager, directory: str) -> list[str]:
     """--tracing-policy-dir at start: every *.yaml / *.yml, subdirectories included."""
     errors = []
     if not os.path.isdir(directory):
-        manager.startup_done()
+        manager.policy_dir_loaded()
         return errors
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -560,5 +570,5 @@ def load_policy_dir(manager: PolicyManager, directory: str) -> list[str]:
             except (PolicyError, OSError) as e:
                 errors.append(str(e))
                 log.error("%s", e)
-    manager.startup_done()
+    manager.policy_dir_loaded()
     return errors
