@@ -2,7 +2,8 @@
 # Removes what install.sh installed: the systemd units in /usr/lib/systemd/system (stopped
 # and disabled first), the commands in /usr/local/bin, and /usr/local/lib/tetragon (venv,
 # BPF objects, default drop-ins). Your configuration and policies in /etc/tetragon stay, unless --purge, which
-# also removes /etc/tetragon, /var/log/tetragon and /var/cache/tetragon.
+# also removes /etc/tetragon, /var/log/tetragon and /var/cache/tetragon, and unpins the
+# policies the agent left enforced in /sys/fs/bpf/tetragon.
 #
 # Usage: ./uninstall.sh [--prefix DIR] [--purge]
 #   --prefix DIR   remove an installation made with ./install.sh --prefix DIR
@@ -76,8 +77,15 @@ if [ "$PURGE" = 1 ]; then
       say "purged $d"
     fi
   done
+  # policies left pinned (still enforced) by an agent run with --release-pinned-bpf=false
+  if [ -e "$PREFIX/sys/fs/bpf/tetragon" ]; then
+    rm -rf "$PREFIX/sys/fs/bpf/tetragon"
+    say "purged $PREFIX/sys/fs/bpf/tetragon (pinned policies unloaded)"
+  fi
 else
   [ -d "$PREFIX/etc/tetragon" ] && say "kept $PREFIX/etc/tetragon (remove it with --purge)"
+  [ -e "$PREFIX/sys/fs/bpf/tetragon" ] &&
+    say "kept $PREFIX/sys/fs/bpf/tetragon: pinned policies stay enforced (remove them with --purge)"
 fi
 if [ -n "$PREFIX" ]; then
   # a staging root: also the directories the installation created, when left empty

@@ -368,7 +368,9 @@ class Settings(BaseSettings):
         "Directory under the BPF filesystem (/sys/fs/bpf) where programs and maps are pinned",
     )
     release_pinned_bpf: bool = _f(
-        True, "Remove programs and maps left pinned in the BPF directory at start"
+        True,
+        "Unpin policy programs and maps when the agent exits. false: policies are pinned "
+        "and stay enforced in the kernel while no agent runs; the next agent adopts them",
     )
     keep_sensors_on_exit: bool = _f(False, "Leave sensors loaded and pinned when the agent exits")
     force_small_progs: bool = _f(False, "Load the small BPF programs even on kernels >= 5.3")
@@ -679,8 +681,6 @@ INERT_SETTINGS: frozenset[str] = frozenset(
         "pprof_address",
         "cpuprofile",
         "memprofile",
-        "bpf_dir",
-        "release_pinned_bpf",
         "keep_sensors_on_exit",
         "force_small_progs",
         "force_large_progs",

@@ -20,6 +20,9 @@ if [ "${1:-}" = --supervised ]; then
   cmd=$1
   shift
   [ -r "$FLAGS" ] && . "$FLAGS"
+  # the agent keeps policies pinned (enforced) across its restarts and upgrades unless
+  # the container is given TETRAGON_RELEASE_PINNED_BPF=true or --release-pinned-bpf=true
+  export TETRAGON_RELEASE_PINNED_BPF="${TETRAGON_RELEASE_PINNED_BPF:-false}"
   exec "$cmd" "$@"
 fi
 

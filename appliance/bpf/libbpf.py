@@ -104,6 +104,10 @@ def lib() -> ctypes.CDLL:
         ),
         "bpf_program__fd": (c_int, [c_void_p]),
         "bpf_link__destroy": (c_int, [c_void_p]),
+        "bpf_link__pin": (c_int, [c_void_p, c_char_p]),
+        "bpf_map__pin": (c_int, [c_void_p, c_char_p]),
+        "bpf_map__name": (c_char_p, [c_void_p]),
+        "bpf_object__next_map": (c_void_p, [c_void_p, c_void_p]),
         "bpf_map__fd": (c_int, [c_void_p]),
         "bpf_map__set_max_entries": (c_int, [c_void_p, ctypes.c_uint32]),
         "bpf_map__reuse_fd": (c_int, [c_void_p, c_int]),
@@ -155,9 +159,16 @@ class Link:
     target: str
 
     def destroy(self) -> None:
+        """Drops this process's hold; a pinned link stays attached until unpinned."""
         if self.ptr:
             lib().bpf_link__destroy(self.ptr)
             self.ptr = 0
+
+    def pin(self, path: str) -> None:
+        """Keep the link attached in the kernel after the process exits."""
+        rc = lib().bpf_link__pin(self.ptr, path.encode())
+        if rc != 0:
+            raise BpfError(f"cannot pin link {self.program} at {path}", -rc)
 
 
 @dataclass
@@ -191,6 +202,11 @@ class Map:
 
     def delete(self, key: bytes) -> None:
         lib().bpf_map_delete_elem(self.fd, key)
+
+    def pin(self, path: str) -> None:
+        rc = lib().bpf_map__pin(self.ptr, path.encode())
+        if rc != 0:
+            raise BpfError(f"cannot pin map {self.name} at {path}", -rc)
 
 
 BTF_KIND_FUNC = 12
@@ -252,6 +268,14 @@ class BpfObject:
             if not prog:
                 return names
             names.append(lib().bpf_program__name(prog).decode())
+
+    def maps(self) -> list[Map]:
+        out, m = [], None
+        while True:
+            m = lib().bpf_object__next_map(self.ptr, m)
+            if not m:
+                return out
+            out.append(Map(m, lib().bpf_map__name(m).decode()))
 
     def _prog(self, name: str) -> int:
         prog = lib().bpf_object__find_program_by_name(self.ptr, name.encode())

@@ -18,6 +18,7 @@ import grpc
 import yaml
 
 from appliance.api.tetragon import sensors_pb2
+from appliance.bpf import pins
 from appliance.bpf.libbpf import BpfObject
 from appliance.bpf.syscalls import arch_prefix, syscall_names
 from appliance.errors import BpfError, PolicyError
@@ -33,6 +34,7 @@ from appliance.sensors.wire import MSG_POLICY
 log = logging.getLogger("tetragon.policy")
 
 PC_NAMES = ["emitted", "lost", "rate_limited", "actions", "matched"]
+STARTUP_GRACE = 30.0  # seconds: pins not claimed by then are removed (see startup_done)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class LoadedPolicy:
     hooks_info: list[str] = field(default_factory=list)
     filter: FilterSpec | None = None  # namespace / pod / container filter, if any
     events_by_hook: dict[int, int] = field(default_factory=dict)
+    obj_hash: str = ""  # the compiled object's content hash (the compiler's cache key)
+    pinned: pins.Pinned | None = None  # where its links are pinned, if they are
 
     @property
     def key(self) -> tuple[str, str]:
@@ -103,6 +107,88 @@ class PolicyManager:
         self._syscalls = syscall_names()
         cache = getattr(agent.settings, "policy_cache_dir", "") or "/var/cache/tetragon/policies"
         self.cache_dir = cache
+        self._init_pins(agent.settings)
+
+    # -- pins: enforcement that outlives the agent ----------------------------------------
+    def _init_pins(self, settings) -> None:
+        """Pins left by a previous agent are held until the same policy is attached again
+        (then replaced) or start-up ends without it (then removed)."""
+        self.release_pins = bool(getattr(settings, "release_pinned_bpf", True))
+        self.pins = pins.open_store(
+            getattr(settings, "bpf_dir", "tetragon"), pin_new=not self.release_pins
+        )
+        self._inherited: dict[str, list[pins.Pinned]] = {}
+        self._startup_timer: threading.Timer | None = None
+        # TracingPolicy resources come from the controller after start: they get the grace
+        # period rather than losing their pins once the policy directory is loaded
+        self._crd_policies = bool(
+            getattr(settings, "enable_k8s_api", False)
+            and getattr(settings, "enable_tracing_policy_crd", False)
+        )
+        if self.pins is None:
+            return
+        self._inherited = self.pins.found()
+        if self._inherited:
+            log.info(
+                "found pinned policies from a previous agent in %s: %s (kept until loaded "
+                "again or start-up ends)",
+                self.pins.root, ", ".join(sorted(self._inherited)),
+            )  # fmt: skip
+            # when nothing marks the end of start-up (no policy directory), a grace period does
+            self._startup_timer = threading.Timer(STARTUP_GRACE, self.startup_done)
+            self._startup_timer.daemon = True
+            self._startup_timer.start()
+
+    def _pin(self, lp: LoadedPolicy) -> None:
+        """With --release-pinned-bpf=false the links stay attached if the agent dies."""
+        if self.pins is None or self.release_pins or lp.obj is None:
+            return
+        try:
+            lp.pinned = self.pins.pin(
+                pins.pin_name(lp.namespace, lp.name), lp.obj_hash, f"{os.getpid()}_{lp.id}",
+                lp.obj,
+            )  # fmt: skip
+        except (BpfError, OSError) as e:
+            log.warning("policy %s: not pinned, it stops when the agent stops: %s", lp.name, e)
+
+    def _unpin(self, lp: LoadedPolicy) -> None:
+        if lp.pinned is not None and self.pins is not None:
+            self.pins.remove(lp.pinned)
+            lp.pinned = None
+
+    def _settle_inherited(self, lp: LoadedPolicy) -> None:
+        """`lp` is attached: the previous agent's pins of the same policy can go."""
+        with self._lock:
+            old = self._inherited.pop(pins.pin_name(lp.namespace, lp.name), [])
+        for p in old:
+            self.pins.remove(p)
+            if p.hash == lp.obj_hash:
+                log.info(
+                    "adopted pinned policy %s (same object %s): enforced without a gap, "
+                    "now attached by this agent",
+                    lp.name, p.hash,
+                )  # fmt: skip
+            else:
+                log.info(
+                    "replaced pinned policy %s (object %s -> %s): the new version was "
+                    "attached before the old one was unpinned",
+                    lp.name, p.hash, lp.obj_hash,
+                )  # fmt: skip
+
+    def policy_dir_loaded(self) -> None:
+        if not self._crd_policies:
+            self.startup_done()
+
+    def startup_done(self) -> None:
+        """Pins of policies not loaded again at start are removed: nobody wants them."""
+        if self._startup_timer is not None:
+            self._startup_timer.cancel()
+        with self._lock:
+            left, self._inherited = self._inherited, {}
+        for ps in left.values():
+            for p in ps:
+                self.pins.remove(p)
+                log.info("removed pinned policy %s (object %s): not loaded again", p.policy, p.hash)
 
     # -- loading -------------------------------------------------------------------------
     def _build(self, text: str, source: str) -> LoadedPolicy:
@@ -125,6 +211,7 @@ class PolicyManager:
             pid = self._next_id
             self._next_id += 1
         lp = LoadedPolicy(pid, name, ns, text, source, plans, cached=cached, filter=fspec)
+        lp.obj_hash = os.path.basename(obj_path).split(".", 1)[0]
         obj = None
         try:
             obj = BpfObject.open(obj_path, self.agent.btf)
@@ -156,6 +243,7 @@ class PolicyManager:
                 f"{source + ': ' if source else ''}policy {name}: {e}\n{_tail(e.log)}"
             ) from None
         lp.obj = obj
+        self._pin(lp)
         lp.load_ms = (time.monotonic() - t0) * 1000
         log.info(
             "policy %s loaded in %.0f ms (%s): %s",
@@ -172,10 +260,12 @@ class PolicyManager:
         lp = self._build(text, source)
         with self._lock:
             if lp.key in self.policies:
+                self._unpin(lp)
                 lp.obj.close()
                 raise PolicyError(f"policy {lp.name} already exists")
             self.policies[lp.key] = lp
             self.by_id[lp.id] = lp
+        self._settle_inherited(lp)
         return lp.name
 
     def replace_yaml(self, text: str, source: str = "") -> str:
@@ -187,6 +277,7 @@ class PolicyManager:
             self.by_id[lp.id] = lp
         if old is not None:
             self._unload(old)
+        self._settle_inherited(lp)
         return lp.name
 
     def add_file(self, path: str) -> str:
@@ -207,6 +298,7 @@ class PolicyManager:
 
     def _unload(self, lp: LoadedPolicy) -> None:
         self._release_filter(lp)
+        self._unpin(lp)
         if lp.obj is not None:
             lp.obj.close()
             lp.obj = None
@@ -228,6 +320,7 @@ class PolicyManager:
                 self.by_id[new.id] = new
         else:
             self._release_filter(lp)
+            self._unpin(lp)
             if lp.obj is not None:
                 lp.obj.close()
                 lp.obj = None
@@ -237,12 +330,41 @@ class PolicyManager:
         return [lp.name for lp in self.policies.values()]
 
     def close(self) -> None:
+        """Detach everything, unless pinned (--release-pinned-bpf=false): enforcement
+        then stays in the kernel for the next agent to adopt."""
         with self._lock:
             pols = list(self.policies.values())
             self.policies.clear()
+        if self._startup_timer is not None:
+            self._startup_timer.cancel()
+        if self.release_pins:
+            for lp in pols:
+                self._unpin(lp)
+            self.release_all()
+        kept = [lp.name for lp in pols if lp.pinned is not None]
         for lp in pols:
             if lp.obj is not None:
                 lp.obj.close()
+        if kept and self.pins is not None:
+            log.info(
+                "left %d policies pinned in %s, enforced while no agent runs: %s",
+                len(kept), self.pins.root, ", ".join(kept),
+            )  # fmt: skip
+
+    def release_all(self) -> None:
+        """Unpin every policy in the BPF directory, ours and any left from before."""
+        if self.pins is None:
+            return
+        names = set()
+        with self._lock:
+            left, self._inherited = self._inherited, {}
+        for ps in list(left.values()) + list(self.pins.found().values()):
+            for p in ps:
+                names.add(p.policy)
+                self.pins.remove(p)
+        self.pins.remove_root_if_empty()
+        if names:
+            log.info("released pinned policies: %s", ", ".join(sorted(names)))
 
     # -- events --------------------------------------------------------------------------
     def register(self, table: MessageTable) -> None:
@@ -447,6 +569,7 @@ def load_policy_dir(manager: PolicyManager, directory: str) -> list[str]:
     """--tracing-policy-dir at start: every *.yaml / *.yml, subdirectories included."""
     errors = []
     if not os.path.isdir(directory):
+        manager.policy_dir_loaded()
         return errors
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -459,4 +582,5 @@ def load_policy_dir(manager: PolicyManager, directory: str) -> list[str]:
             except (PolicyError, OSError) as e:
                 errors.append(str(e))
                 log.error("%s", e)
+    manager.policy_dir_loaded()
     return errors

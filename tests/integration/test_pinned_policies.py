@@ -1,0 +1,203 @@
+"""Enforcement that survives `kill -9` of the agent: pinned policy links.
+
+Children calling lseek(-1) in a tight loop run while the agent is killed and
+started again; with --release-pinned-bpf=false none of them may escape the
+Sigkill policy. A test-private --bpf-dir is removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, RunningAgent
+
+FIXTURE = ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml"
+BPFFS = "/sys/fs/bpf"
+
+# forks children that call lseek(-1) until the stop file exists; prints "<total> <alive>"
+SPAWNER = r"""
+import os, sys
+stop, total, alive = sys.argv[1], 0, 0
+while not os.path.exists(stop):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.lseek(-1, 0, 0)
+        except OSError:
+            pass
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    total += 1
+    alive += os.WIFEXITED(status)
+print(total, alive, flush=True)
+"""
+
+
+def _is_bpffs() -> bool:
+    with open("/proc/self/mounts") as f:
+        return any(ln.split()[1:3] == [BPFFS, "bpf"] for ln in f)
+
+
+@pytest.fixture
+def bpf_dir():
+    """A private directory under bpffs, unpinned (and bpffs unmounted if this test
+    mounted it) even when the test fails."""
+    mounted_before = _is_bpffs()
+    name = f"tetragon-test-{os.getpid()}"
+    try:
+        yield name
+    finally:
+        shutil.rmtree(os.path.join(BPFFS, name), ignore_errors=True)
+        # an empty bpffs shows the kernel's preloaded iterators only
+        preloaded = {"maps.debug", "progs.debug"}
+        if not mounted_before and _is_bpffs() and set(os.listdir(BPFFS)) <= preloaded:
+            subprocess.run(["umount", BPFFS], check=False)
+
+
+def _agent(tmp: Path, name: str, bpf_dir: str, release: bool) -> RunningAgent:
+    work = tmp / name
+    work.mkdir()
+    pdir = tmp / "policies"  # the lseek policy, unless a test changed the directory
+    if not pdir.exists():
+        pdir.mkdir()
+        shutil.copy(FIXTURE, pdir / FIXTURE.name)
+    return RunningAgent(
+        work,
+        [
+            "--tracing-policy-dir", str(pdir), "--bpf-dir", bpf_dir,
+            f"--release-pinned-bpf={'true' if release else 'false'}",
+        ],
+    )  # fmt: skip
+
+
+def _kill9(agent: RunningAgent) -> None:
+    agent.proc.send_signal(signal.SIGKILL)
+    agent.proc.wait()
+    agent.stop()
+
+
+def _prog_ids_of(pid: int) -> set[int]:
+    """BPF programs held by process `pid`, from their file descriptors."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
+def _live_prog_ids() -> set[int]:
+    r = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"bpftool prog list failed: {r.stderr.strip()}")
+    return {p["id"] for p in json.loads(r.stdout)}
+
+
+def _restart_under_load(tmp: Path, bpf_dir: str, release: bool):
+    """kill -9 of an agent enforcing the lseek policy and a restart, with children
+    running throughout -> (children, children not killed, first agent's programs,
+    second agent)."""
+    first = _agent(tmp, "first", bpf_dir, release)
+    stop = tmp / "stop"
+    spawner = subprocess.Popen(
+        [sys.executable, "-c", SPAWNER, str(stop)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.5)
+        first_progs = _prog_ids_of(first.proc.pid)
+        _kill9(first)
+        second = _agent(tmp, "second", bpf_dir, release)
+        time.sleep(0.5)
+    finally:
+        stop.touch()
+        out, _ = spawner.communicate(timeout=30)
+    total, alive = (int(x) for x in out.split())
+    return total, alive, first_progs, second
+
+
+def _lseek(fd: int) -> int:
+    """Exit status of a child calling lseek(fd): -9 when killed, 1 on EBADF."""
+    code = f"import os; os.lseek({fd}, 0, 0)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode
+
+
+def test_kill9_restart_keeps_enforcement_with_pins(tmp_path, bpf_dir):
+    total, alive, first_progs, second = _restart_under_load(tmp_path, bpf_dir, False)
+    try:
+        print(f"pinned: {alive} of {total} lseek(-1) children not killed")
+        assert total > 50, "the children loop did not run"
+        assert alive == 0, f"{alive} of {total} children escaped the Sigkill policy"
+        log = second.log.read_text()
+        assert "adopted pinned policy lseek-sigkill" in log, log
+        progs = first_progs | _prog_ids_of(second.proc.pid)
+    finally:
+        assert second.stop() == 0
+    # a clean stop with --release-pinned-bpf=false: still enforced with no agent running
+    assert "left 1 policies pinned" in second.log.read_text()
+    assert _lseek(-1) == -signal.SIGKILL
+    # the next agent releases on exit: nothing pinned, no program left
+    third = _agent(tmp_path, "third", bpf_dir, True)
+    try:
+        assert "adopted pinned policy lseek-sigkill" in third.log.read_text()
+        progs |= _prog_ids_of(third.proc.pid)
+    finally:
+        assert third.stop() == 0
+    assert not os.path.exists(os.path.join(BPFFS, bpf_dir)), os.listdir(
+        os.path.join(BPFFS, bpf_dir)
+    )
+    left = progs & _live_prog_ids()
+    assert first_progs and not left, f"programs left loaded: {sorted(left)}"
+    assert _lseek(-1) == 1  # EBADF raised, not killed
+
+
+def test_kill9_without_pins_leaves_nothing(tmp_path, bpf_dir):
+    """The baseline: an agent releasing its pins pins nothing, so a kill -9 opens a
+    window (measured, printed) and leaves nothing in the kernel."""
+    total, alive, first_progs, second = _restart_under_load(tmp_path, bpf_dir, True)
+    try:
+        print(f"not pinned: {alive} of {total} lseek(-1) children not killed")
+        assert total > 50
+        assert "adopted pinned" not in second.log.read_text()
+    finally:
+        assert second.stop() == 0
+    root = os.path.join(BPFFS, bpf_dir)
+    assert not os.path.exists(root) or not os.listdir(root)
+    assert not first_progs & _live_prog_ids()
+
+
+def test_changed_policy_replaces_pin_and_dropped_policy_is_unpinned(tmp_path, bpf_dir):
+    first = _agent(tmp_path, "first", bpf_dir, False)
+    _kill9(first)
+    assert _lseek(-1) == -signal.SIGKILL  # held by the pin alone
+    # the same policy, changed (-2 instead of -1): a new object replaces the pinned one
+    changed = tmp_path / "policies" / FIXTURE.name
+    changed.write_text(FIXTURE.read_text().replace('"-1"', '"-2"'))
+    second = _agent(tmp_path, "second", bpf_dir, False)
+    try:
+        assert "replaced pinned policy lseek-sigkill" in second.log.read_text()
+        assert _lseek(-1) == 1 and _lseek(-2) == -signal.SIGKILL
+    finally:
+        _kill9(second)
+    # not loaded again at start (an empty policy directory): unpinned
+    changed.unlink()
+    third = _agent(tmp_path, "third", bpf_dir, True)
+    try:
+        assert "removed pinned policy lseek-sigkill" in third.log.read_text()
+        assert _lseek(-2) == 1
+    finally:
+        assert third.stop() == 0
+    root = os.path.join(BPFFS, bpf_dir)
+    assert not os.path.exists(root), os.listdir(root)
