@@ -267,6 +267,8 @@ static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 
 def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
     i = a.index
+    if a.fetch:
+        return a.fetch
     if p.method == "tracepoint" and p.kind == "kprobe":
         return f"(((u64 *)((char *)ctx + 16))[{i}])"
     if p.method == "tracepoint":
