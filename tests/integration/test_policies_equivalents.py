@@ -77,8 +77,10 @@ def test_read_of_shadow_is_posted_as_security_file_permission(agent, tmp_path):
         out = subprocess.run([CAT, "/etc/shadow"], capture_output=True)
         assert out.returncode == 0
         ev = agent.wait_for(
-            lambda e: e.get("process_kprobe", {}).get("policy_name") == "file-monitoring-shadow"
-            and e["process_kprobe"]["process"].get("binary") == CAT
+            lambda e: (
+                e.get("process_kprobe", {}).get("policy_name") == "file-monitoring-shadow"
+                and e["process_kprobe"]["process"].get("binary") == CAT
+            )
         )
         kp = ev["process_kprobe"]
         assert kp["function_name"] == "security_file_permission"
