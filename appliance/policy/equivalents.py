@@ -22,7 +22,9 @@ class EquivalentArg:
     """How one argument of the original function is computed on the equivalent hook."""
 
     types: frozenset[str]  # argument types the policy may declare for it
-    fetch: str  # C expression of the argument's raw value ({n}: syscall argument number)
+    fetch: str  # C expression of the argument's raw value
+    read: str = ""  # C statement filling its slot ({slot}, {pos}), instead of the type's own
+    gate: str = ""  # C condition ({pos}) without which the original would not have run
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,20 @@ def _file_perm_hook(syscall: str, mask: int) -> EquivalentHook:
     )
 
 
+_CONNECT = EquivalentHook(
+    "connect",
+    {
+        0: EquivalentArg(
+            frozenset({"sock"}),
+            SYSCALL_ARG.format(n=0),
+            "connect_sock_arg(m, {slot}, {pos}, m->ints[{pos}], (const void *)"
+            + SYSCALL_ARG.format(n=1)
+            + ");",
+            "m->lens[{pos}] > 0",
+        )
+    },
+)
+
 EQUIVALENTS: dict[str, Equivalent] = {
     "security_file_permission": Equivalent(
         "security_file_permission",
@@ -61,6 +77,13 @@ EQUIVALENTS: dict[str, Equivalent] = {
         + tuple(_file_perm_hook(s, MAY_WRITE) for s in ("write", "writev", "pwrite64")),
         "reads and writes through mmap, sendfile, splice, io_uring and preadv2/pwritev2 "
         "are not seen; the event comes before the permission check, for every call",
+    ),
+    "tcp_connect": Equivalent(
+        "tcp_connect",
+        (_CONNECT,),
+        "IPv4 only; the event comes before the kernel picks the source address and port "
+        "(saddr/sport are those of a bound socket, else 0) and also for a connect that "
+        "fails before a SYN is sent; TCP Fast Open sendmsg is not seen",
     ),
 }
 

@@ -97,6 +97,7 @@ class ArgPlan:
     tp_size: int = 8
     tp_signed: bool = False
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
+    read: str = ""  # C statement filling the slot, where not the type's own
 
 
 @dataclass
@@ -131,6 +132,7 @@ class HookPlan:
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
     equivalent: str = ""  # attached in place of the function: where and what differs
+    gates: list[str] = field(default_factory=list)  # C conditions every event needs
 
     @property
     def name(self) -> str:
@@ -332,6 +334,7 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
         )
     for hook in hooks:
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+        gates: list[str] = []
         for a in args:
             how = hook.args.get(a.index)
             if how is None:
@@ -345,12 +348,15 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
                     f"on its equivalent as {'/'.join(sorted(how.types))}, not {a.type!r}"
                 )
             a.fetch = how.fetch
+            a.read = how.read
+            if how.gate:
+                gates.append(how.gate.format(pos=a.pos))
         section = f"tracepoint/syscalls/sys_enter_{hook.syscall}"
         plan = HookPlan(
             hid + len(out), "kprobe", call, "tracepoint", section,
             ("tracepoint", f"syscalls/sys_enter_{hook.syscall}"), False, False, args,
             kp.selectors, ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
-            equivalent=eq.describe(),
+            equivalent=eq.describe(), gates=gates,
         )  # fmt: skip
         plan.spec = kp
         out.append(plan)

@@ -134,3 +134,76 @@ def test_override_still_needs_the_function(agent, tmp_path):
     assert out.returncode != 0
     assert "Override" in out.stderr and "security_file_permission" in out.stderr
     assert "file-override" not in tetra(agent, "tracingpolicy", "list").stdout
+
+
+CONNECT_POLICY = textwrap.dedent("""\
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "connect-equivalent"
+    spec:
+      kprobes:
+      - call: "tcp_connect"
+        syscall: false
+        args:
+        - index: 0
+          type: "sock"
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "NotDAddr"
+            values:
+            - "127.0.0.1"
+    """)
+
+# a server on a non-loopback address and two clients, all in the test's network namespace
+CONNECT_CODE = """
+import socket
+srv = socket.socket(); srv.bind(("192.0.2.1", 80)); srv.listen()
+lo = socket.socket(); lo.bind(("127.0.0.1", 0)); lo.listen()
+socket.create_connection(lo.getsockname(), timeout=5).close()
+socket.create_connection(("192.0.2.1", 80), timeout=5).close()
+print("connected")
+"""
+
+
+@pytest.fixture
+def netns():
+    """A network namespace with 192.0.2.1/24 on a veth pair of its own; removed after."""
+    name = f"tetra-eq-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["link", "add", "eq0", "type", "veth", "peer", "name", "eq1"],
+                    ["addr", "add", "192.0.2.1/24", "dev", "eq0"], ["link", "set", "eq0", "up"],
+                    ["link", "set", "eq1", "up"], ["link", "set", "lo", "up"]):  # fmt: skip
+            subprocess.run(["ip", "-n", name, *cmd], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_tcp_connect_on_sys_enter_connect(agent, tmp_path, netns):
+    with Policy(agent, tmp_path, CONNECT_POLICY):
+        assert (
+            "tcp_connect: equivalent on syscalls/sys_enter_{connect}"
+            in tetra(agent, "tracingpolicy", "list").stdout
+        )
+        out = subprocess.run(["ip", "netns", "exec", netns, "python3", "-c", CONNECT_CODE],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert out.stdout.strip() == "connected", out.stderr
+        # other processes of the machine connect too: wait for the test's own connect
+        ev = agent.wait_for(
+            lambda e: (
+                e.get("process_kprobe", {}).get("policy_name") == "connect-equivalent"
+                and e["process_kprobe"]["args"][0]["sock_arg"].get("daddr") == "192.0.2.1"
+            )
+        )
+        kp = ev["process_kprobe"]
+        assert kp["function_name"] == "tcp_connect"
+        sock = kp["args"][0]["sock_arg"]
+        assert (sock["dport"], sock["protocol"]) == (80, "IPPROTO_TCP")
+        line = event_line(ev) or ""
+        assert "🔌 connect" in line and "192.0.2.1:80" in line
+        # the loopback connect came first: had it been posted, its event would be in already
+        assert all(e["args"][0]["sock_arg"]["daddr"] != "127.0.0.1"
+                   for e in kprobe_events(agent, "connect-equivalent"))  # fmt: skip

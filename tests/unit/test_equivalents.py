@@ -107,3 +107,32 @@ def test_the_flag_turns_it_off(argv, tmp_path):
 
     loaded = load_settings(argv=argv, environ={}, system_dirs=[str(tmp_path)], yaml_file="/none")
     assert loaded.settings.kprobe_equivalents is False
+
+
+def test_tcp_connect_plans_onto_sys_enter_connect_tcp_only(tracefs_has_syscalls, tmp_path):
+    text = textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "connect"
+    spec:
+      kprobes:
+      - call: "tcp_connect"
+        syscall: false
+        args:
+        - index: 0
+          type: "sock"
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "NotDAddr"
+            values:
+            - "127.0.0.1"
+    """)
+    [p] = plan_policy(parse_policy(text), NoKprobes())
+    assert p.attach == ("tracepoint", "syscalls/sys_enter_connect")
+    assert p.function_name == "tcp_connect" and "IPv4 only" in p.equivalent
+    src = generate([p])
+    assert "connect_sock_arg(m, 0, 0," in src and "m->lens[0] > 0 &&" in src
+    if shutil.which("clang"):
+        compile_policy(src, str(tmp_path))
