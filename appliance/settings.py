@@ -522,6 +522,11 @@ class Settings(BaseSettings):
         "/var/cache/tetragon/policies",
         "Directory caching compiled policy objects by content and kernel BTF",
     )
+    kprobe_equivalents: bool = _f(
+        True,
+        "Where a kprobe's kernel function cannot be hooked (no kprobes, no fentry), attach "
+        "its documented equivalent on syscall tracepoints instead of refusing the policy",
+    )
     enable_policy_filter: bool = _f(
         False, "Enable policy filtering (namespaced policies and pod selectors)"
     )

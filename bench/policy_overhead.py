@@ -9,6 +9,14 @@ over several rounds because the machine is shared and noisy:
   nomatch   the real agent with a policy whose selector never matches
   match     the real agent with a policy that matches (and posts) every call
 
+And, on a hot `read` loop of a file the policy does not select, the file-monitoring
+policy (`security_file_permission`, Prefix on a path) against its own floor:
+
+  read-none    no program on sys_enter_read
+  read-floor   an empty BPF program on tracepoint syscalls/sys_enter_read
+  read-perm    the agent with the file-monitoring policy; on a kernel without kprobes it
+               runs on its equivalent (sys_enter_read & co, fd resolved to its file)
+
 Prints each slowdown ratio against `none`, the policy's added cost as a multiple of
 the floor's (target <= 1.25 for nomatch), events exported per second and events lost
 (every matching call must be exported or counted as lost), and policy load time cold
@@ -43,9 +51,14 @@ LOOP_C = r"""
 int main(int argc, char **argv) {
     long n = atol(argv[1]);
     int fd = atoi(argv[2]);
+    int rd = argc > 3;
+    char buf[1];
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    for (long i = 0; i < n; i++) lseek(fd, 0, SEEK_SET);
+    if (rd)
+        for (long i = 0; i < n; i++) { if (read(fd, buf, 1) < 0) return 1; }
+    else
+        for (long i = 0; i < n; i++) lseek(fd, 0, SEEK_SET);
     clock_gettime(CLOCK_MONOTONIC, &b);
     printf("%ld\n", (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
     return 0;
@@ -58,6 +71,29 @@ EMPTY_C = r"""
 char LICENSE[] SEC("license") = "GPL";
 SEC("tracepoint/syscalls/sys_enter_lseek")
 int empty(void *ctx) { return 0; }
+SEC("tracepoint/syscalls/sys_enter_read")
+int empty_read(void *ctx) { return 0; }
+"""
+
+FILE_POLICY = """apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "bench-file-perm"
+spec:
+  kprobes:
+  - call: "security_file_permission"
+    syscall: false
+    args:
+    - index: 0
+      type: "file"
+    - index: 1
+      type: "int"
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: "Prefix"
+        values:
+        - "/etc/shadow"
 """
 
 POLICY = """apiVersion: cilium.io/v1alpha1
@@ -135,8 +171,9 @@ class Agent:
         self.log.close()
 
 
-def run_loop(exe: str, n: int, fd: int) -> float:
-    out = subprocess.run([exe, str(n), str(fd)], capture_output=True, text=True, check=True,
+def run_loop(exe: str, n: int, fd: int, read: bool = False) -> float:
+    cmd = [exe, str(n), str(fd)] + (["read"] if read else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          pass_fds=(fd,))  # fmt: skip
     return int(out.stdout) / n  # ns per call
 
@@ -147,6 +184,14 @@ def count_policy_events(path: Path, name: str) -> int:
     needle = f'"policy_name":"{name}"'.encode()
     with open(path, "rb") as f:
         return sum(1 for line in f if needle in line)
+
+
+def _policy_hooks(log: Path, name: str) -> str:
+    """How the agent attached a policy, from its "policy ... loaded" log line."""
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if f"policy {name} loaded" in line:
+            return line.split("): ", 1)[-1][:120]
+    return "attach method not logged"
 
 
 def main() -> int:
@@ -183,6 +228,11 @@ def main() -> int:
             f"      matchBinaries:\n      - operator: In\n        values:\n        - {exe}\n"
         )
         every.write_text(POLICY.format(name="bench-every", fd=fd, extra=only_loop))
+        file_perm = work / "file-perm.yaml"
+        file_perm.write_text(FILE_POLICY)
+        (work / "readme").write_bytes(b"x")
+        rfile = open(work / "readme", "rb")
+        rfd = rfile.fileno()
 
         # policy load time: cold (clang) then cached, through the agent's gRPC API
         agent = Agent(work, None, cache)
@@ -203,7 +253,9 @@ def main() -> int:
         agent.stop()
         agent = None
 
-        res: dict[str, list[float]] = {k: [] for k in ("none", "floor", "nomatch", "match")}
+        rows = ("none", "floor", "nomatch", "match", "read-none", "read-floor", "read-perm")
+        res: dict[str, list[float]] = {k: [] for k in rows}
+        perm_hooks = ""
         exported = lost = 0
         match_secs = 0.0
         for _r in range(args.rounds):
@@ -214,6 +266,17 @@ def main() -> int:
             res["floor"].append(run_loop(exe, args.calls, fd))
             empty.close()
             empty = None
+            res["read-none"].append(run_loop(exe, args.calls, rfd, read=True))
+            empty = BpfObject.open(str(work / "empty.bpf.o"))
+            empty.load()
+            empty.attach("empty_read", "tracepoint", "syscalls/sys_enter_read")
+            res["read-floor"].append(run_loop(exe, args.calls, rfd, read=True))
+            empty.close()
+            empty = None
+            agent = Agent(work, file_perm, cache)
+            res["read-perm"].append(run_loop(exe, args.calls, rfd, read=True))
+            perm_hooks = perm_hooks or _policy_hooks(work / "agent.log", "bench-file-perm")
+            agent.stop()
             agent = Agent(work, never, cache)
             res["nomatch"].append(run_loop(exe, args.calls, fd))
             agent.stop()
@@ -237,7 +300,7 @@ def main() -> int:
         med = {k: statistics.median(v) for k, v in res.items()}
         floor_cost = med["floor"] - med["none"]
         print(f"lseek calls per run: {args.calls}, rounds: {args.rounds}")
-        for k in ("none", "floor", "nomatch", "match"):
+        for k in rows:
             rounds = " ".join(f"{x:.0f}" for x in res[k])
             print(f"  {k:8s} {med[k]:7.1f} ns/call  ratio {med[k] / med['none']:.3f}  [{rounds}]")
         for k in ("nomatch", "match"):
@@ -246,6 +309,11 @@ def main() -> int:
         mult = (med["nomatch"] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
         verdict = "PASS" if mult <= 1.25 else "MISS"
         print(f"target: never-matching policy <= 1.25 x floor: {verdict}")
+        rfloor = med["read-floor"] - med["read-none"]
+        rmult = (med["read-perm"] - med["read-none"]) / rfloor if rfloor > 0 else float("nan")
+        print(f"  read-perm added cost = {rmult:.2f} x the read floor's ({perm_hooks})")
+        print(f"target: file monitoring on unselected reads <= 1.25 x floor: "
+              f"{'PASS' if rmult <= 1.25 else 'MISS'}")  # fmt: skip
         total = args.calls * args.rounds
         missing = total - exported - lost
         print(f"matching calls {total}: exported {exported}, counted lost {lost}, "
@@ -256,6 +324,7 @@ def main() -> int:
         print(f"policy load: cold {loads[0]:.0f} ms, cached {cached:.0f} ms "
               f"(target cached < 300 ms: {verdict})")  # fmt: skip
         target.close()
+        rfile.close()
         return 0
     finally:
         if empty is not None:

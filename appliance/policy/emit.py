@@ -267,6 +267,8 @@ static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 
 def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
     i = a.index
+    if a.fetch:
+        return a.fetch
     if p.method == "tracepoint" and p.kind == "kprobe":
         return f"(((u64 *)((char *)ctx + 16))[{i}])"
     if p.method == "tracepoint":
@@ -363,7 +365,9 @@ def _read_slots(p: HookPlan) -> list[str]:
     for a in p.args:
         raw = f"m->ints[{a.pos}]"
         user = int(p.user_mem)
-        if a.type in ("string", "filename"):
+        if a.read:
+            out.append(a.read.format(slot=a.slot, pos=a.pos))
+        elif a.type in ("string", "filename"):
             out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
         elif a.type == "char_buf":
             if a.size_arg_index:
@@ -554,7 +558,7 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
     ret_default = "0"
     for si, s in enumerate(sels):
         late = late_all[si]
-        cond = " && ".join([f"c{si}"] + late)
+        cond = " && ".join([f"c{si}"] + p.gates + late)
         code, override = _actions_code(p, si, s) if s is not None else _default_post(p)
         body.append(f"\tif ({cond}) {{")
         body.append(f"\t\tpcount({p.hook_id}, PC_MATCHED);")

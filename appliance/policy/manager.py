@@ -61,6 +61,15 @@ class LoadedPolicy:
         return (self.namespace, self.name)
 
 
+def _equivalents(plans: list[HookPlan]) -> dict[str, str]:
+    """Function -> description of the equivalent attached for it, in plan order."""
+    out: dict[str, str] = {}
+    for p in plans:
+        if p.equivalent:
+            out.setdefault(p.function_name, p.equivalent)
+    return out
+
+
 def parse_policy(text: str, source: str = ""):
     """YAML -> model, with problems named by file, YAML path and reason."""
     from appliance.policy.model import TracingPolicy, TracingPolicyNamespaced
@@ -202,7 +211,8 @@ class PolicyManager:
         if fspec is not None and pfilter is None:
             raise PolicyError(f"{where}: {_no_filter_reason(model, self.agent)}")
         try:
-            plans = plan_policy(model, self.agent.features)
+            equivalents = getattr(self.agent.settings, "kprobe_equivalents", True)
+            plans = plan_policy(model, self.agent.features, equivalents=equivalents)
             c_src = generate(plans, policy_filter=fspec is not None)
             obj_path, cached = compile_policy(c_src, self.cache_dir)
         except PolicyError as e:
@@ -233,7 +243,15 @@ class PolicyManager:
                 where = target or p.section.split("/", 1)[-1]
                 if p.ret:
                     where += " + " + (p.ret_attach[1] or p.ret_section)
-                lp.hooks_info.append(f"{p.name}: {p.method} {where}")
+                if not p.equivalent:
+                    lp.hooks_info.append(f"{p.name}: {p.method} {where}")
+            for fn, eq in _equivalents(plans).items():
+                lp.hooks_info.append(f"{fn}: {eq}")
+                log.warning(
+                    "policy %s: %s cannot be hooked on this kernel (no kprobes, no fentry); "
+                    "attached its %s; --kprobe-equivalents=false refuses it instead",
+                    name, fn, eq,
+                )  # fmt: skip
         except BpfError as e:
             if fspec is not None:
                 pfilter.remove_policy(pid)

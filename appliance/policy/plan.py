@@ -14,6 +14,7 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
+from appliance.policy.equivalents import equivalent_of
 from appliance.policy.support import UNSUPPORTED_SELECTORS
 
 # integer argument types: (BPF C type, key of the event's argument); other than
@@ -92,6 +93,8 @@ class ArgPlan:
     tp_offset: int = 0
     tp_size: int = 8
     tp_signed: bool = False
+    fetch: str = ""  # C expression of the raw value, where not the hook's own argument
+    read: str = ""  # C statement filling the slot, where not the type's own
 
 
 @dataclass
@@ -125,17 +128,23 @@ class HookPlan:
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
+    equivalent: str = ""  # attached in place of the function: where and what differs
+    gates: list[str] = field(default_factory=list)  # C conditions every event needs
 
     @property
     def name(self) -> str:
         return self.function_name or f"{self.subsys}/{self.event}" or self.symbol
 
 
-def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
+def plan_policy(
+    policy, features, offline: bool = False, equivalents: bool = True
+) -> list[HookPlan]:
     """Decide the hooks and attach methods; raise PolicyError for what cannot be done.
 
     offline: plan without this machine's kernel (tracefs, binaries), to tell whether the
     engine supports a policy at all (`tetra tracingpolicy validate`).
+    equivalents: a kernel function without a hook on this kernel attaches to its
+    documented equivalent (appliance.policy.equivalents) instead of being refused.
     """
     spec = policy.spec
     plans: list[HookPlan] = []
@@ -166,6 +175,10 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
             if lst.pattern and not calls:
                 raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
         for call in calls:
+            if equivalents and _wants_equivalent(kp, call, syscall, features):
+                for p in _plan_equivalent(len(plans), kp, call, ypath):
+                    plans.append(p)
+                continue
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
             plans[-1].spec = kp
     for i, fe in enumerate(getattr(spec, "fentries", []) or []):
@@ -292,6 +305,59 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
     )  # fmt: skip
+
+
+def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
+    """A kernel function this kernel cannot hook, with an equivalent, and nothing asked
+    that only the function itself can do (Override, return values: refused as before)."""
+    if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
+        return False
+    if kp.return_ or kp.return_arg is not None or kp.data:
+        return False
+    return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
+
+
+def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
+    """One tracepoint program per hook of the function's equivalent; each fills the
+    arguments as the function would, and the events keep the function's name."""
+    eq = equivalent_of(call)
+    assert eq is not None
+    out = []
+    hooks = [h for h in eq.hooks if tracepoint_format("syscalls", f"sys_enter_{h.syscall}")]
+    if not hooks:
+        raise PolicyError(
+            f"{ypath}.call: {call} cannot be hooked on this kernel (no kprobes, no fentry) "
+            "and the syscall tracepoints of its equivalent are missing too"
+        )
+    for hook in hooks:
+        args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+        gates: list[str] = []
+        for a in args:
+            how = hook.args.get(a.index)
+            if how is None:
+                raise PolicyError(
+                    f"{ypath}.args[{a.pos}].index: argument {a.index} of {call} has no "
+                    f"equivalent on syscall tracepoints (this kernel cannot hook {call})"
+                )
+            if a.type not in how.types:
+                raise PolicyError(
+                    f"{ypath}.args[{a.pos}].type: argument {a.index} of {call} is filled "
+                    f"on its equivalent as {'/'.join(sorted(how.types))}, not {a.type!r}"
+                )
+            a.fetch = how.fetch
+            a.read = how.read
+            if how.gate:
+                gates.append(how.gate.format(pos=a.pos))
+        section = f"tracepoint/syscalls/sys_enter_{hook.syscall}"
+        plan = HookPlan(
+            hid + len(out), "kprobe", call, "tracepoint", section,
+            ("tracepoint", f"syscalls/sys_enter_{hook.syscall}"), False, False, args,
+            kp.selectors, ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
+            equivalent=eq.describe(), gates=gates,
+        )  # fmt: skip
+        plan.spec = kp
+        out.append(plan)
+    return out
 
 
 def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:

@@ -268,6 +268,29 @@ static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *
 	m->lens[a] = sizeof(si);
 }
 
+/* A connect(2) in progress, as tcp_connect() will see it: the fd's socket, with the
+ * destination taken from the user's sockaddr (IPv4) and the state SYN_SENT. Nothing is
+ * filled (lens stays 0) unless the fd is a TCP socket of an IPv4 address. */
+static __always_inline void connect_sock_arg(struct pmsg *m, int k, int a, u64 fd,
+					     const void *uaddr)
+{
+	struct file *f = fd_file(fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & 0170000) != 0140000)
+		return;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != 6)
+		return;
+	struct { u16 family; u16 port; u32 addr; } sin = {};
+	if (bpf_probe_read_user(&sin, sizeof(sin), uaddr) < 0 || sin.family != 2)
+		return;
+	sock_arg(m, k, a, sk);
+	struct sock_info *si = (struct sock_info *)m->slots[k];
+	si->daddr = sin.addr;
+	si->dport = __builtin_bswap16(sin.port);
+	si->state = 2; /* TCP_SYN_SENT */
+}
+
 /* cred: ids, capability sets and the user namespace */
 struct cred_info {
 	u32 uid, gid, suid, sgid, euid, egid, fsuid, fsgid;

@@ -119,6 +119,7 @@ struct file {
 	unsigned int f_flags;
 	fmode_t f_mode;
 	loff_t f_pos;
+	void *private_data;
 };
 
 struct fs_struct {

@@ -132,6 +132,7 @@ def test_security_file_permission(agent, tmp_path):
                             == "file-permission")["process_kprobe"]  # fmt: skip
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert ev["args"][1]["int_arg"] == 4  # MAY_READ
+        assert "equivalent" not in tetra_list(agent)  # the function itself is hooked
 
 
 @needs_kprobes

@@ -1,0 +1,138 @@
+"""Planning kernel functions onto their equivalents when the kernel cannot hook them."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from appliance.policy import plan as plan_mod
+from appliance.policy.compiler import compile_policy
+from appliance.policy.emit import generate
+from appliance.policy.manager import parse_policy
+from appliance.policy.plan import AllFeatures, PolicyError, plan_policy
+from appliance.settings import Settings
+
+POLICY = textwrap.dedent("""
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "file-monitoring"
+spec:
+  kprobes:
+  - call: "security_file_permission"
+    syscall: false
+    args:
+    - index: 0
+      type: "{file_type}"
+    - index: 1
+      type: "int"
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: "Prefix"
+        values:
+        - "/etc/shadow"
+      matchActions:
+      - action: {action}
+""")
+
+
+class NoKprobes(AllFeatures):
+    kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = False
+
+
+@pytest.fixture
+def tracefs_has_syscalls(monkeypatch):
+    """Every syscall tracepoint exists (planning only; loading is the integration test's)."""
+    monkeypatch.setattr(plan_mod, "tracepoint_format", lambda s, e: [("", 0, 8, False)] * 6)
+
+
+def _plan(action: str = "Post", file_type: str = "file", **kw):
+    text = POLICY.format(action=action, file_type=file_type)
+    return plan_policy(parse_policy(text), NoKprobes(), **kw)
+
+
+def test_file_permission_plans_onto_read_and_write_tracepoints(tracefs_has_syscalls):
+    plans = _plan()
+    assert [p.attach[1] for p in plans] == [
+        f"syscalls/sys_enter_{s}" for s in ("read", "readv", "pread64", "write", "writev",
+                                            "pwrite64")
+    ]  # fmt: skip
+    assert {p.function_name for p in plans} == {"security_file_permission"}
+    assert all("mmap" in p.equivalent for p in plans)
+    masks = [p.args[1].fetch for p in plans]
+    assert masks == ["4"] * 3 + ["2"] * 3
+    assert all("fd_file(" in p.args[0].fetch for p in plans)
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
+def test_the_equivalent_with_sigkill_compiles(tracefs_has_syscalls, tmp_path):
+    src = generate(_plan("Sigkill"))
+    assert "bpf_send_signal(9)" in src
+    compile_policy(src, str(tmp_path))
+
+
+def test_the_setting_off_refuses_as_before(tracefs_has_syscalls):
+    with pytest.raises(PolicyError, match="security_file_permission is not a syscall"):
+        _plan(equivalents=False)
+
+
+def test_override_still_needs_the_function(tracefs_has_syscalls):
+    with pytest.raises(PolicyError, match="Override on security_file_permission"):
+        _plan("Override\n        argError: -1")
+
+
+def test_a_type_the_equivalent_cannot_fill_is_named(tracefs_has_syscalls):
+    with pytest.raises(PolicyError, match=r"args\[0\]\.type: .* as file, not 'path'"):
+        _plan(file_type="path")
+
+
+def test_kernels_with_kprobes_attach_the_function_itself():
+    plans = plan_policy(parse_policy(POLICY.format(action="Post", file_type="file")),
+                        AllFeatures())  # fmt: skip
+    assert [(p.method, p.equivalent) for p in plans] == [("fentry", "")]
+
+
+def test_the_setting_defaults_on():
+    assert Settings().kprobe_equivalents is True
+
+
+@pytest.mark.parametrize(
+    "argv", [["--kprobe-equivalents=false"], ["--kprobe-equivalents", "false"]]
+)
+def test_the_flag_turns_it_off(argv, tmp_path):
+    from appliance.settings import load_settings
+
+    loaded = load_settings(argv=argv, environ={}, system_dirs=[str(tmp_path)], yaml_file="/none")
+    assert loaded.settings.kprobe_equivalents is False
+
+
+def test_tcp_connect_plans_onto_sys_enter_connect_tcp_only(tracefs_has_syscalls, tmp_path):
+    text = textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "connect"
+    spec:
+      kprobes:
+      - call: "tcp_connect"
+        syscall: false
+        args:
+        - index: 0
+          type: "sock"
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "NotDAddr"
+            values:
+            - "127.0.0.1"
+    """)
+    [p] = plan_policy(parse_policy(text), NoKprobes())
+    assert p.attach == ("tracepoint", "syscalls/sys_enter_connect")
+    assert p.function_name == "tcp_connect" and "IPv4 only" in p.equivalent
+    src = generate([p])
+    assert "connect_sock_arg(m, 0, 0," in src and "m->lens[0] > 0 &&" in src
+    if shutil.which("clang"):
+        compile_policy(src, str(tmp_path))
