@@ -14,9 +14,11 @@ import os
 import re
 
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
+from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import (
     ACTION_NUM,
     INT_ARG_ENCODING,
+    MAP_OPS,
     SLOT_TYPES,
     STRING_OPS,
     ArgPlan,
@@ -197,6 +199,10 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 expr = f"(({ctype})a{a.pos})"
                 if a.type == "fd":
                     expr = f"((s32)a{a.pos})"
+                if ma.operator in MAP_OPS:
+                    vals = inmap_values(p, [str(v) for v in ma.values], path)
+                    cheap.append(inmap_cond(p, expr, ma.operator, vals))
+                    continue
                 cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
     return cheap, late
 
@@ -496,6 +502,7 @@ SEC("{p.ret_section}")
 
 def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
     p.helpers = []
+    p.value_maps = {}
     sig, pre = _prog_signature(p)
     sels = p.selectors or [None]
     cheap_all, late_all = [], []

@@ -50,6 +50,8 @@ PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_bin
 SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
+# set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
+MAP_OPS = {"InMap", "NotInMap"}
 SOCK_OPS = {
     "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
     "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
@@ -128,6 +130,8 @@ class HookPlan:
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
+    lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
+    value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
     @property
     def name(self) -> str:
@@ -192,6 +196,7 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
     for p in plans:
+        p.lists = lists
         _check_selectors(p)
     return plans
 
@@ -500,7 +505,7 @@ def _check_op(a: ArgPlan, ma, path: str) -> None:
     elif a.type in SLOT_TYPES:
         ok = False
     else:
-        ok = op in INT_OPS
+        ok = op in INT_OPS or (op in MAP_OPS and a.type in INT_ARG_ENCODING)
     if not ok:
         raise PolicyError(
             f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"
