@@ -280,7 +280,7 @@ def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
         if a.tp_signed:
             ctype = "s" + ctype[1:]
         return f"((u64)(*({ctype} *)((char *)ctx + {a.tp_offset})))"
-    if p.method in ("fentry", "fmod_ret", "lsm"):
+    if p.method in ("fentry", "fmod_ret", "lsm", "tp_btf"):
         if p.syscall:
             return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
         return f"(ctx[{i}])"
@@ -353,7 +353,7 @@ def rate_limit_ns(text: str) -> int:
 
 def _prog_signature(p: HookPlan) -> tuple[str, str]:
     name = f"hook_{p.hook_id}"
-    if p.method in ("fentry", "fmod_ret", "lsm"):
+    if p.method in ("fentry", "fmod_ret", "lsm", "tp_btf"):
         pre = "struct pt_regs *regs = (struct pt_regs *)ctx[0];" if p.syscall else ""
         return f"int {name}(u64 *ctx)", pre
     if p.method == "kprobe":
@@ -387,7 +387,8 @@ def _read_slots(p: HookPlan) -> list[str]:
         elif a.type == "sock":
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
         elif a.type == "socket":
-            sk = f"BPF_CORE_READ((struct socket *){raw}, sk)"
+            # the local, not m->ints[]: BPF_CORE_READ would relocate struct pmsg too
+            sk = f"BPF_CORE_READ((struct socket *)a{a.pos}, sk)"
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, {sk});")
         elif a.type == "cred":
             out.append(f"cred_arg(m, {a.slot}, {a.pos}, (const struct cred *){raw});")
@@ -400,10 +401,10 @@ def _read_slots(p: HookPlan) -> list[str]:
         elif a.type == "skb":
             out.append(f"skb_arg(m, {a.slot}, {a.pos}, (struct sk_buff *){raw});")
         elif a.type == "linux_binprm":
-            f = f"BPF_CORE_READ((struct linux_binprm *){raw}, file)"
+            f = f"BPF_CORE_READ((struct linux_binprm *)a{a.pos}, file)"
             out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
         elif a.type == "kiocb":
-            f = f"BPF_CORE_READ((struct kiocb *){raw}, ki_filp)"
+            f = f"BPF_CORE_READ((struct kiocb *)a{a.pos}, ki_filp)"
             out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
     return out
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
+from appliance.policy.rawtp import raw_tracepoint_problem
 from appliance.policy.support import UNSUPPORTED_SELECTORS
 
 # integer argument types: (BPF C type, key of the event's argument); other than
@@ -182,7 +183,7 @@ def plan_policy(policy, features, offline: bool = False) -> list[HookPlan]:
         plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
         plans[-1].spec = lh
     for i, tp in enumerate(spec.tracepoints):
-        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
+        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline, features))
         plans[-1].spec = tp
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
@@ -404,9 +405,9 @@ def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
     )  # fmt: skip
 
 
-def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPlan:
+def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) -> HookPlan:
     if tp.raw:
-        raise PolicyError(f"{ypath}.raw: raw tracepoints are not supported yet")
+        return _plan_raw_tracepoint(hid, tp, ypath, offline, getattr(f, "btf", "") or "")
     fmt = tracepoint_format(tp.subsystem, tp.event)
     if fmt is None and offline:
         fmt = [("", 0, 8, False)] * 64  # field layout is only known on the target kernel
@@ -426,6 +427,19 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPla
         ("tracepoint", f"{tp.subsystem}/{tp.event}"), False, True, args, tp.selectors, ypath,
         subsys=tp.subsystem, event=tp.event, message=tp.message, tags=list(tp.tags),
         nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> HookPlan:
+    """`raw: true`: a tp_btf program; args index TP_PROTO, checked against the BTF types."""
+    args, nslots = _plan_args(tp.args, ypath, user_mem=False)
+    why = raw_tracepoint_problem(tp.event, args, offline, btf)
+    if why:
+        raise PolicyError(f"{ypath}.{why}")
+    return HookPlan(
+        hid, "tracepoint", "", "tp_btf", f"tp_btf/{tp.event}", ("auto", ""), False, False,
+        args, tp.selectors, ypath, subsys=tp.subsystem, event=tp.event, message=tp.message,
+        tags=list(tp.tags), nslots=nslots,
     )  # fmt: skip
 
 
