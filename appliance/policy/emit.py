@@ -162,6 +162,11 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         fn = f"binsel_{p.hook_id}_{len(p.helpers)}"
         p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))
         cheap.append(f"{fn}(tgid, task)")
+    for mb in s.match_parent_binaries:
+        # Tetragon's matchParentBinaries: the binary the parent process executed
+        fn = f"parbinsel_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children, parent=True))
+        cheap.append(f"{fn}(tgid, task)")
     for mn in s.match_namespaces:
         kind = mn.namespace
         if kind == "Pid":
@@ -227,7 +232,9 @@ static __always_inline int {fn}(struct task_struct *task)
 """
 
 
-def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
+def _bin_fn(fn: str, op: str, values: list[str], follow: bool, parent: bool = False) -> str:
+    """A binary selector; ``parent`` tests the parent process (and, with ``follow``, its
+    ancestors) instead of the current one."""
     base = op[3:] if op.startswith("Not") else op
     sop = {"In": "Equal", "Prefix": "Prefix", "Postfix": "Postfix"}[base]
     for v in values:
@@ -239,11 +246,18 @@ def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
         "bound511(", "(127 & "
     )
     neg = op.startswith("Not")
+    start = (
+        "\tstruct task_struct *t = BPF_CORE_READ(task, real_parent);\n"
+        "\tu32 p = BPF_CORE_READ(t, tgid);"
+        if parent
+        else "\tstruct task_struct *t = task;\n\tu32 p = tgid;"
+    )
     if not follow:
         return f"""
 static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 {{
-	struct exec_info *e = exec_info_of(tgid);
+{start}
+	struct exec_info *e = exec_info_of(p);
 	if (!e)
 		return {1 if neg else 0};
 	return {"!" if neg else ""}{cond};
@@ -252,8 +266,7 @@ static __always_inline int {fn}(u32 tgid, struct task_struct *task)
     return f"""
 static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 {{
-	struct task_struct *t = task;
-	u32 p = tgid;
+{start}
 	int hit = 0;
 	for (int i = 0; i < 8; i++) {{
 		struct exec_info *e = exec_info_of(p);
