@@ -8,6 +8,8 @@ over several rounds because the machine is shared and noisy:
             anything to the hook costs this much on every call
   nomatch   the real agent with a policy whose selector never matches
   match     the real agent with a policy that matches (and posts) every call
+  inmap     the real agent with an InMap selector of 10 000 values that never matches
+            (one hash map lookup per call)
 
 And, on a hot `read` loop of a file the policy does not select, the file-monitoring
 policy (`security_file_permission`, Prefix on a path) against its own floor:
@@ -18,7 +20,8 @@ policy (`security_file_permission`, Prefix on a path) against its own floor:
                runs on its equivalent (sys_enter_read & co, fd resolved to its file)
 
 Prints each slowdown ratio against `none`, the policy's added cost as a multiple of
-the floor's (target <= 1.25 for nomatch), events exported per second and events lost
+the floor's (target <= 1.25 for nomatch, <= 1.5 for inmap), events exported per second
+and events lost
 (every matching call must be exported or counted as lost), and policy load time cold
 (clang) and cached (target < 300 ms).
 
@@ -171,6 +174,18 @@ class Agent:
         self.log.close()
 
 
+INMAP_VALUES = 10_000
+
+
+def inmap_policy(fd: int) -> str:
+    """A selector whose InMap list (10 000 fds, none of them the loop's) never matches."""
+    values = "".join(f'        - "{fd + 1000 + i}"\n' for i in range(INMAP_VALUES))
+    text = POLICY.format(name="bench-inmap", fd="FD", extra="")
+    return text.replace('operator: "Equal"', 'operator: "InMap"').replace(
+        '        - "FD"\n', values
+    )
+
+
 def run_loop(exe: str, n: int, fd: int, read: bool = False) -> float:
     cmd = [exe, str(n), str(fd)] + (["read"] if read else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
@@ -223,6 +238,8 @@ def main() -> int:
         fd = target.fileno()
         never = work / "never.yaml"
         never.write_text(POLICY.format(name="bench-never", fd=fd + 1000, extra=""))
+        inmap = work / "inmap.yaml"
+        inmap.write_text(inmap_policy(fd))
         every = work / "every.yaml"
         only_loop = (
             f"      matchBinaries:\n      - operator: In\n        values:\n        - {exe}\n"
@@ -253,7 +270,8 @@ def main() -> int:
         agent.stop()
         agent = None
 
-        rows = ("none", "floor", "nomatch", "match", "read-none", "read-floor", "read-perm")
+        rows = ("none", "floor", "nomatch", "match", "inmap", "read-none", "read-floor",
+                "read-perm")  # fmt: skip
         res: dict[str, list[float]] = {k: [] for k in rows}
         perm_hooks = ""
         exported = lost = 0
@@ -280,6 +298,9 @@ def main() -> int:
             agent = Agent(work, never, cache)
             res["nomatch"].append(run_loop(exe, args.calls, fd))
             agent.stop()
+            agent = Agent(work, inmap, cache)
+            res["inmap"].append(run_loop(exe, args.calls, fd))
+            agent.stop()
             agent = Agent(work, every, cache)
             ns = run_loop(exe, args.calls, fd)
             res["match"].append(ns)
@@ -303,7 +324,7 @@ def main() -> int:
         for k in rows:
             rounds = " ".join(f"{x:.0f}" for x in res[k])
             print(f"  {k:8s} {med[k]:7.1f} ns/call  ratio {med[k] / med['none']:.3f}  [{rounds}]")
-        for k in ("nomatch", "match"):
+        for k in ("nomatch", "match", "inmap"):
             mult = (med[k] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
             print(f"  {k} added cost = {mult:.2f} x the floor's")
         mult = (med["nomatch"] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
@@ -314,6 +335,9 @@ def main() -> int:
         print(f"  read-perm added cost = {rmult:.2f} x the read floor's ({perm_hooks})")
         print(f"target: file monitoring on unselected reads <= 1.25 x floor: "
               f"{'PASS' if rmult <= 1.25 else 'MISS'}")  # fmt: skip
+        mult = (med["inmap"] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")
+        verdict = "PASS" if mult <= 1.5 else "MISS"
+        print(f"target: InMap of {INMAP_VALUES} values <= 1.5 x floor: {verdict}")
         total = args.calls * args.rounds
         missing = total - exported - lost
         print(f"matching calls {total}: exported {exported}, counted lost {lost}, "

@@ -128,6 +128,7 @@ def lib() -> ctypes.CDLL:
         "btf__find_by_name_kind": (ctypes.c_int32, [c_void_p, c_char_p, ctypes.c_uint32]),
         "btf__type_by_id": (c_void_p, [c_void_p, ctypes.c_uint32]),
         "btf__free": (None, [c_void_p]),
+        "btf__name_by_offset": (c_char_p, [c_void_p, ctypes.c_uint32]),
     }
     for fname, (restype, argtypes) in decl.items():
         f = getattr(lb, fname)
@@ -226,6 +227,55 @@ def function_arg_count(btf_path: str, name: str) -> int | None:
         func = ctypes.cast(lb.btf__type_by_id(btf, fid), ctypes.POINTER(ctypes.c_uint32))
         proto = ctypes.cast(lb.btf__type_by_id(btf, func[2]), ctypes.POINTER(ctypes.c_uint32))
         return proto[1] & 0xFFFF  # info: vlen in the low 16 bits
+    finally:
+        lb.btf__free(btf)
+
+
+BTF_KIND_PTR, BTF_KIND_TYPEDEF, BTF_KIND_FUNC_PROTO = 2, 8, 13
+_BTF_QUALIFIERS = {9, 10, 11, 18}  # volatile, const, restrict, type_tag
+
+
+def _btf_type_name(lb, btf, tid: int) -> str:
+    """A short C spelling of a BTF type: ``struct linux_binprm *``, ``pid_t``, ``void *``."""
+    stars = ""
+    for _ in range(8):
+        if tid == 0:
+            return "void" + (" " + stars if stars else "")
+        t = ctypes.cast(lb.btf__type_by_id(btf, tid), ctypes.POINTER(ctypes.c_uint32))
+        kind = (t[1] >> 24) & 0x1F
+        if kind == BTF_KIND_PTR:
+            stars += "*"
+            tid = t[2]
+            continue
+        if kind in _BTF_QUALIFIERS:
+            tid = t[2]
+            continue
+        name = (lb.btf__name_by_offset(btf, t[0]) or b"").decode()
+        prefix = {4: "struct ", 5: "union ", 6: "enum "}.get(kind, "")
+        return f"{prefix}{name}" + (" " + stars if stars else "")
+    return "?"
+
+
+def raw_tracepoint_params(btf_path: str, event: str) -> list[str] | None:
+    """The TP_PROTO parameter types of a tracepoint, from the kernel's ``btf_trace_<event>``
+    typedef (what tp_btf programs see in ctx[0..]); None when BTF has no such tracepoint."""
+    lb = lib()
+    btf = lb.btf__parse(btf_path.encode(), None)
+    if not btf:
+        return None
+    try:
+        tid = lb.btf__find_by_name_kind(btf, f"btf_trace_{event}".encode(), BTF_KIND_TYPEDEF)
+        if tid < 0:
+            return None
+        td = ctypes.cast(lb.btf__type_by_id(btf, tid), ctypes.POINTER(ctypes.c_uint32))
+        ptr = ctypes.cast(lb.btf__type_by_id(btf, td[2]), ctypes.POINTER(ctypes.c_uint32))
+        proto = ctypes.cast(lb.btf__type_by_id(btf, ptr[2]), ctypes.POINTER(ctypes.c_uint32))
+        if (proto[1] >> 24) & 0x1F != BTF_KIND_FUNC_PROTO:
+            return None
+        n = proto[1] & 0xFFFF
+        # params follow the 3-word header as (name_off, type) pairs; the first is the
+        # tracepoint's data pointer, not an argument
+        return [_btf_type_name(lb, btf, proto[3 + 2 * i + 1]) for i in range(1, n)]
     finally:
         lb.btf__free(btf)
 

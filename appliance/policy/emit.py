@@ -15,9 +15,11 @@ import re
 
 from appliance.errors import PolicyError
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
+from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import (
     ACTION_NUM,
     INT_ARG_ENCODING,
+    MAP_OPS,
     SLOT_TYPES,
     STRING_OPS,
     ArgPlan,
@@ -160,6 +162,11 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         fn = f"binsel_{p.hook_id}_{len(p.helpers)}"
         p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))
         cheap.append(f"{fn}(tgid, task)")
+    for mb in s.match_parent_binaries:
+        # Tetragon's matchParentBinaries: the binary the parent process executed
+        fn = f"parbinsel_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children, parent=True))
+        cheap.append(f"{fn}(tgid, task)")
     for mn in s.match_namespaces:
         kind = mn.namespace
         if kind == "Pid":
@@ -197,6 +204,10 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 expr = f"(({ctype})a{a.pos})"
                 if a.type == "fd":
                     expr = f"((s32)a{a.pos})"
+                if ma.operator in MAP_OPS:
+                    vals = inmap_values(p, [str(v) for v in ma.values], path)
+                    cheap.append(inmap_cond(p, expr, ma.operator, vals))
+                    continue
                 cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
     return cheap, late
 
@@ -221,7 +232,9 @@ static __always_inline int {fn}(struct task_struct *task)
 """
 
 
-def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
+def _bin_fn(fn: str, op: str, values: list[str], follow: bool, parent: bool = False) -> str:
+    """A binary selector; ``parent`` tests the parent process (and, with ``follow``, its
+    ancestors) instead of the current one."""
     base = op[3:] if op.startswith("Not") else op
     sop = {"In": "Equal", "Prefix": "Prefix", "Postfix": "Postfix"}[base]
     for v in values:
@@ -233,11 +246,18 @@ def _bin_fn(fn: str, op: str, values: list[str], follow: bool) -> str:
         "bound511(", "(127 & "
     )
     neg = op.startswith("Not")
+    start = (
+        "\tstruct task_struct *t = BPF_CORE_READ(task, real_parent);\n"
+        "\tu32 p = BPF_CORE_READ(t, tgid);"
+        if parent
+        else "\tstruct task_struct *t = task;\n\tu32 p = tgid;"
+    )
     if not follow:
         return f"""
 static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 {{
-	struct exec_info *e = exec_info_of(tgid);
+{start}
+	struct exec_info *e = exec_info_of(p);
 	if (!e)
 		return {1 if neg else 0};
 	return {"!" if neg else ""}{cond};
@@ -246,8 +266,7 @@ static __always_inline int {fn}(u32 tgid, struct task_struct *task)
     return f"""
 static __always_inline int {fn}(u32 tgid, struct task_struct *task)
 {{
-	struct task_struct *t = task;
-	u32 p = tgid;
+{start}
 	int hit = 0;
 	for (int i = 0; i < 8; i++) {{
 		struct exec_info *e = exec_info_of(p);
@@ -276,7 +295,7 @@ def _arg_fetch(p: HookPlan, a: ArgPlan) -> str:
         if a.tp_signed:
             ctype = "s" + ctype[1:]
         return f"((u64)(*({ctype} *)((char *)ctx + {a.tp_offset})))"
-    if p.method in ("fentry", "fmod_ret", "lsm"):
+    if p.method in ("fentry", "fmod_ret", "lsm", "tp_btf"):
         if p.syscall:
             return f"((u64)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs))"
         return f"(ctx[{i}])"
@@ -349,7 +368,7 @@ def rate_limit_ns(text: str) -> int:
 
 def _prog_signature(p: HookPlan) -> tuple[str, str]:
     name = f"hook_{p.hook_id}"
-    if p.method in ("fentry", "fmod_ret", "lsm"):
+    if p.method in ("fentry", "fmod_ret", "lsm", "tp_btf"):
         pre = "struct pt_regs *regs = (struct pt_regs *)ctx[0];" if p.syscall else ""
         return f"int {name}(u64 *ctx)", pre
     if p.method == "kprobe":
@@ -385,7 +404,8 @@ def _read_slots(p: HookPlan) -> list[str]:
         elif a.type == "sock":
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
         elif a.type == "socket":
-            sk = f"BPF_CORE_READ((struct socket *){raw}, sk)"
+            # the local, not m->ints[]: BPF_CORE_READ would relocate struct pmsg too
+            sk = f"BPF_CORE_READ((struct socket *)a{a.pos}, sk)"
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, {sk});")
         elif a.type == "cred":
             out.append(f"cred_arg(m, {a.slot}, {a.pos}, (const struct cred *){raw});")
@@ -398,10 +418,10 @@ def _read_slots(p: HookPlan) -> list[str]:
         elif a.type == "skb":
             out.append(f"skb_arg(m, {a.slot}, {a.pos}, (struct sk_buff *){raw});")
         elif a.type == "linux_binprm":
-            f = f"BPF_CORE_READ((struct linux_binprm *){raw}, file)"
+            f = f"BPF_CORE_READ((struct linux_binprm *)a{a.pos}, file)"
             out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
         elif a.type == "kiocb":
-            f = f"BPF_CORE_READ((struct kiocb *){raw}, ki_filp)"
+            f = f"BPF_CORE_READ((struct kiocb *)a{a.pos}, ki_filp)"
             out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
     return out
 
@@ -500,6 +520,7 @@ SEC("{p.ret_section}")
 
 def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
     p.helpers = []
+    p.value_maps = {}
     sig, pre = _prog_signature(p)
     sels = p.selectors or [None]
     cheap_all, late_all = [], []

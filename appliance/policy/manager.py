@@ -27,6 +27,7 @@ from appliance.policy import decode
 from appliance.policy.compiler import compile_policy
 from appliance.policy.emit import generate
 from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
+from appliance.policy.inmap import fill_value_maps
 from appliance.policy.plan import HookPlan, plan_policy
 from appliance.sensors.dispatch import MessageTable
 from appliance.sensors.wire import MSG_POLICY
@@ -230,6 +231,7 @@ class PolicyManager:
             obj.map("execve_map").reuse_fd(sensor.map("execve_map").fd)
             obj.load()
             obj.map("policy_conf").update(b"\0\0\0\0", struct.pack("<I", pid))
+            fill_value_maps(obj, plans)
             if fspec is not None:
                 # the pods already running are in the map before the first hook attaches
                 n = pfilter.add_policy(pid, fspec, obj.map(MAP_NAME))

@@ -15,6 +15,7 @@ from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
 from appliance.policy.equivalents import equivalent_of
+from appliance.policy.rawtp import raw_tracepoint_problem
 from appliance.policy.support import UNSUPPORTED_SELECTORS
 
 # integer argument types: (BPF C type, key of the event's argument); other than
@@ -52,6 +53,8 @@ PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_bin
 SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
+# set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
+MAP_OPS = {"InMap", "NotInMap"}
 SOCK_OPS = {
     "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
     "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
@@ -130,6 +133,8 @@ class HookPlan:
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
     equivalent: str = ""  # attached in place of the function: where and what differs
     gates: list[str] = field(default_factory=list)  # C conditions every event needs
+    lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
+    value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
     @property
     def name(self) -> str:
@@ -188,7 +193,7 @@ def plan_policy(
         plans.append(_plan_lsm(len(plans), lh, f"spec.lsmhooks[{i}]", features))
         plans[-1].spec = lh
     for i, tp in enumerate(spec.tracepoints):
-        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline))
+        plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline, features))
         plans[-1].spec = tp
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
@@ -202,6 +207,7 @@ def plan_policy(
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
     for p in plans:
+        p.lists = lists
         _check_selectors(p)
     return plans
 
@@ -462,9 +468,9 @@ def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
     )  # fmt: skip
 
 
-def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPlan:
+def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) -> HookPlan:
     if tp.raw:
-        raise PolicyError(f"{ypath}.raw: raw tracepoints are not supported yet")
+        return _plan_raw_tracepoint(hid, tp, ypath, offline, getattr(f, "btf", "") or "")
     fmt = tracepoint_format(tp.subsystem, tp.event)
     if fmt is None and offline:
         fmt = [("", 0, 8, False)] * 64  # field layout is only known on the target kernel
@@ -484,6 +490,19 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False) -> HookPla
         ("tracepoint", f"{tp.subsystem}/{tp.event}"), False, True, args, tp.selectors, ypath,
         subsys=tp.subsystem, event=tp.event, message=tp.message, tags=list(tp.tags),
         nslots=nslots,
+    )  # fmt: skip
+
+
+def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> HookPlan:
+    """`raw: true`: a tp_btf program; args index TP_PROTO, checked against the BTF types."""
+    args, nslots = _plan_args(tp.args, ypath, user_mem=False)
+    why = raw_tracepoint_problem(tp.event, args, offline, btf)
+    if why:
+        raise PolicyError(f"{ypath}.{why}")
+    return HookPlan(
+        hid, "tracepoint", "", "tp_btf", f"tp_btf/{tp.event}", ("auto", ""), False, False,
+        args, tp.selectors, ypath, subsys=tp.subsystem, event=tp.event, message=tp.message,
+        tags=list(tp.tags), nslots=nslots,
     )  # fmt: skip
 
 
@@ -563,7 +582,7 @@ def _check_op(a: ArgPlan, ma, path: str) -> None:
     elif a.type in SLOT_TYPES:
         ok = False
     else:
-        ok = op in INT_OPS
+        ok = op in INT_OPS or (op in MAP_OPS and a.type in INT_ARG_ENCODING)
     if not ok:
         raise PolicyError(
             f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"

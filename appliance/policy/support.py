@@ -21,7 +21,6 @@ UNSUPPORTED_SELECTORS: dict[str, str] = {
     "match_capability_changes": "matchCapabilityChanges",
     "match_data": "matchData",
     "match_return_actions": "matchReturnActions",
-    "match_parent_binaries": "matchParentBinaries",
 }
 
 FEATURE_DESCRIPTIONS: dict[str, str] = {

@@ -1,0 +1,77 @@
+"""Raw tracepoints (`raw: true`): tp_btf programs whose args are typed from the kernel's BTF."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from .conftest import start_policy_agent
+from .test_policies import Policy, tetra
+
+TRUE = os.path.realpath("/bin/true")
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    a = start_policy_agent(tmp_path_factory)
+    yield a
+    a.stop()
+
+
+# Tetragon's examples/tracingpolicy/rawtp.yaml, as a `tracepoints` entry with raw: true
+RAWTP = f"""
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "rawtp"
+spec:
+  tracepoints:
+  - subsystem: "sched"
+    event: "sched_process_exec"
+    raw: true
+    args:
+    - index: 2
+      type: "linux_binprm"
+    selectors:
+    - matchArgs:
+      - index: 2
+        operator: "Equal"
+        values:
+        - "{TRUE}"
+"""
+
+
+def test_raw_tracepoint_linux_binprm(agent, tmp_path):
+    with Policy(agent, tmp_path, RAWTP):
+        listed = tetra(agent, "tracingpolicy", "list").stdout
+        assert "tp_btf" in listed, listed
+        child = subprocess.Popen([TRUE])
+        child.wait()
+        subprocess.run(["/bin/sh", "-c", ":"], check=True)  # another exec: filtered out
+        ev = agent.wait_for(
+            lambda e: (
+                e.get("process_tracepoint", {}).get("policy_name") == "rawtp"
+                and e["process_tracepoint"]["process"]["pid"] == child.pid
+            )
+        )["process_tracepoint"]
+        assert ev["subsys"] == "sched" and ev["event"] == "sched_process_exec"
+        assert ev["args"] == [{"linux_binprm_arg": {"path": TRUE}}]
+        assert ev["process"]["binary"] == TRUE
+        assert ev["action"] == "KPROBE_ACTION_POST"
+        evs = [e for e in agent.events()
+               if e.get("process_tracepoint", {}).get("policy_name") == "rawtp"]  # fmt: skip
+        assert all(e["process_tracepoint"]["args"][0]["linux_binprm_arg"]["path"] == TRUE
+                   for e in evs)  # fmt: skip
+
+
+def test_raw_tracepoint_type_checked_against_btf(agent, tmp_path):
+    bad = RAWTP.replace('name: "rawtp"', 'name: "rawtp-bad"').replace("index: 2", "index: 1")
+    path = tmp_path / "rawtp-bad.yaml"
+    path.write_text(textwrap.dedent(bad))
+    out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
+    assert out.returncode != 0
+    msg = out.stdout + out.stderr
+    assert "spec.tracepoints[0].args[0].type" in msg and "pid_t" in msg, msg
