@@ -307,47 +307,60 @@ def create_runtime(conf: dict, log: Log, stdin) -> int:
     try:
         state = read_state(stdin)
         cc, ann = build_request(state)
-        log.with_(
-            **{
-                "req-cgroups": cc["cgroupsPath"],
-                "req-rootdir": cc["rootDir"],
-                "req-containerName": cc["containerName"],
-                "req-containerID": cc["containerID"],
-                "req-podName": cc["podName"],
-                "req-podUID": cc["podUID"],
-                "req-podNamespace": cc["podNamespace"],
-            }
-        )
-        if conf["disable-grpc"]:
-            log.info("gRPC was disabled, so will not be contacting the agent")
-            return 0
-        timeout = parse_duration(conf["grpc-timeout"])
-        try:
-            call_agent(conf["grpc-address"], encode_request(cc), timeout)
-        except HookError as e:
-            log.warn("hook request to the agent failed", err=str(e))
-            return _after_error(conf, log, ann, str(e))
-        log.info("hook request to agent succeeded")
-        return 0
     except (HookError, ValueError) as e:
-        log.warn("hook request failed before reaching the agent", err=str(e))
+        rc, msg = before_agent_error(conf, log, ann, str(e))
+    else:
+        rc, msg = tell_agent(conf, log, cc, ann)
+    if rc:
+        sys.stderr.write(msg)
+    return rc
+
+
+def tell_agent(conf: dict, log: Log, cc: dict, ann: dict) -> tuple[int, str]:
+    """Send CreateContainer and apply the fail check: (0, '') to let the container start,
+    (1, why) when the runtime must fail it. Shared by the OCI hook and the NRI plugin."""
+    log.with_(
+        **{
+            "req-cgroups": cc["cgroupsPath"],
+            "req-rootdir": cc["rootDir"],
+            "req-containerName": cc["containerName"],
+            "req-containerID": cc["containerID"],
+            "req-podName": cc["podName"],
+            "req-podUID": cc["podUID"],
+            "req-podNamespace": cc["podNamespace"],
+        }
+    )
+    if conf["disable-grpc"]:
+        log.info("gRPC was disabled, so will not be contacting the agent")
+        return 0, ""
+    try:
+        timeout = parse_duration(conf["grpc-timeout"])
+        call_agent(conf["grpc-address"], encode_request(cc), timeout)
+    except ValueError as e:
+        return before_agent_error(conf, log, ann, str(e))
+    except HookError as e:
+        log.warn("hook request to the agent failed", err=str(e))
         return _after_error(conf, log, ann, str(e))
+    log.info("hook request to agent succeeded")
+    return 0, ""
 
 
-def _after_error(conf: dict, log: Log, ann: dict | None, err: str) -> int:
-    """The fail check: exit 0 (the container starts) or 1 (the runtime fails it)."""
+def before_agent_error(conf: dict, log: Log, ann: dict | None, err: str) -> tuple[int, str]:
+    log.warn("hook request failed before reaching the agent", err=err)
+    return _after_error(conf, log, ann, err)
+
+
+def _after_error(conf: dict, log: Log, ann: dict | None, err: str) -> tuple[int, str]:
+    """The fail check: (0, '') the container starts, or (1, message) the runtime fails it."""
     why = fail_check(conf, ann)
     if not why:
         log.info(
             "failCheck determined that we should not fail this container, even if there was "
             "an error"
         )
-        return 0
+        return 0, ""
     log.warn("failing container", **{"should-fail": why, "error": err})
-    sys.stderr.write(
-        f"failing container: {err}. Check logs ({conf['log-fname']}) for additional info"
-    )
-    return 1
+    return 1, f"failing container: {err}. Check logs ({conf['log-fname']}) for additional info"
 
 
 def main(argv: list[str] | None = None, stdin=None) -> int:

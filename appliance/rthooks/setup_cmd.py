@@ -25,6 +25,9 @@ CONFIG_NAME = "tetragon-oci-hook.json"
 DEFAULT_HOOKS_DIR = "/usr/share/containers/oci/hooks.d"
 DEFAULT_INSTALL_DIR = "/opt/tetragon"
 DEFAULT_SPEC = "/etc/containerd/base-spec.json"
+NRI_NAME = "tetragon-nri-hook"
+DEFAULT_NRI_BIN = "/opt/nri/bin"
+DEFAULT_NRI_CONF = "/etc/nri/conf.json"
 # the hook's own options that install writes into the JSON file beside the hook
 HOOK_OPTIONS = (
     "grpc-address",
@@ -59,6 +62,7 @@ HOOK_MODULES = (
     "rthooks/__init__.py",
     "rthooks/oci_hook.py",
     "rthooks/h2call.py",
+    "rthooks/nri_hook.py",
 )
 
 
@@ -73,7 +77,7 @@ def copy_hook_modules(local_dir: str) -> str:
     return lib
 
 
-def launcher_text(host_hook: str, python: str = "", lib: str = "") -> str:
+def launcher_text(host_hook: str, python: str = "", lib: str = "", module: str = "oci_hook") -> str:
     """A sh script that runs this package's hook with this Python, argv[0] set to the hook's
     installed path so that the hook finds its JSON file and log beside it.
 
@@ -83,11 +87,11 @@ def launcher_text(host_hook: str, python: str = "", lib: str = "") -> str:
     pkg_root = lib or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     code = (
         f"import sys; sys.argv[0] = {host_hook!r}; sys.path.insert(0, {pkg_root!r}); "
-        "from appliance.rthooks.oci_hook import run; run()"
+        f"from appliance.rthooks.{module} import run; run()"
     )
     return (
         "#!/bin/sh\n"
-        "# tetragon-oci-hook: written by tetragon-oci-hook-setup install\n"
+        f"# {os.path.basename(host_hook)}: written by tetragon-oci-hook-setup install\n"
         f'exec {shlex.quote(python or sys.executable)} -I -S -c {shlex.quote(code)} "$@"\n'
     )
 
@@ -117,11 +121,8 @@ def hook_options(ns: argparse.Namespace) -> dict:
 
 
 def cmd_install(ns: argparse.Namespace) -> int:
-    if ns.interface != "oci-hooks":
-        raise SetupError(
-            f"--interface={ns.interface}: not provided by this version; use oci-hooks "
-            "(CRI-O, podman) or patch-containerd-conf add-oci-hook (containerd)"
-        )
+    if ns.interface == "nri-hook":
+        return nri_install(ns)
     host_dir = ns.host_install_dir or ns.local_install_dir
     host_hook = os.path.join(host_dir, HOOK_NAME)
     hook_file = os.path.join(ns.local_install_dir, HOOK_NAME)
@@ -152,8 +153,8 @@ def _remove(path: str, what: str) -> None:
 
 
 def cmd_uninstall(ns: argparse.Namespace) -> int:
-    if ns.interface != "oci-hooks":
-        raise SetupError(f"--interface={ns.interface}: not provided by this version")
+    if ns.interface == "nri-hook":
+        return nri_uninstall(ns)
     _remove(os.path.join(ns.hooks_dir, f"{HOOK_NAME}.json"), "conf")
     _remove(os.path.join(ns.local_install_dir, HOOK_NAME), "binary")
     _remove(os.path.join(ns.local_install_dir, CONFIG_NAME), "hook config")
@@ -165,9 +166,71 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
 
 
 def cmd_print_config(ns: argparse.Namespace) -> int:
-    if ns.interface != "oci-hooks":
-        raise SetupError(f"--interface={ns.interface}: not provided by this version")
+    if ns.interface == "nri-hook":
+        sys.stdout.write(dump_json(nri_conf({}, "", nri_entry({}))))
+        return 0
     sys.stdout.write(dump_json(oci_hooks_config(ns.binary, ns.args)))
+    return 0
+
+
+# --- NRI v0.1 (containerd 1.6): /opt/nri/bin/<type> and /etc/nri/conf.json ------------------
+def nri_entry(opts: dict) -> dict:
+    return {"type": NRI_NAME, "conf": opts}
+
+
+def load_nri_conf(path: str) -> dict:
+    """The NRI configuration list in path ({} when there is none); SetupError when bad."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        conf = json.loads(read_text(path))
+    except ValueError as e:
+        raise SetupError(f"{path}: invalid JSON: {e}") from None
+    if not isinstance(conf, dict):
+        raise SetupError(f"{path}: expected a JSON object with version and plugins")
+    plugins = conf.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, dict) for p in plugins):
+        raise SetupError(f"{path}: plugins: expected an array of objects")
+    return conf
+
+
+def nri_conf(conf: dict, path: str, entry: dict | None) -> dict:
+    """conf with this plugin's entry replaced by entry (removed when None); others kept."""
+    plugins = [p for p in conf.get("plugins", []) if p.get("type") != NRI_NAME]
+    if entry is not None:
+        plugins.append(entry)
+    return {**conf, "version": conf.get("version") or "0.1", "plugins": plugins}
+
+
+def nri_install(ns: argparse.Namespace) -> int:
+    opts = hook_options(ns)
+    opts.setdefault("log-fname", os.path.join(ns.host_install_dir or ns.local_install_dir,
+                                              NRI_NAME + ".log"))  # fmt: skip
+    lib = ""
+    if ns.host_python:
+        copy_hook_modules(ns.local_install_dir)
+        lib = os.path.join(ns.host_install_dir or ns.local_install_dir, "lib")
+    plugin = os.path.join(ns.nri_bin_dir, NRI_NAME)
+    _write_atomic(plugin, launcher_text(plugin, ns.host_python, lib, "nri_hook"), 0o755)
+    log(f"written NRI plugin plugin-path={plugin}")
+    conf = nri_conf(load_nri_conf(ns.nri_conf), ns.nri_conf, nri_entry(opts))
+    _write_atomic(ns.nri_conf, dump_json(conf), 0o644)
+    log(f"written NRI configuration conf-path={ns.nri_conf}")
+    return 0
+
+
+def nri_uninstall(ns: argparse.Namespace) -> int:
+    _remove(os.path.join(ns.nri_bin_dir, NRI_NAME), "NRI plugin")
+    conf = load_nri_conf(ns.nri_conf)
+    if not conf:
+        log(f"nothing to remove: NRI configuration path={ns.nri_conf} does not exist")
+        return 0
+    new = nri_conf(conf, ns.nri_conf, None)
+    if not new["plugins"]:
+        _remove(ns.nri_conf, "NRI configuration (no plugins left)")
+    else:
+        _write_atomic(ns.nri_conf, dump_json(new), 0o644)
+        log(f"removed {NRI_NAME} from NRI configuration conf-path={ns.nri_conf}")
     return 0
 
 
@@ -350,8 +413,11 @@ def _interface(p: argparse.ArgumentParser) -> None:
         "--interface",
         default="oci-hooks",
         choices=["oci-hooks", "nri-hook"],
-        help="hooks interface (oci-hooks: a hooks.d file for CRI-O and podman)",
+        help="hooks interface (oci-hooks: a hooks.d file for CRI-O and podman; nri-hook: "
+        "an NRI v0.1 plugin for containerd 1.6)",
     )
+    p.add_argument("--nri-bin-dir", default=DEFAULT_NRI_BIN, help="nri-hook: plugin directory")
+    p.add_argument("--nri-conf", default=DEFAULT_NRI_CONF, help="nri-hook: NRI configuration")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -275,12 +275,6 @@ def test_install_passes_arguments_after_double_dash_to_the_hook(tmp_path):
     assert args[1:] == ["createRuntime", "--log-level=debug"]
 
 
-def test_nri_hook_interface_is_refused_with_the_reason(tmp_path):
-    r = run_setup("install", "--interface=nri-hook", f"--local-install-dir={tmp_path}")
-    assert r.returncode == 2 and "--interface=nri-hook: not provided" in r.stderr
-    assert not os.listdir(tmp_path)
-
-
 @pytest.mark.skipif(not os.access("/usr/bin/python3", os.X_OK), reason="no /usr/bin/python3")
 def test_install_with_host_python_is_self_contained(tmp_path):
     """As the tetragon-rthooks DaemonSet installs it: the node has neither this virtualenv nor

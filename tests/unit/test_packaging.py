@@ -97,7 +97,7 @@ def test_the_image_installs_what_the_agent_looks_for(tmp_path, monkeypatch):
     assert "/usr/local/lib/tetragon/tetragon.conf.d" in PACKAGE_DROPIN_DIRS
     assert "COPY config/tetragon.conf.d/ /usr/local/lib/tetragon/tetragon.conf.d/" in text
     for cmd in SCRIPTS:
-        if cmd != "tetragon-oci-hook":
+        if cmd not in ("tetragon-oci-hook", "tetragon-nri-hook"):
             assert cmd in text
     assert re.search(r'HEALTHCHECK .*"tetra".*"status"', text.replace("\\\n", " "))
 
