@@ -379,6 +379,21 @@ def _prog_signature(p: HookPlan) -> tuple[str, str]:
     return f"int {name}(void *ctx)", ""
 
 
+#: argument types filled by one helper from the raw value cast to the C type
+_CAST_FILL = {
+    "file": ("file_arg", "struct file *"),
+    "path": ("path_arg", "struct path *"),
+    "sock": ("sock_arg", "struct sock *"),
+    "cred": ("cred_arg", "const struct cred *"),
+    "user_namespace": ("userns_arg", "struct user_namespace *"),
+    "module": ("module_arg", "struct module *"),
+    "bpf_attr": ("bpf_attr_arg", "union bpf_attr *"),
+    "skb": ("skb_arg", "struct sk_buff *"),
+}
+#: argument types reported as the file they point to (read from the local, see "socket")
+_FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}
+
+
 def _read_slots(p: HookPlan) -> list[str]:
     out = []
     for a in p.args:
@@ -394,34 +409,19 @@ def _read_slots(p: HookPlan) -> list[str]:
             else:
                 size = "SLOT - 1"
             out.append(f"buf_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {size}, {user});")
-        elif a.type == "file":
-            out.append(f"file_arg(m, {a.slot}, {a.pos}, (struct file *){raw});")
-        elif a.type == "path":
-            out.append(f"path_arg(m, {a.slot}, {a.pos}, (struct path *){raw});")
+        elif a.type in _CAST_FILL:
+            helper, ctype = _CAST_FILL[a.type]
+            out.append(f"{helper}(m, {a.slot}, {a.pos}, ({ctype}){raw});")
         elif a.type == "fd":
             out.append(f"file_arg(m, {a.slot}, {a.pos}, fd_file({raw}));")
             out.append(f"m->ints[{a.pos}] = {raw};")
-        elif a.type == "sock":
-            out.append(f"sock_arg(m, {a.slot}, {a.pos}, (struct sock *){raw});")
         elif a.type == "socket":
             # the local, not m->ints[]: BPF_CORE_READ would relocate struct pmsg too
             sk = f"BPF_CORE_READ((struct socket *)a{a.pos}, sk)"
             out.append(f"sock_arg(m, {a.slot}, {a.pos}, {sk});")
-        elif a.type == "cred":
-            out.append(f"cred_arg(m, {a.slot}, {a.pos}, (const struct cred *){raw});")
-        elif a.type == "user_namespace":
-            out.append(f"userns_arg(m, {a.slot}, {a.pos}, (struct user_namespace *){raw});")
-        elif a.type == "module":
-            out.append(f"module_arg(m, {a.slot}, {a.pos}, (struct module *){raw});")
-        elif a.type == "bpf_attr":
-            out.append(f"bpf_attr_arg(m, {a.slot}, {a.pos}, (union bpf_attr *){raw});")
-        elif a.type == "skb":
-            out.append(f"skb_arg(m, {a.slot}, {a.pos}, (struct sk_buff *){raw});")
-        elif a.type == "linux_binprm":
-            f = f"BPF_CORE_READ((struct linux_binprm *)a{a.pos}, file)"
-            out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
-        elif a.type == "kiocb":
-            f = f"BPF_CORE_READ((struct kiocb *)a{a.pos}, ki_filp)"
+        elif a.type in _FILE_OF:
+            ctype, member = _FILE_OF[a.type]
+            f = f"BPF_CORE_READ(({ctype} *)a{a.pos}, {member})"
             out.append(f"file_arg(m, {a.slot}, {a.pos}, {f});")
     return out
 
