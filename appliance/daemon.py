@@ -20,6 +20,7 @@ from appliance.errors import BpfError, BtfNotFound, LiveError, ServerError, Star
 from appliance.events.common import Clock
 from appliance.events.process import ProcessTracker
 from appliance.export.pipeline import Pipeline
+from appliance.heap import release_free_heap
 from appliance.metrics import read_percpu_counters
 from appliance.process import procfs
 from appliance.process.cache import ProcessCache
@@ -163,6 +164,7 @@ class Agent:
             except ServerError as e:
                 raise StartupError(str(e)) from None
             log.info("gRPC API listening on %s", s.server_address)
+        release_free_heap()  # what loading the objects parsed and freed
 
     def _start_pod_identity(self) -> None:
         """With the Kubernetes source: the event cache, and the policy filter when enabled."""
@@ -260,6 +262,7 @@ class Agent:
             now = time.monotonic()
             if now - last_resync > 60:
                 self.clock.resync()
+                release_free_heap()  # after a burst of events or a policy load
                 last_resync = now
 
     def stop(self) -> None:

@@ -1,16 +1,14 @@
 """Prometheus metrics, read from the agent's own counters at scrape time.
 
 Nothing on the event path touches prometheus_client: the collector reads the
-plain counters (pipeline, hub, process cache, BPF maps) when scraped.
+plain counters (pipeline, hub, process cache, BPF maps) when scraped. prometheus_client
+is imported only when the metrics server starts (2 MB of an agent that serves none).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-
-from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from appliance.export.filters import EVENT_TYPES
 
@@ -29,6 +27,8 @@ class AgentCollector:
         self.agent = agent
 
     def collect(self) -> Iterable:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         a = self.agent
         ev = CounterMetricFamily("tetragon_events", "Events observed, by type", labels=["type"])
         for kind, n in a.pipeline.events.items():
@@ -76,6 +76,9 @@ class AgentCollector:
 
 
 def serve(address: str, agent) -> None:
+    from prometheus_client import start_http_server
+    from prometheus_client.core import REGISTRY
+
     host, _, port = address.rpartition(":")
     REGISTRY.register(AgentCollector(agent))
     start_http_server(int(port), addr=host or "0.0.0.0")

@@ -46,10 +46,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from appliance.errors import SettingsError
 
@@ -317,7 +315,7 @@ def _f(default: Any, description: str, **constraints: Any) -> Any:
     return Field(default, description=description, **constraints)
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every daemon setting, one typed field each; the flag name is the field name with
     dashes (``export_filename`` is ``--export-filename``).
 
@@ -326,7 +324,10 @@ class Settings(BaseSettings):
     and command line.
     """
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=False)
+    # a plain model: the files, environment and flags are layered by load_settings, which
+    # knows where each value came from (pydantic-settings' own sources would add 5 MB of
+    # imports for nothing)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
 
     # -- configuration sources
     config_dir: str = _f(
@@ -563,19 +564,6 @@ class Settings(BaseSettings):
     enable_cgtrackerid: bool = _f(
         False, "Track cgroup ids of processes. Default: the value of --enable-cgidmap"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only the arguments: the files, environment and flags are layered by load_settings,
-        # which knows where each value came from.
-        return (init_settings,)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -943,6 +931,8 @@ def _read_yaml(path: str, warnings: list[str]) -> _Layer:
         raise SettingsError(path, None, "is a directory, not a YAML file") from None
     except UnicodeDecodeError:
         raise SettingsError(path, None, "the file is not UTF-8 text") from None
+    import yaml  # only when the file exists: most agents read drop-ins alone
+
     try:
         # All scalars stay text, so YAML values parse exactly like drop-in files.
         data = yaml.load(text, Loader=yaml.BaseLoader)  # builds no Python objects
@@ -1200,5 +1190,7 @@ def _iter_docs() -> Iterable[dict[str, str]]:
 
 def generate_docs(prog: str = "tetragon") -> str:
     """The settings documented as YAML, in the layout of ``tetragon --generate-docs``."""
+    import yaml
+
     doc = {"name": prog, "usage": f"{prog} [flags]", "options": list(_iter_docs())}
     return yaml.safe_dump(doc, sort_keys=False, width=100)

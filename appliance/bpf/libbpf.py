@@ -52,13 +52,16 @@ _log_lines: list[str] = []
 _vsnprintf = None
 
 
-_fmt_buf = ctypes.create_string_buffer(1 << 22)  # verifier logs can be megabytes
+FMT_BUF_SIZE = 1 << 22  # verifier logs can be megabytes
 LOG_KEEP = 6000  # characters of a verifier log kept in an error: its end explains it
 
 
 def _format(fmt: bytes, va_list: int) -> str:
-    _vsnprintf(_fmt_buf, len(_fmt_buf), fmt, c_void_p(va_list))
-    text = _fmt_buf.value.decode(errors="replace")
+    # a buffer per message, not one kept for the life of the agent: libbpf prints a few
+    # lines per load, and 4 MB held from import on would be 4 MB of the idle agent's RSS
+    buf = ctypes.create_string_buffer(FMT_BUF_SIZE)
+    _vsnprintf(buf, FMT_BUF_SIZE, fmt, c_void_p(va_list))
+    text = buf.value.decode(errors="replace")
     if len(text) > LOG_KEEP:
         text = "...\n" + text[-LOG_KEEP:]
     return text

@@ -1,7 +1,7 @@
 """Container metadata: which container (and, later, which pod) a process runs in.
 
 A :class:`MetadataSource` answers ``container(container_id, cgroup_id)`` from a cache.
-Sources: :class:`DockerSource` (docker SDK: name, image, labels, start time, kept fresh by
+Sources: :class:`DockerSource` (Docker Engine API: name, image, labels, start time, kept fresh by
 the engine's events), :class:`CgroupSource` (the id from the cgroup name, nothing more) and
 the :class:`KubernetesSource` seam. :func:`open_source` picks one from the
 ``metadata-source`` setting (``auto`` detects) and logs why.

@@ -1,4 +1,4 @@
-"""Container metadata from the Docker engine (docker SDK): name, image, labels, start time.
+"""Container metadata from the Docker engine: name, image, labels, start time.
 
 The source keeps a cache of the engine's containers: it lists them when it starts, then
 follows the engine's container events (create, start, rename, die, destroy) in a
@@ -41,17 +41,18 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def api_client(base_url: str, timeout: float):
-    """A low-level docker SDK client; negotiates the API version with the engine."""
-    import docker
+    """An Engine API client (:mod:`appliance.metadata.engine_api`, the calls of the docker
+    SDK's ``APIClient`` this source makes); negotiates the API version with the engine."""
+    from appliance.metadata.engine_api import EngineClient
 
-    return docker.APIClient(base_url=base_url, version="auto", timeout=timeout)
+    return EngineClient(base_url, timeout)
 
 
 def ping(base_url: str, timeout: float = 2.0) -> tuple[bool, str]:
     """Whether a Docker engine answers at ``base_url``, and why not when it does not."""
     try:
         client = api_client(base_url, timeout)
-    except Exception as e:  # the SDK raises DockerException, requests errors, OSError...
+    except Exception as e:  # EngineError, OSError
         return False, _short_error(e)
     try:
         client.ping()

@@ -98,7 +98,7 @@ def host_roots(procfs: str = "/proc") -> list[str]:
 
 
 def docker_candidates(env: Mapping[str, str], procfs: str = "/proc") -> list[str]:
-    """Engine addresses to try, best first (URLs the docker SDK accepts)."""
+    """Engine addresses to try, best first (unix:// or tcp:// URLs)."""
     out: list[str] = []
     host = env.get("DOCKER_HOST", "").strip()
     if host:

@@ -13,9 +13,9 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
-import yaml
 
 from appliance.api.tetragon import sensors_pb2
 from appliance.bpf import pins
@@ -23,14 +23,12 @@ from appliance.bpf.libbpf import BpfObject
 from appliance.bpf.syscalls import arch_prefix, syscall_names
 from appliance.errors import BpfError, PolicyError
 from appliance.metrics import read_percpu_counters
-from appliance.policy import decode
-from appliance.policy.compiler import compile_policy
-from appliance.policy.emit import generate
-from appliance.policy.filter import MAP_NAME, FilterSpec, filter_spec
-from appliance.policy.inmap import fill_value_maps
-from appliance.policy.plan import HookPlan, plan_policy
 from appliance.sensors.dispatch import MessageTable
 from appliance.sensors.wire import MSG_POLICY
+
+if TYPE_CHECKING:
+    from appliance.policy.filter import FilterSpec
+    from appliance.policy.plan import HookPlan
 
 log = logging.getLogger("tetragon.policy")
 
@@ -73,6 +71,8 @@ def _equivalents(plans: list[HookPlan]) -> dict[str, str]:
 
 def parse_policy(text: str, source: str = ""):
     """YAML -> model, with problems named by file, YAML path and reason."""
+    import yaml
+
     from appliance.policy.model import TracingPolicy, TracingPolicyNamespaced
 
     where = f"{source}: " if source else ""
@@ -202,6 +202,14 @@ class PolicyManager:
 
     # -- loading -------------------------------------------------------------------------
     def _build(self, text: str, source: str) -> LoadedPolicy:
+        # the compiler's modules are imported with the first policy: an agent with the base
+        # sensors only does not hold them (4 MB of its RSS)
+        from appliance.policy.compiler import compile_policy
+        from appliance.policy.emit import generate
+        from appliance.policy.filter import MAP_NAME, filter_spec
+        from appliance.policy.inmap import fill_value_maps
+        from appliance.policy.plan import plan_policy
+
         t0 = time.monotonic()
         model = parse_policy(text, source)
         name = model.metadata.name
@@ -397,6 +405,8 @@ class PolicyManager:
             self.agent.emit(ev)
 
     def decode(self, data: bytes) -> dict | None:
+        from appliance.policy import decode  # loaded with the first policy already
+
         (_t, _f, _p, _size, pid, tid, ktime, policy_id, hook_id, action, sel, ret,
          *rest) = decode.PMSG.unpack_from(data)  # fmt: skip
         ints, lens, aflags = rest[0:6], rest[6:12], rest[12:18]
