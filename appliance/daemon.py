@@ -187,6 +187,7 @@ class Agent:
             retries=s.event_cache_retries,
             delay_s=float(s.event_cache_retry_delay),
             ns_pid=lambda pid: read_ns_pid(s.procfs, pid),
+            max_held=max(1, s.event_queue_size),
         )
         src.add_listener(self.event_cache.pod_changed)
         self.emit = self.event_cache.offer

@@ -72,6 +72,16 @@ class AgentCollector:
         yield GaugeMetricFamily(
             "tetragon_grpc_subscribers", "GetEvents streams", value=len(a.hub.subscribers)
         )
+        yield CounterMetricFamily(
+            "tetragon_grpc_subscribers_rejected",
+            "GetEvents streams refused: the most streams at once were served",
+            value=a.hub.rejected,
+        )
+        yield CounterMetricFamily(
+            "tetragon_grpc_slow_subscribers_disconnected",
+            "GetEvents streams ended because their queue stayed full (a client too slow)",
+            value=a.hub.slow_disconnected,
+        )
         yield from a.extra_metrics()
 
 

@@ -307,6 +307,8 @@ class Agent:
             *extra,
         ]
         self.timeout = timeout
+        self.cwd = REPO  # the checkout whose agent runs (bench/agent_memory.py compares two)
+        self.env: dict[str, str] | None = None
         self.proc: subprocess.Popen | None = None
         self._counted: dict[str, tuple[tuple, int]] = {}
 
@@ -315,7 +317,8 @@ class Agent:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.cmd,
-                cwd=REPO,
+                cwd=self.cwd,
+                env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,19 +1,33 @@
 """Delivers events to gRPC GetEvents subscribers through bounded queues.
 
 The agent's event loop never blocks on a slow client: when a subscriber's
-queue is full the event is dropped for that subscriber and counted.
+queue is full the event is dropped for that subscriber and counted. A client whose queue
+stays full for ``slow_client_s`` seconds is disconnected (its stream cancelled) and
+counted, so that it stops holding a server thread and ``queue_size`` queued events; more
+than ``max_subscribers`` streams at once are refused and counted.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.protobuf import json_format
 
 from appliance.api.tetragon import events_pb2
 from appliance.export.filters import EventFilter
+
+#: GetEvents streams served at once; the server keeps threads for unary calls beyond these
+MAX_SUBSCRIBERS = 128
+#: a subscriber whose queue has been full this long is disconnected
+SLOW_CLIENT_S = 10.0
+
+
+class TooManySubscribers(Exception):
+    """The hub serves ``max_subscribers`` streams already."""
 
 
 @dataclass(eq=False)
@@ -22,6 +36,9 @@ class Subscriber:
     queue: queue.Queue
     dropped: int = 0
     closed: bool = False
+    full_since: float = 0.0  # monotonic time of the first drop of the current full spell
+    #: ends the client's stream (set by the server: the RPC's cancel)
+    cancel: Callable[[], None] | None = None
 
 
 @dataclass
@@ -41,12 +58,24 @@ class _Converted:
 class EventHub:
     queue_size: int = 10000
     subscribers: list[Subscriber] = field(default_factory=list)
-    dropped: int = 0
+    dropped: int = 0  # events dropped for slow subscribers (queue full)
+    max_subscribers: int = MAX_SUBSCRIBERS
+    slow_client_s: float = SLOW_CLIENT_S
+    rejected: int = 0  # streams refused: max_subscribers reached
+    slow_disconnected: int = 0  # streams ended: queue full for slow_client_s
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def subscribe(self, flt: EventFilter) -> Subscriber:
+        """A new subscriber; raises TooManySubscribers when max_subscribers are served."""
         sub = Subscriber(flt, queue.Queue(maxsize=self.queue_size))
         with self._lock:
+            if len(self.subscribers) >= self.max_subscribers:
+                self.rejected += 1
+                raise TooManySubscribers(
+                    f"{len(self.subscribers)} GetEvents streams are served already (the "
+                    f"most at once); try again later"
+                )
             self.subscribers = [*self.subscribers, sub]
         return sub
 
@@ -66,9 +95,27 @@ class EventHub:
                 continue
             try:
                 sub.queue.put_nowait(conv)
+                sub.full_since = 0.0
             except queue.Full:
                 sub.dropped += 1
                 self.dropped += 1
+                self._slow(sub)
+
+    def _slow(self, sub: Subscriber) -> None:
+        """Disconnect a subscriber whose queue has been full for slow_client_s."""
+        now = self.clock()
+        if not sub.full_since:
+            sub.full_since = now
+            return
+        if sub.closed or now - sub.full_since < self.slow_client_s:
+            return
+        self.slow_disconnected += 1
+        self.unsubscribe(sub)
+        if sub.cancel is not None:
+            try:
+                sub.cancel()
+            except Exception:  # the RPC ended meanwhile
+                pass
 
     def flush(self) -> None:
         pass

@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from appliance import __version__
-from appliance.api.hub import EventHub
+from appliance.api.hub import EventHub, TooManySubscribers
 from appliance.api.tetragon import events_pb2, sensors_pb2, sensors_pb2_grpc, tetragon_pb2
 from appliance.errors import FilterError, ServerError
 from appliance.export.fields import apply_all, parse_field_filters
@@ -43,7 +43,11 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
             fields = parse_field_filters(_filters(request.field_filters))
         except FilterError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        sub = self.hub.subscribe(flt)
+        try:
+            sub = self.hub.subscribe(flt)
+        except TooManySubscribers as e:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
+        sub.cancel = context.cancel  # a client too slow for its queue is disconnected
         context.add_callback(lambda: self.hub.unsubscribe(sub))
         try:
             while context.is_active() and not sub.closed:
@@ -134,12 +138,24 @@ def grpc_target(address: str) -> str:
     return address
 
 
+#: threads for unary calls (health, policies, status) beyond the GetEvents streams
+UNARY_WORKERS = 16
+
+
 def start_server(
-    address: str, servicer: Servicer, workers: int = 16, extra: Iterable[Callable] = ()
+    address: str, servicer: Servicer, workers: int = 0, extra: Iterable[Callable] = ()
 ) -> grpc.Server:
     """Serve `servicer` on `address`; each of `extra` adds another service to the server
-    (gRPC accepts services only before the server starts)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    (gRPC accepts services only before the server starts).
+
+    Each GetEvents stream holds a thread for its life: the pool has one per stream the hub
+    accepts plus UNARY_WORKERS (created on demand), and gRPC refuses calls beyond that with
+    RESOURCE_EXHAUSTED rather than queueing them without bound.
+    """
+    workers = workers or servicer.hub.max_subscribers + UNARY_WORKERS
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers), maximum_concurrent_rpcs=workers
+    )
     sensors_pb2_grpc.add_FineGuidanceSensorsServicer_to_server(servicer, server)
     for register in extra:
         register(server)

@@ -6,7 +6,9 @@ started it). Events whose process runs in a container that the metadata source d
 know yet are held, in order per container, and completed when the pod arrives: at once
 when the source says a pod changed, else at every retry (``event-cache-retry-delay``
 seconds, ``event-cache-retries`` times). An event that runs out of retries is sent without
-its pod and counted.
+its pod and counted. At most ``max_held`` events wait (the agent's ``event-queue-size``):
+beyond that the oldest is sent at once without its pod, and counted as evicted, so a storm
+of exec events in containers the API server never reports cannot grow the agent's memory.
 
 Completing an event fills the ``pod`` block of its process dictionaries in place, so the
 process cache, which holds the same dictionaries, is completed too and later events of that
@@ -69,8 +71,12 @@ class EventCache:
         retries: int = 15,
         delay_s: float = 2.0,
         ns_pid: NsPid | None = None,
+        max_held: int = 10000,
     ) -> None:
         self.source = source
+        self.max_held = max(1, max_held)
+        self._n_held = 0
+        self.evicted = 0  # held events sent without their pod because max_held were held
         self.emit = emit
         self.retries = max(0, retries)
         self.delay_s = max(0.05, delay_s)
@@ -106,6 +112,9 @@ class EventCache:
         held.since = time.monotonic()
         self._held.setdefault(cid, deque()).append(held)
         self.held_total += 1
+        self._n_held += 1
+        if self._n_held > self.max_held:
+            self._evict_oldest()
         if self._next_try == 0.0:
             self._next_try = time.monotonic() + self.delay_s
 
@@ -141,11 +150,23 @@ class EventCache:
                             x.tries += 1
                     break
                 q.popleft()
+                self._n_held -= 1
                 self.emit(h.event)
             if not q:
                 del self._held[cid]
         if due:
             self._next_try = now + self.delay_s if self._held else 0.0
+
+    def _evict_oldest(self) -> None:
+        """Send the longest-waiting event as it is (the first container's first event)."""
+        cid = next(iter(self._held))
+        q = self._held[cid]
+        h = q.popleft()
+        if not q:
+            del self._held[cid]
+        self._n_held -= 1
+        self.evicted += 1
+        self.emit(h.event)
 
     def metrics(self):
         """Prometheus families: events held, completed, sent without pod, wait times."""
@@ -161,6 +182,7 @@ class EventCache:
         fam.add_metric(["completed"], self.completed)
         fam.add_metric(["sent_without_pod"], self.sent_without_pod)
         fam.add_metric(["completed_pod_only"], self.completed_partial)
+        fam.add_metric(["evicted"], self.evicted)
         waits = list(self.waits_ms)
         g = GaugeMetricFamily(
             "tetragon_event_cache_wait_ms", "Median and max wait of completed events (ms)",
@@ -178,9 +200,10 @@ class EventCache:
             for h in q:
                 self.emit(h.event)
         self._held.clear()
+        self._n_held = 0
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._held.values())
+        return self._n_held
 
     # -- completing ----------------------------------------------------------------------
     def _complete(
