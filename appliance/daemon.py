@@ -49,7 +49,11 @@ class Agent:
         self.pipeline = Pipeline()
         self.pipeline.node_name = self.node
         self.pipeline.clock = self.clock
-        self.hub = EventHub(queue_size=max(1, settings.event_queue_size))
+        self.hub = EventHub(
+            queue_size=max(1, settings.event_queue_size),
+            max_subscribers=settings.event_stream_max_clients,
+            slow_client_s=settings.event_stream_slow_timeout.total_seconds(),
+        )
         self.stop_event = threading.Event()
         self.objects: list[BpfObject] = []
         self.sensor: BpfObject | None = None
@@ -275,8 +279,10 @@ class Agent:
         if self.policies is not None:
             self.policies.close()
         if self.ring is not None:
-            # drain what is already in the ring buffer before detaching
-            self.ring.poll(0)
+            # drain what is already in the ring buffer before detaching (a poll returns
+            # after RingBuffer.BACKLOG samples: poll again while it was cut short)
+            while self.ring.poll(0) >= RingBuffer.BACKLOG:
+                pass
             if self.event_cache is not None:
                 self.event_cache.flush()
             self.pipeline.flush()

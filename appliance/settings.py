@@ -418,6 +418,14 @@ class Settings(BaseModel):
     )
     data_cache_size: int = _f(1024, "Size of the cache of large event arguments", ge=0)
     event_queue_size: int = _f(10000, "Size of the internal event queue", ge=0)
+    event_stream_max_clients: int = _f(
+        128, "GetEvents streams served at once; more are refused (RESOURCE_EXHAUSTED)", gt=0
+    )
+    event_stream_slow_timeout: timedelta = _f(
+        timedelta(seconds=10),
+        "A GetEvents client whose queue of event-queue-size events stays full this long is "
+        "disconnected (counted in tetragon_grpc_slow_subscribers_disconnected_total)",
+    )
     event_cache_retries: int = _f(
         15, "Times an event waiting for its process information is retried", ge=0
     )

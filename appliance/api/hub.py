@@ -2,7 +2,8 @@
 
 The agent's event loop never blocks on a slow client: when a subscriber's
 queue is full the event is dropped for that subscriber and counted. A client whose queue
-stays full for ``slow_client_s`` seconds is disconnected (its stream cancelled) and
+keeps overflowing for ``slow_client_s`` seconds (it drops events and never gets back
+under half full) is disconnected (its stream cancelled) and
 counted, so that it stops holding a server thread and ``queue_size`` queued events; more
 than ``max_subscribers`` streams at once are refused and counted.
 """
@@ -36,7 +37,8 @@ class Subscriber:
     queue: queue.Queue
     dropped: int = 0
     closed: bool = False
-    full_since: float = 0.0  # monotonic time of the first drop of the current full spell
+    #: monotonic time of the first drop since the queue was last under half full
+    full_since: float = 0.0
     #: ends the client's stream (set by the server: the RPC's cancel)
     cancel: Callable[[], None] | None = None
 
@@ -45,6 +47,7 @@ class Subscriber:
 class _Converted:
     event: dict
     _msg: events_pb2.GetEventsResponse | None = None
+    _bytes: bytes | None = None
 
     def message(self) -> events_pb2.GetEventsResponse:
         if self._msg is None:
@@ -52,6 +55,12 @@ class _Converted:
                 self.event, events_pb2.GetEventsResponse(), ignore_unknown_fields=True
             )
         return self._msg
+
+    def payload(self) -> bytes:
+        """The serialized message, made once for all the streams that send it."""
+        if self._bytes is None:
+            self._bytes = self.message().SerializeToString()
+        return self._bytes
 
 
 @dataclass
@@ -95,7 +104,8 @@ class EventHub:
                 continue
             try:
                 sub.queue.put_nowait(conv)
-                sub.full_since = 0.0
+                if sub.full_since and sub.queue.qsize() < self.queue_size // 2:
+                    sub.full_since = 0.0  # caught up: a put between drops is not enough
             except queue.Full:
                 sub.dropped += 1
                 self.dropped += 1

@@ -64,7 +64,7 @@ class Servicer(sensors_pb2_grpc.FineGuidanceSensorsServicer):
                         ignore_unknown_fields=True,
                     )
                 else:
-                    yield item.message()
+                    yield item.payload()
         finally:
             self.hub.unsubscribe(sub)
 
@@ -138,6 +138,32 @@ def grpc_target(address: str) -> str:
     return address
 
 
+def _message_bytes(msg) -> bytes:
+    """GetEvents' serializer: the hub's events come serialized once for every stream."""
+    return msg if isinstance(msg, bytes) else msg.SerializeToString()
+
+
+class _EventBytes:
+    """The server as the generated registration sees it: GetEvents' handler takes bytes.
+
+    With 50 streams, serializing each event 50 times held the interpreter lock long
+    enough to starve the event loop (the export file stalled for seconds)."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        pass  # replaced by one built from the patched handlers below
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        patched = dict(handlers)
+        patched["GetEvents"] = patched["GetEvents"]._replace(response_serializer=_message_bytes)
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service, patched),)
+        )
+        self.server.add_registered_method_handlers(service, patched)
+
+
 #: threads for unary calls (health, policies, status) beyond the GetEvents streams
 UNARY_WORKERS = 16
 
@@ -156,7 +182,7 @@ def start_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers), maximum_concurrent_rpcs=workers
     )
-    sensors_pb2_grpc.add_FineGuidanceSensorsServicer_to_server(servicer, server)
+    sensors_pb2_grpc.add_FineGuidanceSensorsServicer_to_server(servicer, _EventBytes(server))
     for register in extra:
         register(server)
     target = grpc_target(address)

@@ -24,6 +24,7 @@ c_int = ctypes.c_int
 c_size_t = ctypes.c_size_t
 
 LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
+_STOP = -errno.ECANCELED  # a sample callback's "enough for this poll"
 
 
 class _OpenOpts(ctypes.Structure):
@@ -407,6 +408,10 @@ class RingBuffer:
 
     BATCH_INTERVAL = 0.02  # seconds
     BACKLOG = 4096  # samples in one poll
+    #: one poll returns after this long even while samples keep coming: libbpf consumes
+    #: until the ring is empty, which under a storm (and a reader slowed by 50 gRPC
+    #: streams) kept the event loop from flushing the export file for seconds
+    MAX_POLL_S = 0.1
 
     def __init__(
         self,
@@ -416,6 +421,11 @@ class RingBuffer:
     ):
         def cb(_ctx: int, data: int, size: int) -> int:
             on_sample(ctypes.string_at(data, size))
+            self._n += 1
+            if self._n == 1:
+                self._deadline = time.monotonic() + self.MAX_POLL_S
+            elif self._n >= self.BACKLOG or time.monotonic() > self._deadline:
+                return _STOP  # libbpf keeps this sample consumed and returns _STOP
             return 0
 
         self._cb = SAMPLE_FN(cb)  # keep a reference: libbpf holds the pointer
@@ -424,6 +434,8 @@ class RingBuffer:
             raise BpfError("cannot create ring buffer", _errno(), _take_log())
         self.batch_interval = batch_interval
         self._busy_at = 0.0  # when the last poll that consumed samples returned
+        self._n = 0  # samples of the current poll
+        self._deadline = 0.0
 
     def poll(self, timeout_ms: int) -> int:
         """Consume what is queued, waiting up to timeout_ms (-1: forever, 0: not at all)."""
@@ -431,7 +443,10 @@ class RingBuffer:
             wait = self._busy_at + self.batch_interval - time.monotonic()
             if wait > 0:
                 time.sleep(wait if timeout_ms < 0 else min(wait, timeout_ms / 1000))
+        self._n = 0
         n = lib().ring_buffer__poll(self.ptr, timeout_ms)
+        if n == _STOP and self._n:
+            n = self.BACKLOG  # stopped with more to read: the next poll follows at once
         paced = 0 < n < self.BACKLOG and self.batch_interval > 0
         self._busy_at = time.monotonic() if paced else 0.0
         if n < 0 and n != -errno.EINTR:
