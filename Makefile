@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
-	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test dist
+	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test dist \
+	streams-test bench-memory
 
 setup:
 	./scripts/setup.sh
@@ -45,6 +46,16 @@ run: bpf
 
 bench: bpf
 	$(SUDO) $(PY) bench/exec_throughput.py
+
+# idle RSS, RSS after 100k execs, CPU and BPF run time per exec (bench/agent_memory.py)
+bench-memory: bpf
+	$(SUDO) $(PY) bench/agent_memory.py
+
+# 50 GetEvents streams coming and going for a minute during an exec storm (make test runs
+# the same test for 10 s)
+streams-test: bpf
+	$(SUDO) env TETRAGON_STREAMS_FAULT_S=60 $(PY) -m pytest -q -s \
+		tests/integration/test_grpc_streams_fault.py
 
 # the kernel-facing integration tests (process lifecycle, policies, kernel hooks, start-up
 # errors, credentials, ancestors, redaction) on Debian kernels 5.10, 6.1, 6.12 and sid in
