@@ -38,7 +38,7 @@ class Subscriber:
     dropped: int = 0
     closed: bool = False
     #: monotonic time of the first drop since the queue was last under half full
-    full_since: float = 0.0
+    full_since: float | None = None
     #: ends the client's stream (set by the server: the RPC's cancel)
     cancel: Callable[[], None] | None = None
 
@@ -104,8 +104,8 @@ class EventHub:
                 continue
             try:
                 sub.queue.put_nowait(conv)
-                if sub.full_since and sub.queue.qsize() < self.queue_size // 2:
-                    sub.full_since = 0.0  # caught up: a put between drops is not enough
+                if sub.full_since is not None and sub.queue.qsize() <= self.queue_size // 2:
+                    sub.full_since = None  # caught up: a put between drops is not enough
             except queue.Full:
                 sub.dropped += 1
                 self.dropped += 1
@@ -114,7 +114,7 @@ class EventHub:
     def _slow(self, sub: Subscriber) -> None:
         """Disconnect a subscriber whose queue has been full for slow_client_s."""
         now = self.clock()
-        if not sub.full_since:
+        if sub.full_since is None:
             sub.full_since = now
             return
         if sub.closed or now - sub.full_since < self.slow_client_s:

@@ -70,16 +70,26 @@ def test_hub_disconnects_a_client_whose_queue_stays_full_and_others_keep_receivi
 
 
 def test_hub_forgives_a_client_that_catches_up():
-    now = [0.0]
-    hub = EventHub(queue_size=1, slow_client_s=5.0, clock=lambda: now[0])
+    now = [0.0]  # a clock that starts at zero
+    hub = EventHub(queue_size=2, slow_client_s=5.0, clock=lambda: now[0])
     sub = hub.subscribe(EventFilter())
-    hub.emit(ev(1))
-    hub.emit(ev(2))  # full: the spell starts
+    for i in range(3):
+        hub.emit(ev(i))  # the third is dropped: the spell starts at 0.0
+    assert sub.full_since == 0.0
     sub.queue.get_nowait()
-    hub.emit(ev(3))  # queued again: the spell ends
+    hub.emit(ev(3))  # queued, but the queue is still full: not caught up
+    assert sub.full_since == 0.0
+    sub.queue.get_nowait()
+    sub.queue.get_nowait()
+    hub.emit(ev(4))  # queued with the queue at half: the spell ends
+    assert sub.full_since is None
     now[0] += 60
-    hub.emit(ev(4))  # full again, a new spell
-    assert hub.slow_disconnected == 0 and not sub.closed
+    hub.emit(ev(5))
+    hub.emit(ev(6))  # full again: a new spell, not 60 s of one
+    assert hub.slow_disconnected == 0 and not sub.closed and sub.full_since == 60.0
+    now[0] += 5
+    hub.emit(ev(7))
+    assert hub.slow_disconnected == 1 and sub.closed
 
 
 class NoPods(MetadataSource):
