@@ -121,7 +121,7 @@ class Agent:
                 ) from None
             log.info("metrics on %s", s.metrics_server)
 
-        # container names and images (docker SDK), or container ids from cgroups only
+        # container names and images (Docker Engine API), or container ids from cgroups only
         from appliance.errors import KubernetesError
         from appliance.metadata import open_source
         from appliance.metadata.select import K8sOptions

@@ -394,7 +394,7 @@ def _prepare_metadata(agent: LiveAgent, s: Settings, where: str) -> MetadataSour
         for reason in selection.reasons:
             log.info("metadata: %s", reason)
         return create_source(selection)
-    except Exception as e:  # ValueError, NotImplementedError, the docker SDK's errors
+    except Exception as e:  # ValueError, NotImplementedError, the Engine API's errors
         raise LiveError(f"{where}: metadata-source {s.metadata_source}: {e}") from None
 
 
