@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import struct
 import threading
 import time
 
@@ -24,6 +23,7 @@ from appliance.heap import release_free_heap
 from appliance.metrics import read_percpu_counters
 from appliance.process import procfs
 from appliance.process.cache import ProcessCache
+from appliance.sensors import wire
 from appliance.sensors.dispatch import MessageTable
 from appliance.sensors.process import ProcessSensor
 from appliance.settings import (
@@ -229,10 +229,10 @@ class Agent:
         """Binaries of processes that started before the agent, for matchBinaries."""
         m = self.sensor.map("execve_map")
         for pid, entry in self.cache.items():
-            b = entry.process.get("binary", "").encode()[:255]
-            val = struct.pack("<II", len(b), 0) + b.ljust(256, b"\0")
             try:
-                m.update(struct.pack("<I", pid), val)
+                m.update(
+                    wire.EXEC_INFO_KEY.pack(pid), wire.exec_info(entry.process.get("binary", ""))
+                )
             except BpfError:
                 break
 

@@ -14,6 +14,7 @@ from appliance.bpf.layout import Layout
 MSG_EXEC, MSG_CLONE, MSG_EXIT, MSG_POLICY = 1, 2, 3, 4
 PATH_TRUNCATED = 1
 ARGS_MAX = 4095
+BINARY_MAX = 256  # bytes of exec_info.bin, the NUL included
 
 HEADER = struct.Struct("<BBHIIIQ")  # type, flags, pad, size, pid, tid, ktime
 EXEC = struct.Struct("<6IQQII4H4BI")
@@ -21,7 +22,8 @@ CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
 EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
 EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
-EXEC_INFO = struct.Struct("<II256s")  # bin_len, flags, bin: the execve_map value
+EXEC_INFO = struct.Struct(f"<II{BINARY_MAX}s")  # bin_len, flags, bin: the execve_map value
+EXEC_INFO_KEY = struct.Struct("<I")  # the execve_map key: a thread-group id
 
 LAYOUTS = (
     Layout("msg_header", (HEADER,)),
@@ -30,6 +32,12 @@ LAYOUTS = (
     Layout("msg_exit", (HEADER, EXIT)),
     Layout("exec_info", (EXEC_INFO,)),
 )
+
+
+def exec_info(binary: str) -> bytes:
+    """The execve_map value of a binary, as the exec program stores it (room kept for a NUL)."""
+    b = binary.encode()[: BINARY_MAX - 1]
+    return EXEC_INFO.pack(len(b), 0, b)
 
 
 @dataclass(slots=True)
