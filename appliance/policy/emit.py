@@ -16,15 +16,13 @@ import re
 from appliance.errors import PolicyError
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
 from appliance.policy.inmap import inmap_cond, inmap_values
-from appliance.policy.plan import (
+from appliance.policy.plan import ArgPlan, HookPlan, arg_targets
+from appliance.policy.vocabulary import (
     ACTION_NUM,
     INT_ARG_ENCODING,
     MAP_OPS,
     SLOT_TYPES,
     STRING_OPS,
-    ArgPlan,
-    HookPlan,
-    arg_targets,
 )
 
 SLOT_STR_MAX = 1023

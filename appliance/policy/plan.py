@@ -14,67 +14,13 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
+from appliance.policy import support
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
-from appliance.policy.support import UNSUPPORTED_SELECTORS
-
-# integer argument types: (BPF C type, key of the event's argument); other than
-# values.INT_ARG_ENCODING (the integer names a selector value may be checked against)
-INT_ARG_ENCODING = {
-    "int": ("s32", "int_arg"),
-    "sint32": ("s32", "int_arg"),
-    "int32": ("s32", "int_arg"),
-    "sint8": ("s8", "int_arg"),
-    "int8": ("s8", "int_arg"),
-    "sint16": ("s16", "int_arg"),
-    "int16": ("s16", "int_arg"),
-    "uint8": ("u8", "uint_arg"),
-    "uint16": ("u16", "uint_arg"),
-    "uint32": ("u32", "uint_arg"),
-    "long": ("s64", "long_arg"),
-    "sint64": ("s64", "long_arg"),
-    "int64": ("s64", "long_arg"),
-    "ulong": ("u64", "size_arg"),
-    "uint64": ("u64", "size_arg"),
-    "size_t": ("u64", "size_arg"),
-    "capability": ("s32", "capability_arg"),
-    "syscall64": ("u64", "syscall64"),
-    "bpf_cmd": ("s32", "bpf_cmd_arg"),
-    "nop": ("u64", None),
-}
-SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
-              "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket"}  # fmt: skip
-# pointers into kernel memory: only on kernel functions (not on syscall arguments)
-KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
-                    "skb", "linux_binprm", "kiocb", "socket"}  # fmt: skip
-# types whose selectors compare a path string
-PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
-SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
-STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
-INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
-# set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
-MAP_OPS = {"InMap", "NotInMap"}
-SOCK_OPS = {
-    "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
-    "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
-}  # fmt: skip
-POSTFIX_MAX = 256
-
-ACTION_NUM = {
-    "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
-    "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
-    "UntrackSock": 12,
-}  # fmt: skip
-ACTION_ENUM = {
-    1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
-    4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
-    7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
-    10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
-}  # fmt: skip
-# actions with an effect in the kernel or in the agent; the rest need nothing more than
-# the event (FollowFD & co: fd arguments are resolved through the fd table directly)
-SUPPORTED_ACTIONS = set(ACTION_NUM)
+from appliance.policy.vocabulary import (
+    KERNEL_PTR_TYPES,
+    SLOT_TYPES,
+)
 
 
 class AllFeatures:
@@ -154,12 +100,7 @@ def plan_policy(
     spec = policy.spec
     plans: list[HookPlan] = []
     lists = {lst.name: lst for lst in spec.lists}
-    if getattr(spec, "usdts", None):
-        raise PolicyError("spec.usdts: USDT probes are not supported yet")
-    if spec.killers:
-        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
-    if getattr(spec, "enforcers", None):
-        raise PolicyError("spec.enforcers: enforcers are not supported yet")
+    support.refuse_spec_sections(spec)
 
     for i, kp in enumerate(spec.kprobes):
         ypath = f"spec.kprobes[{i}]"
@@ -177,8 +118,7 @@ def plan_policy(
                 plans.append(_plan_all_syscalls(len(plans), kp, ypath))
                 plans[-1].spec = kp
                 continue
-            if lst.pattern and not calls:
-                raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+            support.refuse_list_pattern(lst, ypath)
         for call in calls:
             if equivalents and _wants_equivalent(kp, call, syscall, features):
                 for p in _plan_equivalent(len(plans), kp, call, ypath):
@@ -197,8 +137,7 @@ def plan_policy(
         plans[-1].spec = tp
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
-        if up.offsets or up.addrs or up.ref_ctr_offsets:
-            raise PolicyError(f"spec.uprobes[{i}]: uprobes by offset/address not supported yet")
+        support.refuse_uprobe(up, f"spec.uprobes[{i}]")
         if not symbols:
             raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
         for sym in symbols:
@@ -216,17 +155,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
     out, slot = [], 0
     for j, a in enumerate(args):
         t = a.type
-        if t == "auto":
-            raise PolicyError(f"{ypath}.args[{j}].type: 'auto' needs BTF argument resolution")
-        if t not in SUPPORTED_TYPES:
-            raise PolicyError(
-                f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
-                f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
-            )
-        if getattr(a, "return_copy", False):
-            raise PolicyError(f"{ypath}.args[{j}].returnCopy: not supported yet")
-        if getattr(a, "resolve", ""):
-            raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
+        support.refuse_arg(a, f"{ypath}.args[{j}]")
         if t in KERNEL_PTR_TYPES and user_mem:
             raise PolicyError(
                 f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
@@ -260,8 +189,7 @@ def _sys_enter_tracepoint(ypath: str, base: str) -> tuple[str, str, tuple[str, s
 def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     if kp.return_ or kp.return_arg is not None:
         return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
-    if kp.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
+    support.refuse_data(kp, ypath)
     wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
     if syscall:
         base = syscall_base(call)
@@ -369,8 +297,7 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
 def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
     """Every syscall: one program on raw_syscalls/sys_enter (cheaper than hundreds of
     hooks); the event names the syscall from its number."""
-    if kp.return_ or kp.return_arg is not None:
-        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+    support.refuse_return_of_all_syscalls(kp, ypath)
     args, nslots = _plan_args(kp.args, ypath, user_mem=True)
     return HookPlan(
         hid, "kprobe", "", "tracepoint", "tracepoint/raw_syscalls/sys_enter",
@@ -382,13 +309,9 @@ def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
 def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     """A hook whose event carries the return value: kprobe + kretprobe where kprobes
     exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
-    if kp.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
-    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
-        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
+    support.refuse_data(kp, ypath)
+    support.refuse_return(kp, ypath)
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
-    if ret_type not in INT_ARG_ENCODING:
-        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
     if syscall:
         base = syscall_base(call)
         fn = arch_prefix() + "sys_" + base
@@ -425,8 +348,7 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             f"{ypath}.call: fentries need BPF trampolines, which this kernel does not load "
             "(use kprobes instead)"
         )
-    if fe.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
+    support.refuse_data(fe, ypath)
     if any(act.action == "Override" for s in fe.selectors for act in s.match_actions):
         raise PolicyError(f"{ypath}: Override on fentries is not supported; use fmod_ret")
     fn = arch_prefix() + "sys_" + syscall_base(fe.call) if fe.syscall else fe.call
@@ -445,8 +367,7 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             nargs = len(fe.args)
         plan.ret = True
         plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
-        if plan.ret_type not in INT_ARG_ENCODING:
-            raise PolicyError(f"{ypath}.returnArg.type: {plan.ret_type!r} not supported")
+        support.refuse_return_type(plan.ret_type, ypath)
         plan.ret_section = f"fexit/{fn}"
         plan.ret_attach = ("auto", "")
         plan.ret_nargs = nargs
@@ -507,8 +428,6 @@ def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> H
 
 
 def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> HookPlan:
-    if up.return_:
-        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
     if offline and not os.path.exists(up.path):
         off = 0  # the binary is on the target machine
     elif not os.path.exists(up.path):
@@ -530,29 +449,14 @@ def _check_selectors(p: HookPlan) -> None:
         sp = f"{p.yaml_path}.selectors[{si}]"
         if s.match_return_args and not p.ret:
             raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
-        for ri, mr in enumerate(s.match_return_args):
-            if mr.operator not in INT_OPS:
-                raise PolicyError(
-                    f"{sp}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
-                    "on return values in this engine"
-                )
-        for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
-            if getattr(s, attr, None):
-                raise PolicyError(f"{sp}.{yaml_name}: not supported yet")
+        support.refuse_selector_fields(s, sp)
         for mi, ma in enumerate(s.match_args):
             for a in arg_targets(p, ma, f"{sp}.matchArgs[{mi}]"):
-                _check_op(a, ma, f"{sp}.matchArgs[{mi}]")
+                support.refuse_operator(a.type, ma, f"{sp}.matchArgs[{mi}]")
         for ai, act in enumerate(s.match_actions):
-            if act.action not in SUPPORTED_ACTIONS:
-                raise PolicyError(
-                    f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
-                )
+            support.refuse_action(act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
-            if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
-                raise PolicyError(
-                    f"{sp}.matchActions[{ai}]: stack traces and IMA hashes are not supported yet"
-                )
             p.actions.add(act.action)
 
 
@@ -571,23 +475,3 @@ def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
     if res.error:
         raise PolicyError(f"{path}: {res.error}")
     return [p.args[pos] for pos, _arg in res.targets]
-
-
-def _check_op(a: ArgPlan, ma, path: str) -> None:
-    op = ma.operator
-    if a.type in PATH_TYPES:
-        ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
-    elif a.type in ("sock", "socket"):
-        ok = op in SOCK_OPS
-    elif a.type in SLOT_TYPES:
-        ok = False
-    else:
-        ok = op in INT_OPS or (op in MAP_OPS and a.type in INT_ARG_ENCODING)
-    if not ok:
-        raise PolicyError(
-            f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"
-        )
-    if a.type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
-        for v in ma.values:
-            if len(v.encode()) > POSTFIX_MAX:
-                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")

@@ -1,14 +1,29 @@
 """What this engine does not support yet, decided here: the feature names a policy uses
-(``features()``), the ones refused before planning (``UNSUPPORTED``) and the selector
-fields the planner refuses (``UNSUPPORTED_SELECTORS``).
+(``features()``), the ones refused before planning (``UNSUPPORTED``), the selector
+fields the planner refuses (``UNSUPPORTED_SELECTORS``) and the ``refuse_*`` checks the
+planner runs on each part of a hook (sections, arguments, return values, selectors,
+actions, operators). What a kernel cannot do is the planner's to say.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from appliance.errors import PolicyError
 from appliance.policy.model import Selector, TracepointSpec, TracingPolicy
 from appliance.policy.problems import PathT
+from appliance.policy.vocabulary import (
+    INT_ARG_ENCODING,
+    INT_OPS,
+    MAP_OPS,
+    PATH_TYPES,
+    POSTFIX_MAX,
+    SLOT_TYPES,
+    SOCK_OPS,
+    STRING_OPS,
+    SUPPORTED_ACTIONS,
+    SUPPORTED_TYPES,
+)
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
@@ -113,3 +128,117 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
     for i in range(len(spec.options)):
         found["options"].append(("spec", "options", i))
     return dict(found)
+
+
+# The refusals below are the engine's, whatever the kernel: the planner calls them where it
+# meets each part of a hook, and raises what the kernel cannot do itself.
+
+
+def refuse_spec_sections(spec) -> None:
+    """Sections of a policy this engine does not load yet."""
+    if getattr(spec, "usdts", None):
+        raise PolicyError("spec.usdts: USDT probes are not supported yet")
+    if spec.killers:
+        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
+    if getattr(spec, "enforcers", None):
+        raise PolicyError("spec.enforcers: enforcers are not supported yet")
+
+
+def refuse_list_pattern(lst, ypath: str) -> None:
+    """A `call: list:NAME` whose list has a pattern and no values."""
+    if lst.pattern and not lst.values:
+        raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+
+
+def refuse_uprobe(up, ypath: str) -> None:
+    """Uprobes by offset or address, and return uprobes."""
+    if up.offsets or up.addrs or up.ref_ctr_offsets:
+        raise PolicyError(f"{ypath}: uprobes by offset/address not supported yet")
+    if up.return_:
+        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
+
+
+def refuse_arg(a, path: str) -> None:
+    """An argument (``path``: its YAML path) of a type or with a field the engine lacks."""
+    t = a.type
+    if t == "auto":
+        raise PolicyError(f"{path}.type: 'auto' needs BTF argument resolution")
+    if t not in SUPPORTED_TYPES:
+        raise PolicyError(
+            f"{path}.type: argument type {t!r} is not supported yet "
+            f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
+        )
+    if getattr(a, "return_copy", False):
+        raise PolicyError(f"{path}.returnCopy: not supported yet")
+    if getattr(a, "resolve", ""):
+        raise PolicyError(f"{path}.resolve: not supported yet")
+
+
+def refuse_data(hook, ypath: str) -> None:
+    """`data:` entries of a hook."""
+    if hook.data:
+        raise PolicyError(f"{ypath}.data: not supported yet")
+
+
+def refuse_return(hook, ypath: str) -> None:
+    """What a hook reporting its return value asks beyond it: Override, or a return value
+    other than an integer."""
+    if any(act.action == "Override" for s in hook.selectors for act in s.match_actions):
+        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
+    refuse_return_type(hook.return_arg.type if hook.return_arg is not None else "int", ypath)
+
+
+def refuse_return_type(ret_type: str, ypath: str) -> None:
+    """Return values are read as integers only."""
+    if ret_type not in INT_ARG_ENCODING:
+        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
+
+
+def refuse_return_of_all_syscalls(hook, ypath: str) -> None:
+    """`list:` of generated_syscalls with no values (every syscall) and a return value."""
+    if hook.return_ or hook.return_arg is not None:
+        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+
+
+def refuse_selector_fields(sel, path: str) -> None:
+    """Selector fields the engine does not turn into BPF conditions yet, and operators on
+    return values other than the integer ones."""
+    for ri, mr in enumerate(sel.match_return_args):
+        if mr.operator not in INT_OPS:
+            raise PolicyError(
+                f"{path}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
+                "on return values in this engine"
+            )
+    for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
+        if getattr(sel, attr, None):
+            raise PolicyError(f"{path}.{yaml_name}: not supported yet")
+
+
+def refuse_action(act, path: str) -> None:
+    """An action (``path``: its YAML path) the engine does not take, or asks of it what it
+    does not collect (stack traces, IMA hashes)."""
+    if act.action not in SUPPORTED_ACTIONS:
+        raise PolicyError(f"{path}.action: {act.action} is not supported yet")
+    if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
+        raise PolicyError(f"{path}: stack traces and IMA hashes are not supported yet")
+
+
+def refuse_operator(arg_type: str, ma, path: str) -> None:
+    """A matchArgs operator the engine cannot test on an argument of this type."""
+    op = ma.operator
+    if arg_type in PATH_TYPES:
+        ok = op in STRING_OPS or (arg_type == "fd" and op in INT_OPS)
+    elif arg_type in ("sock", "socket"):
+        ok = op in SOCK_OPS
+    elif arg_type in SLOT_TYPES:
+        ok = False
+    else:
+        ok = op in INT_OPS or (op in MAP_OPS and arg_type in INT_ARG_ENCODING)
+    if not ok:
+        raise PolicyError(
+            f"{path}.operator: {op} is not supported on a {arg_type!r} argument in this engine"
+        )
+    if arg_type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
+        for v in ma.values:
+            if len(v.encode()) > POSTFIX_MAX:
+                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")
