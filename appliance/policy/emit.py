@@ -14,6 +14,7 @@ import os
 import re
 
 from appliance.errors import PolicyError
+from appliance.policy import verdict
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
 from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import ArgPlan, HookPlan, arg_targets
@@ -352,7 +353,10 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
 def _post_stmt(p: HookPlan) -> str:
     """Send the event now, or keep it for the return probe to finish."""
     if p.ret:
-        return "bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+        return (
+            "if (!bpf_map_lookup_elem(&retprobe_map, &id)) ret_pending(1);"
+            " bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+        )
     return f"emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));"
 
 
@@ -472,11 +476,30 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
         out += [
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
             ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
+            # events waiting for their return: while none is, the return half leaves at once
+            "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);"
+            ' __type(key, u32); __type(value, s64); } ret_waiting SEC(".maps");',
+            "static __always_inline s64 ret_pending(s64 d)",
+            "{",
+            "\tu32 zero = 0;",
+            "\ts64 *n = bpf_map_lookup_elem(&ret_waiting, &zero);",
+            "\tif (!n)",
+            "\t\treturn 1;",
+            "\tif (d)",
+            "\t\t__sync_fetch_and_add(n, d);",
+            "\treturn *n;",
+            "}",
         ]
     for p in plans:
         out.append(_hook_c(p, policy_filter))
         if p.ret:
             out.append(_ret_hook_c(p))
+    cached = [p for p in plans if p.verdict_on]
+    if cached:
+        out[4:4] = verdict.header(all(p.verdict_cast for p in cached))
+        progs = verdict.invalidators()
+        cached[0].aux_attach = progs
+        out.append(verdict.invalidator_programs(progs))
     return "\n".join(out) + "\n"
 
 
@@ -489,6 +512,8 @@ def _ret_hook_c(p: HookPlan) -> str:
     else:
         sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
     ctype = INT_ARG_ENCODING[p.ret_type][0]
+    if p.ret_map:
+        rexpr = p.ret_map.format(r=rexpr)
     conds = []
     for si, s in enumerate(p.selectors):
         cs = [
@@ -503,6 +528,8 @@ def _ret_hook_c(p: HookPlan) -> str:
 SEC("{p.ret_section}")
 {sig}
 {{
+	if (ret_pending(0) <= 0)
+		return 0;
 	u64 id = bpf_get_current_pid_tgid();
 	struct pmsg *m = bpf_map_lookup_elem(&retprobe_map, &id);
 	if (!m)
@@ -510,7 +537,8 @@ SEC("{p.ret_section}")
 	m->ret = {rexpr};
 	if ({keep})
 		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
-	bpf_map_delete_elem(&retprobe_map, &id);
+	if (bpf_map_delete_elem(&retprobe_map, &id) == 0)
+		ret_pending(-1);
 	return 0;
 }}
 """
@@ -549,6 +577,13 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
     body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
     body.append("\t\treturn 0;")
+    # the per-file verdict cache: a file argument read from an fd is the only captured
+    # one and every selector tests it (appliance.policy.verdict)
+    fv = p.verdict_on = verdict.usable(p) and all(late_all)
+    if fv:  # a file no selector's path condition matches leaves here (file_verdict.h)
+        body.append("\tstruct fv_ent fv = {};")
+        body.append(f"\tif (fv_unselected({p.verdict_fd}, {p.hook_id}, &fv))")
+        body.append("\t\treturn 0;")
     if not early_id:  # only now that a selector may match
         body.append("\tu64 id = bpf_get_current_pid_tgid();")
         body.append("\tu32 tgid = id >> 32;")
@@ -575,8 +610,11 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
     else:
         body.append("\tm->ret = 0;")
     ret_default = "0"
+    if fv:  # every selector's path verdict, whatever the cheap conditions say
+        for si in range(len(sels)):
+            body.append(f"\tint l{si} = {' && '.join(late_all[si]) or '1'};")
     for si, s in enumerate(sels):
-        late = late_all[si]
+        late = [f"l{si}"] if fv else late_all[si]
         cond = " && ".join([f"c{si}"] + p.gates + late)
         code, override = _actions_code(p, si, s) if s is not None else _default_post(p)
         body.append(f"\tif ({cond}) {{")
@@ -584,6 +622,9 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\t\t" + code)
         body.append(f"\t\treturn {override if p.method in ('fmod_ret', 'lsm') else 0};")
         body.append("\t}")
+    if fv:
+        body.append(f"\tif (!({' || '.join(f'l{i}' for i in range(len(sels)))}))")
+        body.append(f"\t\tfv_remember({p.verdict_fd}, &fv);")
     body.append(f"\treturn {ret_default};")
     helpers = "".join(p.helpers)
     return f'{helpers}\nSEC("{p.section}")\n{sig}\n{{\n' + "\n".join(body) + "\n}\n"

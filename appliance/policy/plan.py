@@ -17,6 +17,7 @@ from appliance.errors import PolicyError
 from appliance.policy import support
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
+from appliance.policy.verdict import has_rdonly_cast
 from appliance.policy.vocabulary import (
     KERNEL_PTR_TYPES,
     SLOT_TYPES,
@@ -79,6 +80,11 @@ class HookPlan:
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
     equivalent: str = ""  # attached in place of the function: where and what differs
     gates: list[str] = field(default_factory=list)  # C conditions every event needs
+    ret_map: str = ""  # C expression of the reported return value from {r}, the raw one
+    verdict_fd: str = ""  # local holding the fd of the file the per-file verdict is for
+    verdict_cast: bool = False  # the verdict cache reads the fd table with plain loads
+    verdict_on: bool = False  # set by the emitter: this hook's program uses the cache
+    aux_attach: list[tuple[str, str, str]] = field(default_factory=list)  # (prog, how, target)
     lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
     value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
@@ -121,7 +127,7 @@ def plan_policy(
             support.refuse_list_pattern(lst, ypath)
         for call in calls:
             if equivalents and _wants_equivalent(kp, call, syscall, features):
-                for p in _plan_equivalent(len(plans), kp, call, ypath):
+                for p in _plan_equivalent(len(plans), kp, call, ypath, features):
                     plans.append(p)
                 continue
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
@@ -243,17 +249,18 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
 
 def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
     """A kernel function this kernel cannot hook, with an equivalent, and nothing asked
-    that only the function itself can do (Override, return values: refused as before)."""
+    that only the function itself can do (Override, data: refused as before)."""
     if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
         return False
-    if kp.return_ or kp.return_arg is not None or kp.data:
+    if kp.data:
         return False
     return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
 
 
-def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
+def _plan_equivalent(hid: int, kp, call: str, ypath: str, f) -> list[HookPlan]:
     """One tracepoint program per hook of the function's equivalent; each fills the
-    arguments as the function would, and the events keep the function's name."""
+    arguments as the function would, and the events keep the function's name. A return
+    value comes from the syscall's exit (its error, 0 on success)."""
     eq = equivalent_of(call)
     assert eq is not None
     out = []
@@ -263,9 +270,15 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
             f"{ypath}.call: {call} cannot be hooked on this kernel (no kprobes, no fentry) "
             "and the syscall tracepoints of its equivalent are missing too"
         )
+    ret = bool(kp.return_ or kp.return_arg is not None)
+    ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
+    if ret:
+        support.refuse_return_type(ret_type, ypath)
+    cast = has_rdonly_cast(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux")
     for hook in hooks:
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
         gates: list[str] = []
+        verdict_fd = ""
         for a in args:
             how = hook.args.get(a.index)
             if how is None:
@@ -282,13 +295,21 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
             a.read = how.read
             if how.gate:
                 gates.append(how.gate.format(pos=a.pos))
+            if how.from_fd:
+                verdict_fd = f"a{a.pos}"
         section = f"tracepoint/syscalls/sys_enter_{hook.syscall}"
         plan = HookPlan(
             hid + len(out), "kprobe", call, "tracepoint", section,
             ("tracepoint", f"syscalls/sys_enter_{hook.syscall}"), False, False, args,
             kp.selectors, ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
-            equivalent=eq.describe(), gates=gates,
+            equivalent=eq.describe(), gates=gates, verdict_fd=verdict_fd, verdict_cast=cast,
         )  # fmt: skip
+        if ret:
+            plan.ret, plan.ret_type = True, ret_type
+            plan.ret_section = f"tracepoint/syscalls/sys_exit_{hook.syscall}"
+            plan.ret_attach = ("tracepoint", f"syscalls/sys_exit_{hook.syscall}")
+            plan.ret_map = "({r} < 0 ? {r} : 0)"
+            plan.return_action = kp.return_arg_action or ""
         plan.spec = kp
         out.append(plan)
     return out
