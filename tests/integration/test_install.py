@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -176,7 +177,9 @@ def _installed_agent_serves_tetra(prefix: Path, tmp_path: Path) -> None:
 
     The installed agent runs with the installed drop-ins (the socket the docs name); only
     what would clash with other agents on this machine is moved by flags (the export file,
-    the metrics and health ports, the policy directories)."""
+    the metrics and health ports, the policy directories), and --bpf-lib names the staged
+    objects (the installed agent looks for them where the install puts them without a
+    prefix)."""
     import socket
 
     if SOCKET.exists():
@@ -190,6 +193,7 @@ def _installed_agent_serves_tetra(prefix: Path, tmp_path: Path) -> None:
     (tmp_path / "tp").mkdir()
     agent = subprocess.Popen(
         [str(bindir / "tetragon"), "--config-dir", str(lib / "tetragon.conf.d"),
+         "--bpf-lib", str(lib / "bpf"),
          "--export-filename", str(tmp_path / "events.log"),
          "--metrics-server", f"127.0.0.1:{free_port()}",
          "--health-server-address", f"127.0.0.1:{free_port()}",
@@ -212,13 +216,12 @@ def _installed_agent_serves_tetra(prefix: Path, tmp_path: Path) -> None:
         marker = f"installed-{os.getpid()}"
         deadline = time.monotonic() + 60
         lines: list[str] = []
-        os.set_blocking(getevents.stdout.fileno(), False)
+        threading.Thread(target=lambda: lines.extend(getevents.stdout), daemon=True).start()
         while not any(marker in ln and ln.startswith("🚀 process") for ln in lines):
             assert getevents.poll() is None, getevents.stderr.read()
-            assert time.monotonic() < deadline, "\n".join(lines[-20:])
+            assert time.monotonic() < deadline, "".join(lines[-20:])
             subprocess.run(["/bin/echo", marker], capture_output=True)
             time.sleep(0.5)
-            lines += (getevents.stdout.read() or "").splitlines()
     finally:
         if getevents is not None:
             getevents.terminate()
