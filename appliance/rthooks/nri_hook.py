@@ -5,8 +5,10 @@ containerd 1.6 reads ``/etc/nri/conf.json`` (``{"version": "0.1", "plugins": [{"
 ``/opt/nri/bin/<type> invoke`` with a JSON request on stdin: version, id, sandboxID, pid,
 state (``create`` after the task is created and before it is started, ``delete`` when it
 is removed), spec (cgroupsPath, annotations, namespaces, resources), the pod sandbox's
-labels and the plugin's ``conf``. The plugin prints a JSON result on stdout; a non-zero exit
-with ``{"plugin": ..., "message": ...}`` on stdout fails the container start.
+labels and the plugin's ``conf``. The plugin prints a JSON result on stdout. The client
+containerd 1.6.20 vendors fails the container start only when that result's ``error`` is
+set (a non-zero exit alone is not enough: it still parses stdout as a result); the older
+v0.1.0 client read ``{"plugin", "message"}`` instead, so a failure carries both.
 
 On ``create`` of an app container it sends the same RuntimeHook CreateContainer as
 tetragon-oci-hook, applies the same fail check and writes the same log lines (``hook``
@@ -95,9 +97,13 @@ def build_request(req: dict) -> tuple[dict, dict]:
     return cc, both
 
 
-def result(req: dict) -> str:
+def result(req: dict, error: str = "") -> str:
+    """The v0.1 Result; with error set, containerd fails the start with that message."""
     version = req.get("version") if isinstance(req.get("version"), str) else "0.1"
-    return json.dumps({"plugin": PLUGIN, "version": version or "0.1", "metadata": {}})
+    res: dict = {"plugin": PLUGIN, "version": version or "0.1", "metadata": {}}
+    if error:
+        res.update(error=error, message=error)
+    return json.dumps(res)
 
 
 def handle(req: dict, conf: dict, log: oci_hook.Log) -> tuple[int, str]:
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         log.warn("unexpected error", err=f"{type(e).__name__}: {e}")
         rc, msg = 1, f"{PLUGIN}: {e}. Check logs ({conf['log-fname']})"
     if rc:
-        out.write(json.dumps({"plugin": PLUGIN, "message": msg}))
+        out.write(result(req, msg))
         sys.stderr.write(f"{PLUGIN}: {msg}\n")
     else:
         out.write(result(req))
