@@ -13,18 +13,23 @@ v0.1.0 client read ``{"plugin", "message"}`` instead, so a failure carries both.
 On ``create`` of an app container it sends the same RuntimeHook CreateContainer as
 tetragon-oci-hook, applies the same fail check and writes the same log lines (``hook``
 is ``nri-create``). Its options are the hook's flags, taken from ``conf`` (set by
-``tetragon-oci-hook-setup install --interface=nri-hook``). Standard library only.
+``tetragon-oci-hook-setup install --interface=nri-hook``); when the request itself cannot
+be read, they come from the plugin's entry in the NRI configuration file, so the log and
+the fail check are still the configured ones. Standard library only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from appliance.rthooks import oci_hook
 
 PLUGIN = "tetragon-nri-hook"
 DEFAULT_LOG = "/opt/tetragon/tetragon-nri-hook.log"
+#: where containerd 1.6 reads the plugin list (fixed in its NRI v0.1 client)
+NRI_CONF = os.environ.get("TETRAGON_NRI_CONF", "/etc/nri/conf.json")
 
 
 class RequestError(Exception):
@@ -42,6 +47,19 @@ def read_request(stdin) -> dict:
     if not isinstance(req, dict):
         raise RequestError("NRI request on stdin is not a JSON object")
     return req
+
+
+def conf_from_file(path: str = "") -> dict:
+    """This plugin's ``conf`` in the NRI configuration file ({} when there is none)."""
+    try:
+        with open(path or NRI_CONF, encoding="utf-8") as f:
+            data = json.load(f)
+        for p in data.get("plugins") or []:
+            if isinstance(p, dict) and p.get("type") == PLUGIN and isinstance(p.get("conf"), dict):
+                return p["conf"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {}
 
 
 def options(req: dict) -> tuple[dict, str]:
@@ -64,8 +82,8 @@ def options(req: dict) -> tuple[dict, str]:
     return conf, err
 
 
-def build_request(req: dict) -> tuple[dict, dict]:
-    """(CreateContainer fields, annotations and sandbox labels for the fail check)."""
+def annotations(req: dict) -> dict:
+    """The spec's annotations and the sandbox labels (what the fail check reads)."""
     spec = req.get("spec")
     if not isinstance(spec, dict):
         raise RequestError("NRI request: spec is missing or not an object")
@@ -73,16 +91,21 @@ def build_request(req: dict) -> tuple[dict, dict]:
     labels = req.get("labels") or {}
     if not isinstance(ann, dict) or not isinstance(labels, dict):
         raise RequestError("NRI request: spec.annotations or labels is not an object")
+    return {**labels, **ann}
+
+
+def build_request(req: dict, both: dict) -> dict:
+    """The CreateContainer fields; RequestError/HookError for a cgroup path it cannot use."""
+    spec = req["spec"]
     raw = spec.get("cgroupsPath") or ""
     if not raw:
         raise RequestError("NRI request: spec.cgroupsPath is empty")
     cgroups = oci_hook.systemd_expand(raw)
-    both = {**labels, **ann}
     f = oci_hook._first
-    cc = {
+    return {
         "cgroupsPath": cgroups,
         "rootDir": "",
-        "annotations": ann,
+        "annotations": spec.get("annotations") or {},
         "containerName": f(
             both, "io.kubernetes.cri.container-name", "io.kubernetes.container.name"
         ),
@@ -94,7 +117,6 @@ def build_request(req: dict) -> tuple[dict, dict]:
         ),
         "containerImage": f(both, "io.kubernetes.cri.image-name"),
     }
-    return cc, both
 
 
 def result(req: dict, error: str = "") -> str:
@@ -118,7 +140,8 @@ def handle(req: dict, conf: dict, log: oci_hook.Log) -> tuple[int, str]:
     log.with_(hook="nri-create", **{"start-time": oci_hook._now()})
     ann: dict | None = None
     try:
-        cc, ann = build_request(req)
+        ann = annotations(req)
+        cc = build_request(req, ann)
     except (RequestError, oci_hook.HookError) as e:
         return oci_hook.before_agent_error(conf, log, ann, str(e))
     return oci_hook.tell_agent(conf, log, cc, ann)
@@ -133,8 +156,8 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         req = read_request(sys.stdin if stdin is None else stdin)
     except RequestError as e:
         read_err = str(e)
-    conf, conf_err = options(req)
-    log = oci_hook.Log(str(conf["log-fname"]), str(conf["log-level"]))
+    conf, conf_err = options(req if not read_err else {"conf": conf_from_file()})
+    log = oci_hook.Log(str(conf["log-fname"]), str(conf["log-level"]), PLUGIN)
     if conf_err:
         log.warn("ignoring bad configuration", err=conf_err)
     if argv[:1] != ["invoke"]:
