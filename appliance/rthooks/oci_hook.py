@@ -54,8 +54,16 @@ def _str(num: int, s: str) -> bytes:
     return _field(num, s.encode()) if s else b""
 
 
+def _mount(m: dict) -> bytes:
+    """Mount: destination 1, type 2, source 3, options 4 (repeated)."""
+    out = _str(1, str(m.get("destination", ""))) + _str(2, str(m.get("type", "")))
+    out += _str(3, str(m.get("source", "")))
+    return out + b"".join(_str(4, str(o)) for o in m.get("options") or [])
+
+
 def encode_request(cc: dict) -> bytes:
-    """Wire bytes of a RuntimeHookRequest (createContainer = 1; CreateContainer fields 1-9)."""
+    """Wire bytes of a RuntimeHookRequest (createContainer = 1; CreateContainer fields 1-9,
+    mounts 10), by the numbers of Tetragon's published api/v1/tetragon/tetragon.proto."""
     body = _str(1, cc.get("cgroupsPath", "")) + _str(2, cc.get("rootDir", ""))
     for k, v in (cc.get("annotations") or {}).items():
         body += _field(3, _str(1, str(k)) + _str(2, str(v)))
@@ -64,6 +72,9 @@ def encode_request(cc: dict) -> bytes:
         start=4,
     ):
         body += _str(num, cc.get(key, ""))
+    for m in cc.get("mounts") or []:
+        if isinstance(m, dict):
+            body += _field(10, _mount(m))
     return _field(1, body)
 
 
@@ -275,6 +286,7 @@ def request_fields(state: dict, spec: dict, cfg: str, ann: dict) -> dict:
         "containerImage": _first(
             ann, "io.kubernetes.cri.image-name", "io.kubernetes.cri-o.ImageName"
         ),
+        "mounts": [m for m in spec.get("mounts") or [] if isinstance(m, dict)],
     }
 
 

@@ -104,7 +104,7 @@ def test_oci_hook_hanging_agent_timeout_then_fail_check(hanging_agent, tmp_path,
     r = run_hook([f"--grpc-address={hanging_agent}", "--grpc-timeout=700ms",
                   f"--log-fname={logf}", "createRuntime"], _state(bundle))  # fmt: skip
     took = time.monotonic() - t0
-    assert 0.6 < took < 5, took
+    assert 0.6 < took < 10, took  # the peer would hang for 30 s
     assert r.returncode == rc, r.stderr
     _no_traceback(r)
     first, last = log_lines(logf)[0], log_lines(logf)[-1]
@@ -215,7 +215,7 @@ def test_nri_hanging_agent_timeout_then_fail_check(hanging_agent, tmp_path, ns, 
     t0 = time.monotonic()
     r = run_nri(json.dumps(nri_request(tmp_path, hanging_agent, ns)))
     took = time.monotonic() - t0
-    assert 0.9 < took < 5, took
+    assert 0.9 < took < 10, took  # the peer would hang for 30 s
     if rc:
         _nri_failed(r)
     else:
