@@ -12,6 +12,7 @@ calls the agent), so the plugin alone puts each new container under the policy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -56,28 +57,33 @@ class NriInstall:
         return self.log.stat().st_size if self.log.exists() else 0
 
 
-@pytest.fixture
-def nri(cluster, tmp_path) -> Iterator[NriInstall]:
-    """The plugin installed into the host's fixed NRI paths; whatever was there before is put
-    back, and what this fixture created is removed, also when the test fails."""
-    if cluster.hook_dir is None:
-        pytest.skip("NRI is wired only into a cluster these tests started (host paths)")
-    backup = tmp_path / "nri-backup"
-    backup.mkdir()
+@contextlib.contextmanager
+def host_nri_paths(backup: Path) -> Iterator[None]:
+    """Whatever is in the host's fixed NRI paths is put back afterwards, and what was made
+    meanwhile (the plugin, its conf.json entry, the directories) is removed, also on failure."""
+    backup.mkdir(exist_ok=True)
     saved = {p: backup / p.name for p in (NRI_CONF, PLUGIN) if p.exists()}
     for p, b in saved.items():
         shutil.copy2(p, b)
     made = [d for d in (NRI_CONF.parent, NRI_BIN.parent, NRI_BIN) if not d.exists()]
-    cluster.hook_config(**{"disable-grpc": True})
-    inst = NriInstall(tmp_path)
     try:
-        yield inst
+        yield
     finally:
         subprocess.run([str(SETUP), "uninstall", "--interface=nri-hook"], capture_output=True)
         for p, b in saved.items():
             shutil.copy2(b, p)
         for d in reversed(made):
             shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def nri(cluster, tmp_path) -> Iterator[NriInstall]:
+    """The plugin installed into the host's fixed NRI paths (see host_nri_paths)."""
+    if cluster.hook_dir is None:
+        pytest.skip("NRI is wired only into a cluster these tests started (host paths)")
+    cluster.hook_config(**{"disable-grpc": True})
+    with host_nri_paths(tmp_path / "nri-backup"):
+        yield NriInstall(tmp_path)
 
 
 def test_containerd_runs_the_nri_plugin_and_new_pods_are_enforced(cluster, node, nri):  # noqa: F811
