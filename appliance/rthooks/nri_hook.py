@@ -71,12 +71,12 @@ def options(req: dict) -> tuple[dict, str]:
     if given is None:
         return conf, err
     if not isinstance(given, dict):
-        return conf, f"/etc/nri/conf.json: plugins[{PLUGIN}].conf: expected a JSON object"
+        return conf, f"{NRI_CONF}: plugins[{PLUGIN}].conf: expected a JSON object"
     for k, v in given.items():
         if k in conf and k != "hook":
             conf[k] = ",".join(v) if isinstance(v, list) else v
         else:
-            err = f"/etc/nri/conf.json: plugins[{PLUGIN}].conf: unknown option {k!r}"
+            err = f"{NRI_CONF}: plugins[{PLUGIN}].conf: unknown option {k!r}"
     if isinstance(conf["disable-grpc"], str):
         conf["disable-grpc"] = conf["disable-grpc"].lower() not in ("false", "0", "")
     return conf, err
