@@ -23,13 +23,19 @@ from tests.integration.conftest import ROOT, RunningAgent
 FIXTURE = ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml"
 BPFFS = "/sys/fs/bpf"
 
-# forks children that call lseek(-1) until the stop file exists; prints "<total> <alive>"
+# forks children that call lseek(-1) until the stop file exists; SIGUSR1 prints the
+# count so far ("mark <total> <alive>"), the end prints "<total> <alive>"
 SPAWNER = r"""
-import os, sys
+import os, signal, sys
 stop, total, alive = sys.argv[1], 0, 0
+def mark(*_):
+    print("mark", total, alive, flush=True)
+signal.signal(signal.SIGUSR1, mark)
+print("ready", flush=True)
 while not os.path.exists(stop):
     pid = os.fork()
     if pid == 0:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
         try:
             os.lseek(-1, 0, 0)
         except OSError:
@@ -106,26 +112,59 @@ def _live_prog_ids() -> set[int]:
     return {p["id"] for p in json.loads(r.stdout)}
 
 
-def _restart_under_load(tmp: Path, bpf_dir: str, release: bool):
+# children that must run while an agent is killed and its successor starts
+MIN_TRIES = 1000
+MAX_CYCLES = 20
+
+
+def _mark(spawner: subprocess.Popen) -> tuple[int, int]:
+    """(children so far, children not killed so far), from the spawner itself."""
+    spawner.send_signal(signal.SIGUSR1)
+    while True:
+        line = spawner.stdout.readline()
+        if not line:
+            raise AssertionError("the children loop ended early")
+        if line.startswith("mark "):
+            total, alive = (int(x) for x in line.split()[1:])
+            return total, alive
+
+
+def _restart_under_load(tmp: Path, bpf_dir: str, release: bool, min_tries: int = 0):
     """kill -9 of an agent enforcing the lseek policy and a restart, with children
-    running throughout -> (children, children not killed, first agent's programs,
-    second agent)."""
-    first = _agent(tmp, "first", bpf_dir, release)
+    running throughout; repeated until `min_tries` children ran between a kill and the
+    end of its successor's start (at least once) -> (children, children not killed,
+    children in the windows, escaped in the windows, cycles, the killed agents'
+    programs, last agent)."""
+    first = _agent(tmp, "agent0", bpf_dir, release)
     stop = tmp / "stop"
     spawner = subprocess.Popen(
         [sys.executable, "-c", SPAWNER, str(stop)], stdout=subprocess.PIPE, text=True
     )
+    agent, cycles, in_window, escaped = first, 0, 0, 0
     try:
+        assert spawner.stdout.readline().strip() == "ready"
         time.sleep(0.5)
-        first_progs = _prog_ids_of(first.proc.pid)
-        _kill9(first)
-        second = _agent(tmp, "second", bpf_dir, release)
+        progs = _prog_ids_of(first.proc.pid)
+        while True:
+            before = _mark(spawner)
+            progs |= _prog_ids_of(agent.proc.pid)
+            _kill9(agent)
+            cycles += 1
+            agent = _agent(tmp, f"agent{cycles}", bpf_dir, release)
+            after = _mark(spawner)
+            in_window += after[0] - before[0]
+            escaped += after[1] - before[1]
+            if in_window >= min_tries or cycles >= MAX_CYCLES:
+                break
         time.sleep(0.5)
+    except BaseException:
+        agent.stop()
+        raise
     finally:
         stop.touch()
         out, _ = spawner.communicate(timeout=30)
-    total, alive = (int(x) for x in out.split())
-    return total, alive, first_progs, second
+    total, alive = (int(x) for x in out.split()[-2:])
+    return total, alive, in_window, escaped, cycles, progs, agent
 
 
 def _lseek(fd: int) -> int:
@@ -135,10 +174,16 @@ def _lseek(fd: int) -> int:
 
 
 def test_kill9_restart_keeps_enforcement_with_pins(tmp_path, bpf_dir):
-    total, alive, first_progs, second = _restart_under_load(tmp_path, bpf_dir, False)
+    """At least MIN_TRIES lseek(-1) children run while an agent is killed and the
+    next one starts (as many kill -9 and restart cycles as that takes): none escapes."""
+    run = _restart_under_load(tmp_path, bpf_dir, False, MIN_TRIES)
+    total, alive, in_window, escaped, cycles, first_progs, second = run
     try:
-        print(f"pinned: {alive} of {total} lseek(-1) children not killed")
-        assert total > 50, "the children loop did not run"
+        print(
+            f"pinned: {alive} of {total} lseek(-1) children not killed; "
+            f"{escaped} of {in_window} during {cycles} kill -9 and restart windows"
+        )
+        assert in_window >= MIN_TRIES, f"only {in_window} children ran in {cycles} windows"
         assert alive == 0, f"{alive} of {total} children escaped the Sigkill policy"
         log = second.log.read_text()
         assert "adopted pinned policy lseek-sigkill" in log, log
@@ -166,9 +211,14 @@ def test_kill9_restart_keeps_enforcement_with_pins(tmp_path, bpf_dir):
 def test_kill9_without_pins_leaves_nothing(tmp_path, bpf_dir):
     """The baseline: an agent releasing its pins pins nothing, so a kill -9 opens a
     window (measured, printed) and leaves nothing in the kernel."""
-    total, alive, first_progs, second = _restart_under_load(tmp_path, bpf_dir, True)
+    total, alive, in_window, escaped, _, first_progs, second = _restart_under_load(
+        tmp_path, bpf_dir, True
+    )
     try:
-        print(f"not pinned: {alive} of {total} lseek(-1) children not killed")
+        print(
+            f"not pinned: {alive} of {total} lseek(-1) children not killed "
+            f"({escaped} of {in_window} while the agent restarted)"
+        )
         assert total > 50
         assert "adopted pinned" not in second.log.read_text()
     finally:
