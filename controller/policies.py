@@ -142,6 +142,10 @@ class PolicySync:
         self.files: dict[str, FileState] = {}
         self.failed: dict[str, str] = {}  # path -> digest of the version that failed
         self.engine: bool | None = None  # None: not known yet
+        # adds under way, written to the state file before the agent is asked: a
+        # controller killed in between finds them there (path -> (digest, policies))
+        self.pending: dict[str, tuple[str, list[Key]]] = {}
+        self.recovered: dict[str, tuple[str, list[Key]]] = {}
         self._load_state()
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -158,6 +162,9 @@ class PolicySync:
         for path, entry in (data.get("files") or {}).items():
             keys = [(str(n), str(ns)) for n, ns in entry.get("policies", [])]
             self.files[path] = FileState(str(entry.get("digest", "")), keys)
+        for path, entry in (data.get("pending") or {}).items():
+            keys = [(str(n), str(ns)) for n, ns in entry.get("policies", [])]
+            self.recovered[path] = (str(entry.get("digest", "")), keys)
 
     def _save_state(self) -> None:
         if self.metrics is not None:
@@ -169,6 +176,10 @@ class PolicySync:
             "files": {
                 p: {"digest": st.digest, "policies": [list(k) for k in st.policies]}
                 for p, st in sorted(self.files.items())
+            },
+            "pending": {
+                p: {"digest": d, "policies": [list(k) for k in keys]}
+                for p, (d, keys) in sorted(self.pending.items())
             },
         }
         tmp = f"{self.state_file}.tmp"
@@ -244,12 +255,31 @@ class PolicySync:
                 # the agent lost some (it restarted): apply the file again
                 st.policies = [k for k in st.policies if k in loaded]
                 st.digest = ""
+            elif st is None and path in self.recovered:
+                self._recover(path, loaded)
             elif st is None and agent_start_time is not None:
                 self._adopt(path, loaded, agent_start_time)
             self._apply_file(path, loaded, None)
         for path in [p for p in self.files if p not in set(paths)]:
             self._remove(path, loaded, None)
         self._save_state()
+
+    def _recover(self, path: str, loaded: set[Key]) -> None:
+        """A file a killed controller was adding: if the agent holds every policy of
+        that very version, it was applied and is not applied again."""
+        digest, keys = self.recovered.pop(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError):
+            return
+        if keys and _digest(text) == digest and set(keys) <= loaded:
+            if all(self.owner(k) is None for k in keys):
+                self.files[path] = FileState(digest, keys)
+                log.info(
+                    "%s: policies %s were added before the controller restarted",
+                    path, _names(keys),
+                )  # fmt: skip
 
     def _adopt(self, path: str, loaded: set[Key], agent_start_time: float) -> None:
         """Take over a file the agent loaded by itself at start, if it did not change."""
@@ -341,6 +371,10 @@ class PolicySync:
         old = list(st.policies) if st is not None else []
         held: list[Key] = []
         errors: list[str] = []
+        adds = [d.key for d in docs if d.key not in old and d.key not in loaded]
+        if adds and not old and len(adds) == len(keys):
+            self.pending[path] = (digest, adds)
+            self._save_state()
         try:
             for doc in docs:
                 try:
@@ -374,6 +408,8 @@ class PolicySync:
             if self.metrics is not None:
                 self.metrics.error("agent_unreachable")
             raise
+        finally:
+            self.pending.pop(path, None)
         self.files[path] = FileState("" if errors else digest, held)
         if errors:
             self._fail(path, digest, "policy_rejected", errors)

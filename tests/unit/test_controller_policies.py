@@ -265,6 +265,34 @@ def test_a_restarted_controller_deletes_files_removed_meanwhile(setup, tmp_path)
     assert ("add", "b") in agent.calls and agent.calls.count(("add", "b")) == 1
 
 
+class KilledAfterAdd(BaseException):
+    """The controller process dying right after the agent accepted an add."""
+
+
+def test_a_controller_killed_after_an_add_does_not_apply_it_again(setup, tmp_path):
+    d, agent, sync, _ = setup
+    (d / "a.yaml").write_text(policy("a"))
+    real_add = agent.add_policy
+
+    def add_then_die(text: str) -> None:
+        real_add(text)
+        raise KilledAfterAdd
+
+    agent.add_policy = add_then_die
+    with pytest.raises(KilledAfterAdd):
+        sync.apply_path(str(d / "a.yaml"))
+    agent.add_policy = real_add
+    # the state written before the add is all a restarted controller finds
+    again = PolicySync(str(d), agent, None, state_file=str(tmp_path / "state.json"))
+    again.sync(agent_start_time=0)
+    assert agent.calls == [("add", "a")]
+    # a file changed while no controller ran is applied (a replace), not taken as done
+    (d / "a.yaml").write_text(policy("a", "-3"))
+    third = PolicySync(str(d), agent, None, state_file=str(tmp_path / "state.json"))
+    third.sync(agent_start_time=0)
+    assert agent.calls == [("add", "a"), ("replace", "a")]
+
+
 def test_unreachable_agent_is_retried(setup):
     d, agent, sync, _ = setup
     (d / "a.yaml").write_text(policy("a"))
