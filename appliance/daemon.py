@@ -313,6 +313,7 @@ class Agent:
             "ring_buffer": c[CNT_LOST],
             "grpc_queue": self.hub.dropped,
             "export_rate_limit": self.pipeline.rate_limited,
+            "export_file": self.pipeline.write_lost,
         }
         if self.event_cache is not None:
             out["event_cache_no_pod"] = self.event_cache.sent_without_pod

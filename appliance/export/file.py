@@ -2,10 +2,15 @@
 
 Rotated files are named like Tetragon's (lumberjack): tetragon-<UTC time>.log,
 optionally gzipped; only the newest `max_backups` are kept.
+
+A write that fails (a full disk, a quota) loses that batch, never the agent: the file is
+cut back to its last whole line, the failure is raised as ExportWriteFailed for the
+pipeline to count, and the next batch tries again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import os
@@ -13,6 +18,14 @@ import shutil
 import threading
 import time
 from datetime import UTC, datetime
+
+
+class ExportWriteFailed(OSError):
+    """A batch of events not written; ``lines`` events are lost."""
+
+    def __init__(self, path: str, err: OSError, lines: int):
+        super().__init__(err.errno, err.strerror or str(err), path)
+        self.lines = lines
 
 
 class RotatingFile:
@@ -40,40 +53,76 @@ class RotatingFile:
             os.makedirs(d, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.perm)
         os.fchmod(fd, self.perm)
-        self._f = os.fdopen(fd, "ab", buffering=1 << 16)
+        self._fd = fd
         self._size = os.fstat(fd).st_size
         self._opened = time.monotonic()
 
     def write_lines(self, lines: list[bytes]) -> None:
+        """Append `lines`, rotating first when due; raises ExportWriteFailed (the file
+        keeps only whole lines) when the file system refuses them."""
         with self._lock:
+            chunk: list[bytes] = []
             for line in lines:
                 n = len(line) + 1
-                if self.max_bytes and self._size + n > self.max_bytes and self._size:
+                due = self.max_bytes and self._size + n > self.max_bytes and self._size
+                if due or (self.interval and time.monotonic() - self._opened >= self.interval):
+                    self._write(chunk)
+                    chunk = []
                     self._rotate()
-                elif self.interval and time.monotonic() - self._opened >= self.interval:
-                    self._rotate()
-                self._f.write(line)
-                self._f.write(b"\n")
+                chunk.append(line)
                 self._size += n
-            self._f.flush()
+            self._write(chunk)
+
+    def _write(self, chunk: list[bytes]) -> None:
+        if not chunk:
+            return
+        if self._fd < 0:  # a rotation could not open the new file: try again
+            try:
+                self._open()
+                self._size += sum(len(x) + 1 for x in chunk)
+            except OSError as e:
+                self._size = 0
+                raise ExportWriteFailed(self.path, e, len(chunk)) from None
+        data = b"\n".join(chunk) + b"\n"
+        start = self._size - len(data)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as e:
+            try:
+                os.ftruncate(self._fd, start)  # no half line before the next batch
+                self._size = start
+            except OSError:
+                self._size = os.fstat(self._fd).st_size
+            raise ExportWriteFailed(self.path, e, len(chunk)) from None
 
     def rotate(self) -> None:
         with self._lock:
             self._rotate()
 
     def _rotate(self) -> None:
-        self._f.close()
+        os.close(self._fd)
         stem, ext = os.path.splitext(self.path)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
         backup = f"{stem}-{stamp}{ext}"
+        self._fd = -1
         os.replace(self.path, backup)
+        try:
+            self._open()
+        except OSError:
+            self._size = 0  # reopened by the next write
+
         if self.compress:
-            with open(backup, "rb") as src, gzip.open(backup + ".gz", "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.chmod(backup + ".gz", self.perm)
-            os.unlink(backup)
+            try:
+                with open(backup, "rb") as src, gzip.open(backup + ".gz", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.chmod(backup + ".gz", self.perm)
+                os.unlink(backup)
+            except OSError:  # no room for the compressed copy: keep the plain backup
+                with contextlib.suppress(OSError):
+                    os.unlink(backup + ".gz")
         self._prune(stem, ext)
-        self._open()
 
     def _prune(self, stem: str, ext: str) -> None:
         if self.max_backups <= 0:
@@ -87,4 +136,6 @@ class RotatingFile:
 
     def close(self) -> None:
         with self._lock:
-            self._f.close()
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

@@ -11,7 +11,7 @@ from typing import Protocol
 import orjson
 
 from appliance.export.fields import FieldFilter, RateLimiter, apply_all
-from appliance.export.file import RotatingFile
+from appliance.export.file import ExportWriteFailed, RotatingFile
 from appliance.export.filters import EventFilter, event_kind
 
 log = logging.getLogger("tetragon.export")
@@ -19,7 +19,7 @@ log = logging.getLogger("tetragon.export")
 
 class Sink(Protocol):
     def emit(self, event: dict) -> None: ...
-    def flush(self) -> None: ...
+    def flush(self) -> int | None: ...
     def close(self) -> None: ...
 
 
@@ -34,15 +34,19 @@ class JsonLinesSink:
     def emit(self, event: dict) -> None:
         self._buf.append(orjson.dumps(event))
 
-    def flush(self) -> None:
+    def flush(self) -> int:
+        """Write the buffered events; how many."""
         if not self._buf:
-            return
+            return 0
         buf, self._buf = self._buf, []
-        if self.target is not None:
-            self.target.write_lines(buf)
-        if self.stream is not None:
-            self.stream.write(b"\n".join(buf) + b"\n")
-            self.stream.flush()
+        try:
+            if self.target is not None:
+                self.target.write_lines(buf)
+        finally:
+            if self.stream is not None:
+                self.stream.write(b"\n".join(buf) + b"\n")
+                self.stream.flush()
+        return len(buf)
 
     def close(self) -> None:
         self.flush()
@@ -69,6 +73,8 @@ class Pipeline:
         self.events = Counter()  # by event kind, before filters
         self.filtered = 0
         self.errors = Counter()
+        self.write_lost = 0  # events the export file could not take (a full disk)
+        self._failing: str | None = None  # why the export file fails, while it does
         self._lock = threading.Lock()  # sinks may be swapped from the API thread
 
     def set_sink(self, name: str, sink: Sink | None) -> None:
@@ -129,7 +135,21 @@ class Pipeline:
     def flush(self) -> None:
         for name, sink in list(self.sinks.items()):
             try:
-                sink.flush()
+                wrote = sink.flush()
+                if name == "file" and wrote and self._failing is not None:
+                    log.warning("export file writable again; %d events were lost", self.write_lost)
+                    self._failing = None
+            except ExportWriteFailed as e:
+                self.errors["export_file_write"] += 1
+                self.write_lost += e.lines
+                if self._failing is None:  # once per outage, not once per batch
+                    log.error(
+                        "cannot write the export file %s: %s; events are dropped and "
+                        "counted (tetragon_events_lost_total{where=\"export_file\"}) until "
+                        "it can be written again",
+                        e.filename, e.strerror,
+                    )  # fmt: skip
+                self._failing = e.strerror or "error"
             except Exception as e:
                 self.errors[f"sink_{name}"] += 1
                 log.error("exporter %s failed to flush: %s", name, e)

@@ -7,7 +7,9 @@ clang again; the objects are CO-RE, so the same object fits any kernel.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -19,8 +21,12 @@ from pathlib import Path
 from appliance.bpf import paths
 from appliance.errors import PolicyError
 
+log = logging.getLogger("tetragon.policy")
+
 _lock = threading.Lock()
 _clang_version: str | None = None
+_private_dir: str | None = None  # objects of this process when the cache is unwritable
+_unwritable: set[str] = set()  # cache directories already reported
 
 
 def include_dir() -> str:
@@ -70,11 +76,11 @@ def compile_policy(source: str, cache_dir: str) -> tuple[str, bool]:
     """-> (object path, True if it came from the cache)."""
     inc = include_dir()
     key = cache_key(source, inc)
-    os.makedirs(cache_dir, exist_ok=True)
     obj = os.path.join(cache_dir, f"{key}.bpf.o")
-    if os.path.exists(obj):
-        CompileStats.hits += 1
-        return obj, True
+    for found in (obj, os.path.join(_private_dir or "/nonexistent", f"{key}.bpf.o")):
+        if os.path.exists(found):
+            CompileStats.hits += 1
+            return found, True
     with _lock, tempfile.TemporaryDirectory(prefix="tp-") as tmp:
         src = os.path.join(tmp, "policy.bpf.c")
         Path(src).write_text(source)
@@ -88,9 +94,48 @@ def compile_policy(source: str, cache_dir: str) -> tuple[str, bool]:
         if r.returncode != 0:
             raise PolicyError(f"compiling the policy failed:\n{r.stderr[-3000:]}")
         CompileStats.compiles += 1
-        # write then rename: a concurrent reader never sees half an object
-        tmp_obj = obj + f".{os.getpid()}.tmp"
+        try:
+            _store(out, obj, source)
+        except OSError as e:
+            return _store_privately(out, key, cache_dir, e), False
+    return obj, False
+
+
+def _store(out: str, obj: str, source: str) -> None:
+    os.makedirs(os.path.dirname(obj), exist_ok=True)
+    # write then rename: a concurrent reader never sees half an object
+    tmp_obj = obj + f".{os.getpid()}.tmp"
+    try:
         shutil.copyfile(out, tmp_obj)
         os.replace(tmp_obj, obj)
-        Path(cache_dir, f"{key}.bpf.c").write_text(source)
-    return obj, False
+    except OSError:
+        if os.path.exists(tmp_obj):
+            os.unlink(tmp_obj)
+        raise
+    Path(obj[: -len(".o")] + ".c").write_text(source)
+
+
+def _store_privately(out: str, key: str, cache_dir: str, err: OSError) -> str:
+    """The cache cannot take the object: keep it in a directory of this process (removed
+    at exit), so the policy still loads; the reason is logged once per directory."""
+    global _private_dir
+    if _private_dir is None:
+        try:
+            _private_dir = tempfile.mkdtemp(prefix="tetragon-policy-objects-")
+        except OSError as e2:
+            raise PolicyError(
+                f"the policy cache {cache_dir} cannot be written ({err.strerror or err}) "
+                f"and neither can a temporary directory ({e2.strerror or e2})"
+            ) from None
+        atexit.register(shutil.rmtree, _private_dir, True)
+    if cache_dir not in _unwritable:
+        _unwritable.add(cache_dir)
+        log.warning(
+            "policy cache %s cannot be written: %s; compiled policies are kept in %s until "
+            "the agent stops (compiled again at each start); choose a writable "
+            "--policy-cache-dir",
+            cache_dir, err.strerror or err, _private_dir,
+        )  # fmt: skip
+    obj = os.path.join(_private_dir, f"{key}.bpf.o")
+    shutil.copyfile(out, obj)
+    return obj
