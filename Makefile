@@ -5,7 +5,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup bpf test unit integration lint format run bench vm-test proto clean \
 	image docker-test install uninstall k8s-cluster-build k8s-test k8s-bench rthooks-test dist \
-	streams-test bench-memory
+	streams-test bench-memory \
+	fuzz
 
 setup:
 	./scripts/setup.sh
@@ -22,6 +23,13 @@ test: bpf
 
 unit:
 	$(PY) -m pytest -q tests/unit
+
+# the property-based tests of the policy validator, compiler and settings parser with
+# FUZZ_EXAMPLES random examples each (make test runs a fixed, small number of them)
+FUZZ_EXAMPLES ?= 3000
+fuzz:
+	FUZZ_PROFILE=long FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics tests/unit/test_fuzz_policies.py tests/unit/test_fuzz_settings.py
 
 integration: bpf
 	$(SUDO) $(PY) -m pytest -q -m integration tests/integration

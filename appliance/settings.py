@@ -169,7 +169,7 @@ def _parse_duration(text: str) -> timedelta:
         sign = -1 if word[0] == "-" else 1
         word = word[1:]
     if re.fullmatch(r"[0-9]*\.?[0-9]+", word):
-        return timedelta(seconds=sign * float(word))
+        return _timedelta(sign * float(word))
     pos, seconds = 0, 0.0
     for match in _DURATION_PART_RE.finditer(word):
         if match.start() != pos:
@@ -178,7 +178,14 @@ def _parse_duration(text: str) -> timedelta:
         pos = match.end()
     if pos != len(word) or not word:
         raise _err("expected a duration such as 30s, 5m, 1h30m or 500ms")
-    return timedelta(seconds=sign * seconds)
+    return _timedelta(sign * seconds)
+
+
+def _timedelta(seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise _err("duration out of range (at most 999999999 days)") from None
 
 
 def format_duration(value: timedelta) -> str:

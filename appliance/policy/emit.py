@@ -41,7 +41,13 @@ NS_PROC = {
 
 
 def _c_str_cond(
-    p: str, lenexpr: str, op: str, values: list[str], path: str = "", limit: int = SLOT_STR_MAX - 1
+    p: str,
+    lenexpr: str,
+    op: str,
+    values: list[str],
+    path: str = "",
+    limit: int = SLOT_STR_MAX - 1,
+    bound: str = "bound1023",
 ) -> str:
     """Compare a captured string; a value past what the kernel captures is refused, not cut.
 
@@ -61,9 +67,10 @@ def _c_str_cond(
             parts = [f"{lenexpr} == {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
         elif op in ("Prefix", "NotPrefix"):
             parts = [f"{lenexpr} >= {n}"] + [f"{p}[{i}] == {c}" for i, c in enumerate(b)]
-        else:  # Postfix
-            q = f"(&{p}[bound511({lenexpr} - {n})])"
-            parts = [f"{lenexpr} >= {n}"] + [f"{q}[{i}] == {c}" for i, c in enumerate(b)]
+        else:  # Postfix: byte i of the value at len - n + i, each offset bounded alone
+            parts = [f"{lenexpr} >= {n}"] + [
+                f"{p}[{bound}({lenexpr} - {n - i})] == {c}" for i, c in enumerate(b)
+            ]
         conds.append("(" + " && ".join(parts) + ")")
     any_ = "(" + " || ".join(conds) + ")" if conds else "0"
     return f"(!{any_})" if op.startswith("Not") else any_
@@ -79,7 +86,9 @@ def _int_values(values: list[str], path: str) -> list[int]:
     return out
 
 
-def _c_int_cond(expr: str, op: str, values: list[int]) -> str:
+def _c_int_cond(expr: str, op: str, values: list[int], path: str) -> str:
+    if not values:
+        raise PolicyError(f"{path}.values: at least one value is needed for {op}")
     if op == "Equal":
         return "(" + " || ".join(f"{expr} == {v}LL" for v in values) + ")"
     if op == "NotEqual":
@@ -90,7 +99,15 @@ def _c_int_cond(expr: str, op: str, values: list[int]) -> str:
         return f"({expr} < {values[0]}LL)"
     if op == "Mask":
         return "(" + " || ".join(f"(({expr}) & {v}LL) != 0" for v in values) + ")"
-    raise PolicyError(f"operator {op} not supported on integers")
+    raise PolicyError(f"{path}.operator: {op} is not supported on integers")
+
+
+def _num(text, value, path: str) -> int:
+    """An integer of a values entry, or a refusal naming the entry."""
+    try:
+        return int(str(text).strip(), 0)
+    except ValueError:
+        raise PolicyError(f"{path}.values: {value!r} is not a number or a range") from None
 
 
 def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
@@ -101,10 +118,10 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
         fld = "sport" if base == "SPort" else "dport"
         for v in values:
             if "-" in str(v):
-                lo, hi = (int(x) for x in str(v).split("-", 1))
+                lo, hi = (_num(x, v, path) for x in str(v).split("-", 1))
                 conds.append(f"({si}->{fld} >= {lo} && {si}->{fld} <= {hi})")
             else:
-                conds.append(f"({si}->{fld} == {int(v)})")
+                conds.append(f"({si}->{fld} == {_num(v, v, path)})")
     elif base in ("SPortPriv", "DPortPriv"):
         fld = "sport" if base == "SPortPriv" else "dport"
         conds.append(f"({si}->{fld} < 1024)")
@@ -124,15 +141,15 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
     elif base == "Protocol":
         for v in values:
             n = IP_PROTOCOLS.get(str(v), None)
-            conds.append(f"({si}->protocol == {n if n is not None else int(v)})")
+            conds.append(f"({si}->protocol == {n if n is not None else _num(v, v, path)})")
     elif base == "Family":
         for v in values:
             n = ADDRESS_FAMILIES.get(str(v), None)
-            conds.append(f"({si}->family == {n if n is not None else int(v)})")
+            conds.append(f"({si}->family == {n if n is not None else _num(v, v, path)})")
     elif base == "State":
         for v in values:
             n = TCP_STATES.get(str(v), None)
-            conds.append(f"({si}->state == {n if n is not None else int(v)})")
+            conds.append(f"({si}->state == {n if n is not None else _num(v, v, path)})")
     any_ = "(" + " || ".join(conds) + ")" if conds else "0"
     return f"(!{any_})" if neg else any_
 
@@ -157,16 +174,18 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         else:
             cond = "(" + " || ".join(f"{pid} == {v}" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mp.operator == "NotIn" else cond)
-    for mb in s.match_binaries:
+    for bi, mb in enumerate(s.match_binaries):
         fn = f"binsel_{p.hook_id}_{len(p.helpers)}"
-        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children))
+        bp = f"{sp}.matchBinaries[{bi}]"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children, bp))
         cheap.append(f"{fn}(tgid, task)")
-    for mb in s.match_parent_binaries:
+    for bi, mb in enumerate(s.match_parent_binaries):
         # Tetragon's matchParentBinaries: the binary the parent process executed
         fn = f"parbinsel_{p.hook_id}_{len(p.helpers)}"
-        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children, parent=True))
+        bp = f"{sp}.matchParentBinaries[{bi}]"
+        p.helpers.append(_bin_fn(fn, mb.operator, mb.values, mb.follow_children, bp, parent=True))
         cheap.append(f"{fn}(tgid, task)")
-    for mn in s.match_namespaces:
+    for ni, mn in enumerate(s.match_namespaces):
         kind = mn.namespace
         if kind == "Pid":
             expr = "pid_ns_inum(task)"
@@ -175,7 +194,7 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         else:
             a, b = NS_FIELDS[kind]
             expr = f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
-        vals = [_host_ns(kind) if str(v) == "host_ns" else int(v) for v in mn.values]
+        vals = _ns_values(kind, mn.values, f"{sp}.matchNamespaces[{ni}]")
         cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
     for ci, mc in enumerate(s.match_capabilities):
@@ -207,8 +226,27 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                     vals = inmap_values(p, [str(v) for v in ma.values], path)
                     cheap.append(inmap_cond(p, expr, ma.operator, vals))
                     continue
-                cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
+                vals = _int_values(ma.values, path)
+                cheap.append(_c_int_cond(expr, ma.operator, vals, path))
     return cheap, late
+
+
+def _ns_values(kind: str, values: list[str], path: str) -> list[int]:
+    out = []
+    for vi, v in enumerate(values):
+        if str(v) == "host_ns":
+            out.append(_host_ns(kind))
+            continue
+        try:
+            n = int(str(v), 0)
+        except ValueError:
+            n = -1
+        if not 0 <= n <= 0xFFFFFFFF:
+            raise PolicyError(
+                f"{path}.values[{vi}]: {v!r} is not a namespace inode number or host_ns"
+            )
+        out.append(n)
+    return out
 
 
 def _pid_tree_fn(fn: str, vals: list[int], ns: bool) -> str:
@@ -231,19 +269,17 @@ static __always_inline int {fn}(struct task_struct *task)
 """
 
 
-def _bin_fn(fn: str, op: str, values: list[str], follow: bool, parent: bool = False) -> str:
+def _bin_fn(
+    fn: str, op: str, values: list[str], follow: bool, path: str, parent: bool = False
+) -> str:
     """A binary selector; ``parent`` tests the parent process (and, with ``follow``, its
     ancestors) instead of the current one."""
     base = op[3:] if op.startswith("Not") else op
     sop = {"In": "Equal", "Prefix": "Prefix", "Postfix": "Postfix"}[base]
-    for v in values:
+    for vi, v in enumerate(values):
         if len(v.encode()) > 255:
-            raise PolicyError(f"matchBinaries value longer than 255 bytes: {v[:40]}...")
-    if sop == "Postfix" and any(len(v.encode()) > 128 for v in values):
-        raise PolicyError("matchBinaries Postfix values longer than 128 bytes are not supported")
-    cond = _c_str_cond("e->bin", "e->bin_len", sop, values, "matchBinaries", 255).replace(
-        "bound511(", "(127 & "
-    )
+            raise PolicyError(f"{path}.values[{vi}]: longer than 255 bytes: {v[:40]}...")
+    cond = _c_str_cond("e->bin", "e->bin_len", sop, values, path, 255, "bound255")
     neg = op.startswith("Not")
     start = (
         "\tstruct task_struct *t = BPF_CORE_READ(task, real_parent);\n"
@@ -491,9 +527,14 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
             "}",
         ]
     for p in plans:
-        out.append(_hook_c(p, policy_filter))
-        if p.ret:
-            out.append(_ret_hook_c(p))
+        try:
+            out.append(_hook_c(p, policy_filter))
+            if p.ret:
+                out.append(_ret_hook_c(p))
+        except PolicyError as e:  # every refusal says where in the YAML
+            if str(e).startswith("spec"):
+                raise
+            raise PolicyError(f"{p.yaml_path}: {e}") from None
     cached = [p for p in plans if p.verdict_on]
     if cached:
         out[4:4] = verdict.header(all(p.verdict_cast for p in cached))
@@ -516,10 +557,11 @@ def _ret_hook_c(p: HookPlan) -> str:
         rexpr = p.ret_map.format(r=rexpr)
     conds = []
     for si, s in enumerate(p.selectors):
+        rp = f"{p.yaml_path}.selectors[{si}].matchReturnArgs"
         cs = [
             _c_int_cond(f"(({ctype})m->ret)", mr.operator,
-                        _int_values(mr.values, f"{p.yaml_path}.selectors[{si}].matchReturnArgs"))
-            for mr in s.match_return_args
+                        _int_values(mr.values, f"{rp}[{ri}]"), f"{rp}[{ri}]")
+            for ri, mr in enumerate(s.match_return_args)
         ]  # fmt: skip
         if cs:
             conds.append(f"(m->selector != {si} || ({' && '.join(cs)}))")

@@ -241,4 +241,4 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
     if arg_type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
         for v in ma.values:
             if len(v.encode()) > POSTFIX_MAX:
-                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")
+                raise PolicyError(f"{path}.values: Postfix values longer than {POSTFIX_MAX} bytes")

@@ -30,6 +30,7 @@ from pathlib import Path
 from appliance.errors import PolicyError, PolicyLoadError
 from appliance.policy import support
 from appliance.policy.checker import check_policy
+from appliance.policy.emit import generate
 from appliance.policy.model import TracingPolicy
 from appliance.policy.plan import AllFeatures, plan_policy
 from appliance.policy.problems import (
@@ -123,7 +124,8 @@ def validate_policy(
 def engine_problems(policy: TracingPolicy, name: str, document) -> list[Problem]:
     """What the compiler refuses, on any kernel (it plans against one with every feature)."""
     try:
-        plan_policy(policy, AllFeatures(), offline=True)
+        # the C generator refuses some values too (syscall ABIs, ranges): run it, no clang
+        generate(plan_policy(policy, AllFeatures(), offline=True))
     except PolicyError as e:
         msg = str(e)
         path, sep, reason = msg.partition(": ")

@@ -46,7 +46,7 @@ SOCK_OPS = {
     "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
     "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
 }  # fmt: skip
-POSTFIX_MAX = 256
+POSTFIX_MAX = 1022  # the string comparison limit (a slot less its last byte)
 
 ACTION_NUM = {
     "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,

@@ -26,6 +26,21 @@ static __always_inline u32 bound511(u32 x)
 	return x;
 }
 
+/* An offset inside one slot (SLOT bytes): a string's tail compares byte by byte at
+ * len - n + i, each offset masked on its own, so no length past 512 is cut short. */
+static __always_inline u32 bound1023(u32 x)
+{
+	asm volatile("%0 &= 1023" : "+r"(x));
+	return x;
+}
+
+/* The same inside a binary name (BINARY_MAX = 256 bytes). */
+static __always_inline u32 bound255(u32 x)
+{
+	asm volatile("%0 &= 255" : "+r"(x));
+	return x;
+}
+
 struct pmsg {
 	struct msg_header h;
 	u32 policy_id;
