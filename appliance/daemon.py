@@ -57,6 +57,7 @@ class Agent:
         self.stop_event = threading.Event()
         self.objects: list[BpfObject] = []
         self.sensor: BpfObject | None = None
+        self.sensor_pins = None  # appliance.bpf.sensor_pins.SensorPins
         self.ring: RingBuffer | None = None
         self.server = None
         self.features = None
@@ -103,6 +104,11 @@ class Agent:
         self._ncpus = possible_cpus()
 
         ensure_tracefs()
+        from appliance.bpf import pins
+        from appliance.bpf.sensor_pins import SensorPins
+
+        keep = not s.release_pinned_bpf
+        self.sensor_pins = SensorPins(pins.open_store(s.bpf_dir, pin_new=keep), keep)
         self._load_sensor(obj_path)
         self._configure_exporters()
         from appliance.policy.manager import PolicyManager, load_policy_dir
@@ -211,10 +217,17 @@ class Agent:
             obj = BpfObject.open(obj_path, self.btf)
             if self.settings.rb_size:
                 obj.map("events").set_max_entries(_ringbuf_size(self.settings.rb_size))
+            shared = self.sensor_pins.share_state_maps(obj) if self.sensor_pins else []
             obj.load()
             for name in obj.program_names():
                 link = obj.attach(name)
                 log.info("sensor process: %s attached as %s", name, link.method)
+            if shared:
+                log.info("sensor process: shares the pinned %s of a previous agent (the "
+                         "processes it tracked are kept)", ", ".join(shared))  # fmt: skip
+            if self.sensor_pins is not None:
+                self.sensor_pins.pin(obj)
+                self.sensor_pins.settle()
         except BpfError as e:
             raise StartupError(
                 f"cannot load the process sensor: {e}\n{_tail(e.log)}\n"
@@ -278,6 +291,12 @@ class Agent:
             self.server.stop(grace=0.5)
         if self.policies is not None:
             self.policies.close()
+        if self.sensor_pins is not None:
+            if self.sensor_pins.pin_new:
+                if self.sensor_pins.kept():
+                    log.info("left the process sensor pinned: processes stay tracked")
+            else:
+                self.sensor_pins.release()
         if self.ring is not None:
             # drain what is already in the ring buffer before detaching (a poll returns
             # after RingBuffer.BACKLOG samples: poll again while it was cut short)

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -117,9 +118,12 @@ def lib() -> ctypes.CDLL:
         "bpf_map__reuse_fd": (c_int, [c_void_p, c_int]),
         "bpf_map__value_size": (ctypes.c_uint32, [c_void_p]),
         "bpf_map__key_size": (ctypes.c_uint32, [c_void_p]),
+        "bpf_map__max_entries": (ctypes.c_uint32, [c_void_p]),
         "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
         "bpf_map_update_elem": (c_int, [c_int, c_void_p, c_void_p, ctypes.c_uint64]),
         "bpf_map_delete_elem": (c_int, [c_int, c_void_p]),
+        "bpf_obj_get": (c_int, [c_char_p]),
+        "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
         "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
         "ring_buffer__poll": (c_int, [c_void_p, c_int]),
         "ring_buffer__consume": (c_int, [c_void_p]),
@@ -189,6 +193,15 @@ class Map:
         if lib().bpf_map__set_max_entries(self.ptr, n) != 0:
             raise BpfError(f"cannot size map {self.name}", _errno())
 
+    def shape(self) -> tuple[int, int, int]:
+        """(key size, value size, max entries) as this object declares the map."""
+        lb = lib()
+        return (
+            lb.bpf_map__key_size(self.ptr),
+            lb.bpf_map__value_size(self.ptr),
+            lb.bpf_map__max_entries(self.ptr),
+        )
+
     def reuse_fd(self, fd: int) -> None:
         """Share an already loaded map (same definition) instead of creating one."""
         rc = lib().bpf_map__reuse_fd(self.ptr, fd)
@@ -212,6 +225,22 @@ class Map:
         rc = lib().bpf_map__pin(self.ptr, path.encode())
         if rc != 0:
             raise BpfError(f"cannot pin map {self.name} at {path}", -rc)
+
+
+def pinned_map(path: str) -> tuple[int, tuple[int, int, int, int]]:
+    """Open a pinned map: (fd, (type, key size, value size, max entries)); the caller
+    closes the fd."""
+    fd = lib().bpf_obj_get(path.encode())
+    if fd < 0:
+        raise BpfError(f"cannot open the pinned map {path}", _errno())
+    info = ctypes.create_string_buffer(128)
+    size = ctypes.c_uint32(len(info))
+    if lib().bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) != 0:
+        err = _errno()
+        os.close(fd)
+        raise BpfError(f"cannot read the pinned map {path}", err)
+    mtype, _id, key, value, entries = struct.unpack_from("<5I", info.raw)
+    return fd, (mtype, key, value, entries)
 
 
 BTF_KIND_FUNC = 12

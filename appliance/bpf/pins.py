@@ -126,6 +126,8 @@ class PinStore:
         for d in (self.policies_dir, self.root):
             try:
                 os.rmdir(d)
+            except FileNotFoundError:
+                continue
             except OSError:
                 return
 

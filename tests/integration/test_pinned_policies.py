@@ -251,3 +251,81 @@ def test_changed_policy_replaces_pin_and_dropped_policy_is_unpinned(tmp_path, bp
         assert third.stop() == 0
     root = os.path.join(BPFFS, bpf_dir)
     assert not os.path.exists(root), os.listdir(root)
+
+
+BIN_POLICY = """\
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: lseek-sigkill-binary
+spec:
+  kprobes:
+  - call: sys_lseek
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values:
+        - "-1"
+      matchBinaries:
+      - operator: In
+        values:
+        - "{exe}"
+      matchActions:
+      - action: Sigkill
+"""
+
+
+def _sensor_pins(bpf_dir: str) -> list[str]:
+    d = os.path.join(BPFFS, bpf_dir, "sensors", "process")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def test_process_started_while_no_agent_runs_is_tracked(tmp_path, bpf_dir):
+    """matchBinaries needs the process sensor's execve_map: pinned with it, a binary
+    started after a kill -9 and before the next agent is known, and still after it."""
+    exe = tmp_path / "fault-py"
+    shutil.copy(os.path.realpath(sys.executable), exe)
+    pdir = tmp_path / "policies"
+    pdir.mkdir()
+    (pdir / "bin.yaml").write_text(BIN_POLICY.format(exe=exe))
+
+    def lseek_by(binary: Path) -> int:
+        code = "import os; os.lseek(-1, 0, 0)"
+        return subprocess.run([str(binary), "-c", code], capture_output=True).returncode
+
+    first = _agent(tmp_path, "first", bpf_dir, False)
+    assert lseek_by(exe) == -signal.SIGKILL
+    assert len(_sensor_pins(bpf_dir)) == 1
+    _kill9(first)
+    # no agent runs: the pinned sensor still records the exec for the pinned policy
+    assert lseek_by(exe) == -signal.SIGKILL
+    assert _lseek(-1) == 1  # another binary: not selected
+    # a process exec'd now lives on into the next agent
+    waiter = subprocess.Popen(
+        [str(exe), "-c", "import os, sys; sys.stdin.readline(); os.lseek(-1, 0, 0)"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        second = _agent(tmp_path, "second", bpf_dir, True)
+        try:
+            log = second.log.read_text()
+            assert "shares the pinned execve_map" in log, log[-3000:]
+            assert "took over from the pinned one" in log
+            assert "adopted pinned policy lseek-sigkill-binary" in log
+            waiter.stdin.write(b"\n")
+            waiter.stdin.close()
+            assert waiter.wait(10) == -signal.SIGKILL
+            assert lseek_by(exe) == -signal.SIGKILL
+        finally:
+            assert second.stop() == 0
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert not os.path.exists(os.path.join(BPFFS, bpf_dir))
+    assert lseek_by(exe) == 1

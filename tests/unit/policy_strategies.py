@@ -283,6 +283,11 @@ def dump(doc: Any) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
+JUNK = st.sampled_from(
+    ["\t", ":", "'", '"', "- ", "\n", "{", "&a", "*a", "!!python/object ", "\x00"]
+) | st.text(max_size=3)
+
+
 @st.composite
 def mutated_text(draw) -> str:
     """A seed's text with characters inserted, deleted or replaced (YAML syntax errors,
@@ -292,7 +297,7 @@ def mutated_text(draw) -> str:
         i = draw(st.integers(0, len(text)))
         op = draw(st.sampled_from(["insert", "delete", "truncate"]))
         if op == "insert":
-            text = text[:i] + draw(st.sampled_from(["\t", ":", "'", '"', "- ", "\n", "{", "&a", "*a", "!!python/object ", "\x00"]) | st.text(max_size=3)) + text[i:]  # fmt: skip
+            text = text[:i] + draw(JUNK) + text[i:]
         elif op == "delete":
             text = text[:i] + text[i + draw(st.integers(1, 8)) :]
         else:
