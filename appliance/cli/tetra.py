@@ -255,9 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--bpf-lib", default="")
     pr.set_defaults(func=cmd_probe)
 
-    from appliance.cli import policy_cmds
+    from appliance.cli import debug_cmds, policy_cmds
 
     policy_cmds.register(sub)
+    debug_cmds.register(sub)
     return p
 
 

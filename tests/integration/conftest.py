@@ -35,6 +35,16 @@ def _need_root():
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_pins_left():
+    """Nothing a test pinned under bpffs (tetragon-test-<pid>) outlives the session."""
+    yield
+    bpffs = "/sys/fs/bpf"
+    mine = f"tetragon-test-{os.getpid()}"
+    left = [d for d in os.listdir(bpffs) if d.startswith(mine)] if os.path.isdir(bpffs) else []
+    assert not left, f"pins left under {bpffs}: {left}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -329,3 +329,27 @@ def test_process_started_while_no_agent_runs_is_tracked(tmp_path, bpf_dir):
             waiter.wait()
     assert not os.path.exists(os.path.join(BPFFS, bpf_dir))
     assert lseek_by(exe) == 1
+
+
+def test_tetra_debug_release_pinned_bpf_removes_every_pin(tmp_path, bpf_dir):
+    """What a killed agent left pinned (a policy, the process sensor) is lifted by
+    `tetra debug release-pinned-bpf`, with no agent running."""
+    first = _agent(tmp_path, "first", bpf_dir, False)
+    progs = _prog_ids_of(first.proc.pid)
+    _kill9(first)
+    root = os.path.join(BPFFS, bpf_dir)
+    assert os.listdir(os.path.join(root, "policies")) and _sensor_pins(bpf_dir)
+    assert _lseek(-1) == -signal.SIGKILL
+    out = subprocess.run(
+        [sys.executable, "-m", "appliance.cli.tetra", "debug", "release-pinned-bpf",
+         "--bpf-dir", bpf_dir],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "released 1 pinned policies (lseek-sigkill) and the process sensor" in out.stdout
+    assert not os.path.exists(root)
+    assert _lseek(-1) == 1
+    deadline = time.monotonic() + 5  # programs are freed once their links are gone
+    while progs & _live_prog_ids():
+        assert time.monotonic() < deadline, f"left loaded: {sorted(progs & _live_prog_ids())}"
+        time.sleep(0.1)
