@@ -118,3 +118,112 @@ def test_kernel_refuses_plain_user(plain_user, root_socket):
 
     code, err = _as_user(plain_user, connect)
     assert code == 7, err
+
+
+# -- the real agent -----------------------------------------------------------------------
+
+POLICY = """\
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: exposure-probe
+spec:
+  kprobes:
+  - call: sys_lseek
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values:
+        - "-7331"
+"""
+
+
+@pytest.fixture(scope="module")
+def unix_agent():
+    """The agent serving gRPC on a unix socket in a directory every user may enter."""
+    from tests.integration.conftest import RunningAgent
+
+    top = tempfile.mkdtemp(prefix="tetragon-exposure-")
+    os.chmod(top, 0o755)
+    sock = os.path.join(top, "run", "tetragon.sock")
+    work = os.path.join(top, "work")
+    os.mkdir(work)
+    policy = os.path.join(top, "probe.yaml")
+    with open(policy, "w") as f:
+        f.write(POLICY)
+    os.chmod(policy, 0o644)
+    agent = None
+    try:
+        from pathlib import Path
+
+        agent = RunningAgent(Path(work), ["--server-address", "unix://" + sock])
+        yield agent, sock, policy
+    finally:
+        if agent is not None:
+            agent.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _tetra_as_root(sock: str, *argv: str) -> subprocess.CompletedProcess:
+    from tests.integration.conftest import ROOT, _clean_env
+
+    return subprocess.run(
+        [sys.executable, "-m", "appliance.cli.tetra", "--server-address", "unix://" + sock,
+         *argv],
+        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60,
+    )  # fmt: skip
+
+
+def test_real_agent_socket_and_export_file_are_root_only(unix_agent):
+    agent, sock, _ = unix_agent
+    for path in (sock, str(agent.export)):
+        st = os.stat(path)
+        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600, (path, oct(st.st_mode))
+    assert _tetra_as_root(sock, "status").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["getevents"],
+        ["tracingpolicy", "list"],
+        ["tracingpolicy", "add", "{policy}"],
+        ["tracingpolicy", "delete", "exposure-probe"],
+    ],
+    ids=["status", "getevents", "list", "add", "delete"],
+)
+def test_plain_user_cannot_read_events_or_change_policies(plain_user, unix_agent, argv):
+    from appliance.cli import tetra
+
+    agent, sock, policy = unix_agent
+    argv = [a.format(policy=policy) for a in argv]
+    with contextlib.redirect_stderr(io.StringIO()):  # load the modules before the fork
+        tetra.main(["--server-address", "unix://" + sock + ".none", *argv])
+    full = ["--server-address", "unix://" + sock, *argv]
+    code, err = _as_user(plain_user, lambda: tetra.main(full))
+    assert code != 0
+    assert "Traceback" not in err, err
+    assert f"permission denied on {sock}" in err and "run tetra as root" in err, err
+    listed = _tetra_as_root(sock, "tracingpolicy", "list")
+    assert listed.returncode == 0 and "exposure-probe" not in listed.stdout
+
+
+def test_plain_user_cannot_read_the_export_file(plain_user, unix_agent):
+    agent, _, _ = unix_agent
+    path = str(agent.export)
+
+    def read() -> int:
+        try:
+            open(path).read(1)
+        except PermissionError:
+            return 7
+        return 0
+
+    code, err = _as_user(plain_user, read)
+    assert code == 7, err
