@@ -222,6 +222,10 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 expr = f"(({ctype})a{a.pos})"
                 if a.type == "fd":
                     expr = f"((s32)a{a.pos})"
+                if not ma.values:
+                    raise PolicyError(
+                        f"{path}.values: at least one value is needed for {ma.operator}"
+                    )
                 if ma.operator in MAP_OPS:
                     vals = inmap_values(p, [str(v) for v in ma.values], path)
                     cheap.append(inmap_cond(p, expr, ma.operator, vals))

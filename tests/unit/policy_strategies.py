@@ -57,18 +57,23 @@ class Hang(Exception):
 
 @contextmanager
 def no_hang(what: str, seconds: float = HANG_SECONDS) -> Iterator[None]:
-    """Fail (instead of waiting forever) when the body runs longer than `seconds`."""
+    """Fail (instead of spinning forever) when the body uses more than `seconds` of CPU
+    time: a profiling timer, so a loaded machine does not make a slow example a hang."""
+    fired = []
 
     def fire(_sig, _frame):
+        fired.append(True)
         raise Hang(f"{what} ran longer than {seconds} s")
 
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGPROF, fire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+    if fired:  # raised where it was swallowed (a gc callback, say)
+        raise Hang(f"{what} ran longer than {seconds} s")
 
 
 # -- seeds ------------------------------------------------------------------------------
