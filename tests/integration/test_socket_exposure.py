@@ -3,8 +3,6 @@ change policies, and `tetra` tells that user why instead of asking whether the a
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 import socket
@@ -91,18 +89,11 @@ def _as_user(name: str, fn) -> tuple[int, str]:
     [["status"], ["getevents"], ["tracingpolicy", "list"], ["tracingpolicy", "delete", "x"]],
 )
 def test_plain_user_gets_a_clear_refusal(plain_user, root_socket, argv):
-    from appliance.cli import tetra
-
-    # The same call once as root against no socket loads every module the path needs
-    # before the fork: the interpreter and its library live in root's home.
-    with contextlib.redirect_stderr(io.StringIO()):
-        tetra.main(["--server-address", "unix://" + root_socket + ".none", *argv])
-    full = ["--server-address", "unix://" + root_socket, *argv]
-    code, err = _as_user(plain_user, lambda: tetra.main(full))
-    assert code != 0
-    assert "Traceback" not in err, err
-    assert "permission denied on " + root_socket in err, err
-    assert "run tetra as root" in err
+    r = _tetra_as_user(plain_user, root_socket, argv)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    assert "permission denied on " + root_socket in r.stderr, r.stderr
+    assert "run tetra as root" in r.stderr
 
 
 def test_kernel_refuses_plain_user(plain_user, root_socket):
@@ -187,6 +178,36 @@ def test_real_agent_socket_and_export_file_are_root_only(unix_agent):
     assert _tetra_as_root(sock, "status").returncode == 0
 
 
+# Runs tetra as the user in a fresh interpreter: it starts as root (the interpreter and its
+# library live in root's home), loads every module tetra's path needs with one call against
+# no socket, then drops to the user and makes the call. A fork of the test process would
+# inherit gRPC's threads and can deadlock.
+AS_USER = r"""
+import contextlib, io, os, sys
+uid, gid, sock = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+argv = sys.argv[4:]
+from appliance.cli import tetra
+with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    tetra.main(["--server-address", "unix://" + sock + ".none", *argv])
+os.setgroups([])
+os.setgid(gid)
+os.setuid(uid)
+sys.exit(tetra.main(["--server-address", "unix://" + sock, *argv]))
+"""
+
+
+def _tetra_as_user(name: str, sock: str, argv: list[str]) -> subprocess.CompletedProcess:
+    import pwd
+
+    from tests.integration.conftest import ROOT, _clean_env
+
+    pw = pwd.getpwnam(name)
+    return subprocess.run(
+        [sys.executable, "-c", AS_USER, str(pw.pw_uid), str(pw.pw_gid), sock, *argv],
+        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -199,15 +220,10 @@ def test_real_agent_socket_and_export_file_are_root_only(unix_agent):
     ids=["status", "getevents", "list", "add", "delete"],
 )
 def test_plain_user_cannot_read_events_or_change_policies(plain_user, unix_agent, argv):
-    from appliance.cli import tetra
-
     agent, sock, policy = unix_agent
-    argv = [a.format(policy=policy) for a in argv]
-    with contextlib.redirect_stderr(io.StringIO()):  # load the modules before the fork
-        tetra.main(["--server-address", "unix://" + sock + ".none", *argv])
-    full = ["--server-address", "unix://" + sock, *argv]
-    code, err = _as_user(plain_user, lambda: tetra.main(full))
-    assert code != 0
+    r = _tetra_as_user(plain_user, sock, [a.format(policy=policy) for a in argv])
+    err = r.stderr
+    assert r.returncode != 0
     assert "Traceback" not in err, err
     assert f"permission denied on {sock}" in err and "run tetra as root" in err, err
     listed = _tetra_as_root(sock, "tracingpolicy", "list")
