@@ -91,12 +91,12 @@ CASES = {
             )
         ]
     },
-    "spec.kprobes[0].selectors[0].matchArgs[0].values: Postfix values longer than 256 bytes": {
+    "spec.kprobes[0].selectors[0].matchArgs[0].values: Postfix values longer than 1022 bytes": {
         "kprobes": [
             _kp(
                 args=[_arg("file")],
                 selectors=_sel(
-                    matchArgs=[{"index": 0, "operator": "Postfix", "values": ["x" * 300]}]
+                    matchArgs=[{"index": 0, "operator": "Postfix", "values": ["x" * 1023]}]
                 ),
             )
         ]
