@@ -75,7 +75,9 @@ def test_full_export_directory_is_survived_counted_and_recovered(tmp_path, small
         assert lost >= failed >= 3
         before = _lines(export)  # whole lines only
         log = agent.log.read_text()
-        assert log.count("cannot write the export file") == 1, log[-3000:]
+        # once per outage (a smaller batch may fit in between and end one), not per batch
+        outages = log.count("cannot write the export file")
+        assert 1 <= outages <= log.count("export file writable again") + 1, log[-3000:]
         assert "No space left on device" in log
         # the agent still serves: the API answers, events still flow to it
         assert agent.proc.poll() is None
