@@ -15,10 +15,11 @@ PMSG = struct.Struct("<BBHIIIQ IHBB q 6Q 6I 6I")
 SLOTS_AT = PMSG.size
 SLOT = 1024
 ARG_TRUNCATED, ARG_ERROR = 1, 2
-SOCK = struct.Struct("<IIHHHHHBB")
+SOCK = struct.Struct("<IIHHHHHBB4I4I")
 FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
 SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
-PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP"}
+PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP",
+          58: "IPPROTO_ICMPV6", 132: "IPPROTO_SCTP"}  # fmt: skip
 STATES = {v: k for k, v in TCP_STATES.items()}
 CAPS = None
 
@@ -120,9 +121,17 @@ def return_arg(type_: str, v: int) -> dict:
     return int_value(type_, v)
 
 
+def return_value(plan: HookPlan, data: bytes, v: int) -> dict:
+    """The event's `return`: an integer, or the object read into the return slot."""
+    if plan.ret_slot < 0:
+        return int_value(plan.ret_type, v)
+    base = SLOTS_AT + plan.ret_slot * SLOT
+    return {"sock_arg": _sock(data[base : base + SOCK.size])} if v else {}
+
+
 CRED = struct.Struct("<10I3Q4I")
 BPF_ATTR = struct.Struct("<II16s")
-SKB = struct.Struct("<6IHHHBB")
+SKB = struct.Struct("<6IHHHBBHH4I4I")
 
 # the C structs of bpf/include/policy.h these formats read (checked against BTF by
 # tests/unit/test_wire_layouts.py)
@@ -190,25 +199,44 @@ def _bpf_attr(raw: bytes) -> dict:
 def _skb(raw: bytes) -> dict:
     if len(raw) < SKB.size:
         return {}
-    h, ln, prio, mark, saddr, daddr, sport, dport, _l3, proto, _pad = SKB.unpack_from(raw)
-    return {
+    v = SKB.unpack_from(raw)
+    h, ln, prio, mark, saddr, daddr, sport, dport, _l3, proto, _pad, fam, _pad2 = v[:13]
+    saddr6, daddr6 = _words(v[13:17]), _words(v[17:21])
+    out = {
         "hash": h, "len": ln, "priority": prio, "mark": mark,
-        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
-        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "saddr": _addr(fam, saddr, saddr6), "daddr": _addr(fam, daddr, daddr6),
         "sport": sport, "dport": dport, "proto": proto,
     }  # fmt: skip
+    if fam:
+        out["protocol"] = PROTOS.get(proto, str(proto))
+        out["family"] = FAMILIES.get(fam, str(fam))
+    return out
+
+
+def _words(ws) -> bytes:
+    """Four u32 read little-endian back into the 16 bytes of an address."""
+    return struct.pack("<4I", *ws)
+
+
+def _addr(family: int, v4: int, v6: bytes) -> str:
+    """An address as Tetragon prints it: dotted IPv4, or IPv6 text for AF_INET6."""
+    if family == 10:
+        return socket.inet_ntop(socket.AF_INET6, v6)
+    return socket.inet_ntoa(struct.pack("<I", v4))
 
 
 def _sock(raw: bytes) -> dict:
     if len(raw) < SOCK.size:
         return {}
-    saddr, daddr, sport, dport, fam, typ, proto, state, _ = SOCK.unpack_from(raw)
+    v = SOCK.unpack_from(raw)
+    saddr, daddr, sport, dport, fam, typ, proto, state, _ = v[:9]
+    saddr6, daddr6 = _words(v[9:13]), _words(v[13:17])
     return {
         "family": FAMILIES.get(fam, str(fam)),
         "type": SOCK_TYPES.get(typ, str(typ)),
         "protocol": PROTOS.get(proto, str(proto)),
-        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
-        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "saddr": _addr(fam, saddr, saddr6),
+        "daddr": _addr(fam, daddr, daddr6),
         "sport": sport,
         "dport": dport,
         "state": STATES.get(state, str(state)),

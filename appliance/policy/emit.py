@@ -94,7 +94,10 @@ def _c_int_cond(expr: str, op: str, values: list[int]) -> str:
     raise PolicyError(f"operator {op} not supported on integers")
 
 
-def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
+def _c_sock_cond(si: str, op: str, values: list[str], path: str, proto: str = "protocol") -> str:
+    """A network selector on a sock_info / skb_info / sockaddr_info (``proto``: the name
+    of the IP protocol field); addresses of either family, a CIDR of one family only
+    matching that family."""
     neg = op.startswith("Not")
     base = op[3:] if neg else op
     conds = []
@@ -112,20 +115,11 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
     elif base in ("SAddr", "DAddr"):
         fld = "saddr" if base == "SAddr" else "daddr"
         for v in values:
-            try:
-                net = ipaddress.ip_network(str(v), strict=False)
-            except ValueError:
-                raise PolicyError(f"{path}.values: {v!r} is not an address or CIDR") from None
-            if net.version != 4:
-                raise PolicyError(f"{path}.values: IPv6 addresses are not supported yet")
-            mask = int(net.netmask)
-            conds.append(
-                f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
-            )
+            conds.append(_c_addr_cond(si, fld, str(v), path))
     elif base == "Protocol":
         for v in values:
             n = IP_PROTOCOLS.get(str(v), None)
-            conds.append(f"({si}->protocol == {n if n is not None else int(v)})")
+            conds.append(f"({si}->{proto} == {n if n is not None else int(v)})")
     elif base == "Family":
         for v in values:
             n = ADDRESS_FAMILIES.get(str(v), None)
@@ -136,6 +130,26 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
             conds.append(f"({si}->state == {n if n is not None else int(v)})")
     any_ = "(" + " || ".join(conds) + ")" if conds else "0"
     return f"(!{any_})" if neg else any_
+
+
+def _c_addr_cond(si: str, fld: str, value: str, path: str) -> str:
+    """An address or CIDR against the IPv4 field ``fld`` or, for IPv6, the four
+    network-order words of ``fld``6 of an AF_INET6 address."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PolicyError(f"{path}.values: {value!r} is not an address or CIDR") from None
+    if net.version == 4:
+        mask = int(net.netmask)
+        return f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
+    addr, mask = int(net.network_address), int(net.netmask)
+    parts = [f"{si}->family == 10"]
+    for w in range(4):
+        shift = 96 - 32 * w
+        wm, wv = (mask >> shift) & 0xFFFFFFFF, (addr >> shift) & 0xFFFFFFFF
+        if wm:
+            parts.append(f"(__builtin_bswap32({si}->{fld}6[{w}]) & {wm}U) == {wv}U")
+    return "(" + " && ".join(parts) + ")"
 
 
 def _host_ns(kind: str) -> int:
@@ -194,6 +208,9 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         for a in arg_targets(p, ma, path):
             if a.type in ("sock", "socket"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
+            elif a.type == "skb":
+                si = f"((struct skb_info *)m->slots[{a.slot}])"
+                late.append(_c_sock_cond(si, ma.operator, ma.values, path, proto="proto"))
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
                     _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
@@ -490,7 +507,10 @@ def _ret_hook_c(p: HookPlan) -> str:
         sig, rexpr = f"int hook_{p.hook_id}_ret(u64 *ctx)", f"((s64)ctx[{p.ret_nargs}])"
     else:
         sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
-    ctype = INT_ARG_ENCODING[p.ret_type][0]
+    ctype = INT_ARG_ENCODING.get(p.ret_type, ("s64",))[0]
+    fill = ""
+    if p.ret_slot >= 0:  # RET_SLOT_TYPES: the object the return value points to
+        fill = f"sock_ret(m, {p.ret_slot}, (struct sock *)m->ret);"
     conds = []
     for si, s in enumerate(p.selectors):
         cs = [
@@ -510,6 +530,7 @@ SEC("{p.ret_section}")
 	if (!m)
 		return 0;
 	m->ret = {rexpr};
+	{fill}
 	if ({keep})
 		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
 	bpf_map_delete_elem(&retprobe_map, &id);

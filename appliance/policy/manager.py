@@ -435,7 +435,7 @@ class PolicyManager:
             if args:
                 body["args"] = args
             if plan.ret:
-                body["return"] = decode.return_arg(plan.ret_type, ret)
+                body["return"] = decode.return_value(plan, data, ret)
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name
             key = "process_kprobe"

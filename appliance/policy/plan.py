@@ -51,6 +51,8 @@ KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", 
 # types whose selectors compare a path string
 PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
 SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
+# return values read as the object they point to (a slot filled by the return probe)
+RET_SLOT_TYPES = {"sock"}
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
 # set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
@@ -128,6 +130,7 @@ class HookPlan:
     ret_section: str = ""
     ret_attach: tuple[str, str] = ("auto", "")
     ret_nargs: int = 0  # fexit: the return value follows the function's arguments
+    ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -387,8 +390,7 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
     if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
         raise PolicyError(f"{ypath}: Override together with return is not supported yet")
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
-    if ret_type not in INT_ARG_ENCODING:
-        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
+    _check_ret_type(ret_type, syscall, f"{ypath}.returnArg.type")
     if syscall:
         base = syscall_base(call)
         fn = arch_prefix() + "sys_" + base
@@ -411,11 +413,33 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
         ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
     act = kp.return_arg_action or ""
-    return HookPlan(
+    plan = HookPlan(
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
         ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
     )  # fmt: skip
+    _add_ret_slot(plan)
+    return plan
+
+
+def _check_ret_type(ret_type: str, syscall: bool, path: str) -> None:
+    """A return value is an integer, or (kernel functions) a sock."""
+    if ret_type in INT_ARG_ENCODING:
+        return
+    if ret_type in RET_SLOT_TYPES and not syscall:
+        return
+    if ret_type in RET_SLOT_TYPES:
+        raise PolicyError(f"{path}: a syscall returns a number, not a {ret_type!r}")
+    raise PolicyError(
+        f"{path}: {ret_type!r} return values are not supported (supported: integer types, "
+        f"{', '.join(sorted(RET_SLOT_TYPES))})"
+    )
+
+
+def _add_ret_slot(plan: HookPlan) -> None:
+    if plan.ret_type in RET_SLOT_TYPES:
+        plan.ret_slot = plan.nslots
+        plan.nslots += 1
 
 
 def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
@@ -445,8 +469,8 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             nargs = len(fe.args)
         plan.ret = True
         plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
-        if plan.ret_type not in INT_ARG_ENCODING:
-            raise PolicyError(f"{ypath}.returnArg.type: {plan.ret_type!r} not supported")
+        _check_ret_type(plan.ret_type, fe.syscall, f"{ypath}.returnArg.type")
+        _add_ret_slot(plan)
         plan.ret_section = f"fexit/{fn}"
         plan.ret_attach = ("auto", "")
         plan.ret_nargs = nargs
@@ -579,6 +603,8 @@ def _check_op(a: ArgPlan, ma, path: str) -> None:
         ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
     elif a.type in ("sock", "socket"):
         ok = op in SOCK_OPS
+    elif a.type == "skb":
+        ok = op in SOCK_OPS and op not in ("State", "NotState")
     elif a.type in SLOT_TYPES:
         ok = False
     else:

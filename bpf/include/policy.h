@@ -247,7 +247,25 @@ struct sock_info {
 	u16 protocol;
 	u8 state;
 	u8 pad;
+	u32 saddr6[4]; /* IPv6 (family AF_INET6), network order */
+	u32 daddr6[4];
 };
+
+static __always_inline void sock_fill(struct sock_info *si, struct sock *sk)
+{
+	si->saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	si->daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	si->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si->type = BPF_CORE_READ(sk, sk_type);
+	si->protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (si->family == 10 && bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		BPF_CORE_READ_INTO(&si->saddr6, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&si->daddr6, sk, __sk_common.skc_v6_daddr);
+	}
+}
 
 static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *sk)
 {
@@ -256,16 +274,18 @@ static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *
 		m->aflags[a] |= ARG_ERROR;
 		return;
 	}
-	si.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-	si.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-	si.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	si.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	si.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	si.state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	si.type = BPF_CORE_READ(sk, sk_type);
-	si.protocol = BPF_CORE_READ(sk, sk_protocol);
+	sock_fill(&si, sk);
 	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 	m->lens[a] = sizeof(si);
+}
+
+/* A returned sock (returnArg type sock) into slot k; all zero for NULL. */
+static __always_inline void sock_ret(struct pmsg *m, int k, struct sock *sk)
+{
+	struct sock_info si = {};
+	if (sk)
+		sock_fill(&si, sk);
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 }
 
 /* A connect(2) in progress, as tcp_connect() will see it: the fd's socket, with the
@@ -371,13 +391,28 @@ static __always_inline void bpf_attr_arg(struct pmsg *m, int k, int a, union bpf
 	m->lens[a] = sizeof(bi);
 }
 
-/* skb: lengths, marks and the IPv4/TCP-UDP 5-tuple */
+/* skb: lengths, marks and the IPv4/IPv6 TCP-UDP 5-tuple */
 struct skb_info {
 	u32 hash, len, priority, mark;
 	u32 saddr, daddr;
 	u16 sport, dport;
 	u16 l3proto;
 	u8 proto, pad;
+	u16 family; /* AF_INET, AF_INET6 or 0 */
+	u16 pad2;
+	u32 saddr6[4]; /* IPv6, network order */
+	u32 daddr6[4];
+};
+
+/* the fixed IPv6 header as on the wire */
+struct ipv6_wire {
+	u8 prio_version;
+	u8 flow[3];
+	__be16 payload_len;
+	u8 nexthdr;
+	u8 hop_limit;
+	u32 saddr[4];
+	u32 daddr[4];
 };
 
 static __always_inline void skb_arg(struct pmsg *m, int k, int a, struct sk_buff *skb)
@@ -396,16 +431,24 @@ static __always_inline void skb_arg(struct pmsg *m, int k, int a, struct sk_buff
 	u16 nh = BPF_CORE_READ(skb, network_header);
 	u16 th = BPF_CORE_READ(skb, transport_header);
 	struct iphdr ip = {};
+	struct ipv6_wire ip6 = {};
 	if (si.l3proto == 0x0800 && bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0) {
+		si.family = 2;
 		si.saddr = ip.saddr;
 		si.daddr = ip.daddr;
 		si.proto = ip.protocol;
-		if (ip.protocol == 6 || ip.protocol == 17) {
-			__be16 ports[2] = {};
-			bpf_probe_read_kernel(ports, sizeof(ports), head + th);
-			si.sport = __builtin_bswap16(ports[0]);
-			si.dport = __builtin_bswap16(ports[1]);
-		}
+	} else if (si.l3proto == 0x86DD &&
+		   bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) == 0) {
+		si.family = 10;
+		si.proto = ip6.nexthdr;
+		__builtin_memcpy(si.saddr6, ip6.saddr, 16);
+		__builtin_memcpy(si.daddr6, ip6.daddr, 16);
+	}
+	if (si.family && (si.proto == 6 || si.proto == 17)) {
+		__be16 ports[2] = {};
+		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+		si.sport = __builtin_bswap16(ports[0]);
+		si.dport = __builtin_bswap16(ports[1]);
 	}
 	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 	m->lens[a] = sizeof(si);
