@@ -77,7 +77,7 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
                 if perm:
                     f["permission"] = perm
                 arg = {"file_arg": f}
-            elif a.type == "path":
+            elif a.type in ("path", "dentry"):
                 arg = {"path_arg": {"path": raw.split(b"\0", 1)[0].decode(errors="replace")}}
             elif a.type in ("sock", "socket"):
                 arg = {"sock_arg": _sock(raw)}
@@ -95,6 +95,12 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
                 arg = {"bpf_attr_arg": _bpf_attr(raw)}
             elif a.type == "skb":
                 arg = {"skb_arg": _skb(raw)}
+            elif a.type == "perf_event":
+                arg = {"perf_event_arg": _perf_event(raw)}
+            elif a.type == "bpf_map":
+                arg = {"bpf_map_arg": _bpf_map(raw)}
+            elif a.type == "sockaddr":
+                arg = _sockaddr(data[base : base + SLOT], n)
             else:
                 arg = {}
         if a.label:
@@ -132,6 +138,8 @@ def return_value(plan: HookPlan, data: bytes, v: int) -> dict:
 CRED = struct.Struct("<10I3Q4I")
 BPF_ATTR = struct.Struct("<II16s")
 SKB = struct.Struct("<6IHHHBBHH4I4I")
+PERF_EVENT = struct.Struct("<QQII128s")
+BPF_MAP = struct.Struct("<4I16s")
 
 # the C structs of bpf/include/policy.h these formats read (checked against BTF by
 # tests/unit/test_wire_layouts.py)
@@ -141,6 +149,8 @@ LAYOUTS = (
     Layout("cred_info", (CRED,)),
     Layout("bpf_attr_info", (BPF_ATTR,)),
     Layout("skb_info", (SKB,)),
+    Layout("perf_event_info", (PERF_EVENT,)),
+    Layout("bpf_map_info_arg", (BPF_MAP,)),
 )
 PROG_TYPES = {
     0: "BPF_PROG_TYPE_UNSPEC", 1: "BPF_PROG_TYPE_SOCKET_FILTER", 2: "BPF_PROG_TYPE_KPROBE",
@@ -196,6 +206,39 @@ def _bpf_attr(raw: bytes) -> dict:
             "ProgName": _cstr(name)}  # fmt: skip
 
 
+PERF_TYPES = {0: "PERF_TYPE_HARDWARE", 1: "PERF_TYPE_SOFTWARE", 2: "PERF_TYPE_TRACEPOINT",
+              3: "PERF_TYPE_HW_CACHE", 4: "PERF_TYPE_RAW", 5: "PERF_TYPE_BREAKPOINT"}  # fmt: skip
+MAP_TYPES = [
+    "UNSPEC", "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY",
+    "STACK_TRACE", "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE", "ARRAY_OF_MAPS",
+    "HASH_OF_MAPS", "DEVMAP", "SOCKMAP", "CPUMAP", "XSKMAP", "SOCKHASH", "CGROUP_STORAGE",
+    "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE", "STACK", "SK_STORAGE",
+    "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE", "BLOOM_FILTER",
+    "USER_RINGBUF", "CGRP_STORAGE", "ARENA",
+]  # fmt: skip
+
+
+def _perf_event(raw: bytes) -> dict:
+    if len(raw) < PERF_EVENT.size:
+        return {}
+    config, offset, typ, _pad, fn = PERF_EVENT.unpack_from(raw)
+    out: dict = {"KprobeFunc": _cstr(fn), "Type": PERF_TYPES.get(typ, str(typ))}
+    if config:
+        out["Config"] = str(config)  # uint64: a string in Tetragon's JSON
+    if offset:
+        out["ProbeOffset"] = str(offset)
+    return out
+
+
+def _bpf_map(raw: bytes) -> dict:
+    if len(raw) < BPF_MAP.size:
+        return {}
+    mtype, ksize, vsize, maxe, name = BPF_MAP.unpack_from(raw)
+    kind = MAP_TYPES[mtype] if mtype < len(MAP_TYPES) else str(mtype)
+    return {"MapType": f"BPF_MAP_TYPE_{kind}", "KeySize": ksize, "ValueSize": vsize,
+            "MaxEntries": maxe, "MapName": _cstr(name)}  # fmt: skip
+
+
 def _skb(raw: bytes) -> dict:
     if len(raw) < SKB.size:
         return {}
@@ -223,6 +266,25 @@ def _addr(family: int, v4: int, v6: bytes) -> str:
     if family == 10:
         return socket.inet_ntop(socket.AF_INET6, v6)
     return socket.inet_ntoa(struct.pack("<I", v4))
+
+
+SOCKADDR_UN_PATH = 64  # where sockaddr_arg puts an AF_UNIX path in its slot
+
+
+def _sockaddr(slot: bytes, n: int) -> dict:
+    """sockaddr_arg (family, addr, port), or sockaddrun_arg for an AF_UNIX path."""
+    if n < SOCK.size:
+        return {"sockaddr_arg": {}}
+    v = SOCK.unpack_from(slot)
+    saddr, sport, fam = v[0], v[2], v[4]
+    family = FAMILIES.get(fam, str(fam))
+    if fam == 1:
+        return {"sockaddrun_arg": {"family": family, "path": _cstr(slot[SOCKADDR_UN_PATH:])}}
+    out: dict = {"family": family}
+    if fam in (2, 10):
+        out["addr"] = _addr(fam, saddr, _words(v[9:13]))
+        out["port"] = sport
+    return {"sockaddr_arg": out}
 
 
 def _sock(raw: bytes) -> dict:

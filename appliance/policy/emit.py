@@ -206,7 +206,7 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
     for mi, ma in enumerate(s.match_args):
         path = f"{sp}.matchArgs[{mi}]"
         for a in arg_targets(p, ma, path):
-            if a.type in ("sock", "socket"):
+            if a.type in ("sock", "socket", "sockaddr"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
             elif a.type == "skb":
                 si = f"((struct skb_info *)m->slots[{a.slot}])"
@@ -364,7 +364,11 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
                 f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
             )
-        lines.append(f"{{ {_post_stmt(p)} }}")
+        if p.ret and action == 5:
+            # overridden: the function does not run, its return value is the override's
+            lines.append(f"{{ m->ret = {override}; emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
+        else:
+            lines.append(f"{{ {_post_stmt(p)} }}")
     return "\n\t\t".join(lines), override
 
 
@@ -406,6 +410,10 @@ _CAST_FILL = {
     "module": ("module_arg", "struct module *"),
     "bpf_attr": ("bpf_attr_arg", "union bpf_attr *"),
     "skb": ("skb_arg", "struct sk_buff *"),
+    "sockaddr": ("sockaddr_arg", "const void *"),
+    "dentry": ("dentry_arg", "struct dentry *"),
+    "perf_event": ("perf_event_arg", "struct perf_event *"),
+    "bpf_map": ("bpf_map_arg", "struct bpf_map *"),
 }
 #: argument types reported as the file they point to (read from the local, see "socket")
 _FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}
@@ -420,6 +428,8 @@ def _read_slots(p: HookPlan) -> list[str]:
             out.append(a.read.format(slot=a.slot, pos=a.pos))
         elif a.type in ("string", "filename"):
             out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
+        elif a.type == "char_buf" and a.return_copy and p.ret:
+            continue  # read by the return probe, m->ints[] keeps the pointer
         elif a.type == "char_buf":
             if a.size_arg_index:
                 size = f"m->ints[{_pos_of_index(p, a.size_arg_index - 1)}]"
@@ -511,6 +521,12 @@ def _ret_hook_c(p: HookPlan) -> str:
     fill = ""
     if p.ret_slot >= 0:  # RET_SLOT_TYPES: the object the return value points to
         fill = f"sock_ret(m, {p.ret_slot}, (struct sock *)m->ret);"
+    for a in p.args:  # returnCopy: the buffer as the callee left it, return value bytes
+        if a.return_copy:
+            fill += (
+                f"\n\tbuf_arg(m, {a.slot}, {a.pos}, (const void *)m->ints[{a.pos}], "
+                f"m->ret > 0 ? (u64)m->ret : 0, {int(p.user_mem)});"
+            )
     conds = []
     for si, s in enumerate(p.selectors):
         cs = [

@@ -434,7 +434,7 @@ class PolicyManager:
                 body["function_name"] = plan.function_name
             if args:
                 body["args"] = args
-            if plan.ret:
+            if plan.ret and not plan.ret_hidden:
                 body["return"] = decode.return_value(plan, data, ret)
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name

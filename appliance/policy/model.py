@@ -58,6 +58,7 @@ ArgType = Literal[
     "sint32",
     "int32",
     "ulong",
+    "unsigned long",
     "uint64",
     "size_t",
     "long",

@@ -35,6 +35,7 @@ INT_ARG_ENCODING = {
     "sint64": ("s64", "long_arg"),
     "int64": ("s64", "long_arg"),
     "ulong": ("u64", "size_arg"),
+    "unsigned long": ("u64", "size_arg"),
     "uint64": ("u64", "size_arg"),
     "size_t": ("u64", "size_arg"),
     "capability": ("s32", "capability_arg"),
@@ -44,12 +45,14 @@ INT_ARG_ENCODING = {
 }
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket"}  # fmt: skip
+              "socket", "sockaddr", "dentry", "perf_event", "bpf_map"}  # fmt: skip
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
-                    "skb", "linux_binprm", "kiocb", "socket"}  # fmt: skip
+                    "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
+                    "perf_event", "bpf_map"}  # fmt: skip
 # types whose selectors compare a path string
-PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
+PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
+              "dentry"}  # fmt: skip
 SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
 # return values read as the object they point to (a slot filled by the return probe)
 RET_SLOT_TYPES = {"sock"}
@@ -61,6 +64,7 @@ SOCK_OPS = {
     "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
     "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
 }  # fmt: skip
+SOCKADDR_OPS = {"Family", "SAddr", "NotSAddr", "SPort", "NotSPort", "SPortPriv", "NotSPortPriv"}
 POSTFIX_MAX = 256
 
 ACTION_NUM = {
@@ -98,6 +102,7 @@ class ArgPlan:
     tp_offset: int = 0
     tp_size: int = 8
     tp_signed: bool = False
+    return_copy: bool = False  # char_buf read by the return probe (the callee fills it)
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
 
@@ -131,6 +136,7 @@ class HookPlan:
     ret_attach: tuple[str, str] = ("auto", "")
     ret_nargs: int = 0  # fexit: the return value follows the function's arguments
     ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
+    ret_hidden: bool = False  # a return probe only for returnCopy: no `return` in events
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -226,8 +232,11 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
                 f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
             )
-        if getattr(a, "return_copy", False):
-            raise PolicyError(f"{ypath}.args[{j}].returnCopy: not supported yet")
+        if getattr(a, "return_copy", False) and t not in ("char_buf",):
+            raise PolicyError(
+                f"{ypath}.args[{j}].returnCopy: only char_buf arguments are copied at return "
+                f"in this engine, not {t!r}"
+            )
         if getattr(a, "resolve", ""):
             raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
         if t in KERNEL_PTR_TYPES and user_mem:
@@ -236,6 +245,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 "is a user pointer or a number (use string, char_buf, fd or an int type)"
             )
         ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
+        ap.return_copy = bool(getattr(a, "return_copy", False))
         if t in SLOT_TYPES:
             ap.slot = slot
             slot += 1
@@ -263,6 +273,10 @@ def _sys_enter_tracepoint(ypath: str, base: str) -> tuple[str, str, tuple[str, s
 def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     if kp.return_ or kp.return_arg is not None:
         return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
+    if any(a.return_copy for a in kp.args):
+        plan = _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
+        plan.ret_hidden = True  # the return probe only copies the buffers
+        return plan
     if kp.data:
         raise PolicyError(f"{ypath}.data: not supported yet")
     wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
@@ -322,6 +336,8 @@ def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
     if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
         return False
     if kp.return_ or kp.return_arg is not None or kp.data:
+        return False
+    if any(a.return_copy for a in kp.args):
         return False
     return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
 
@@ -387,10 +403,10 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
     exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
     if kp.data:
         raise PolicyError(f"{ypath}.data: not supported yet")
-    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
-        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
     _check_ret_type(ret_type, syscall, f"{ypath}.returnArg.type")
+    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
+        return _plan_override_return(hid, kp, call, syscall, ypath, f, ret_type)
     if syscall:
         base = syscall_base(call)
         fn = arch_prefix() + "sys_" + base
@@ -418,6 +434,43 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
         ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
     )  # fmt: skip
+    _add_ret_slot(plan)
+    return plan
+
+
+def _plan_override_return(
+    hid: int, kp, call: str, syscall: bool, ypath: str, f, ret_type: str
+) -> HookPlan:
+    """Override with `return: true`: the entry program overrides (fmod_ret or
+    bpf_override_return) and sends an overridden call's event at once, its return value
+    being the override's; the other calls are finished by the return program (fexit
+    after fmod_ret, kretprobe after a kprobe)."""
+    fn = arch_prefix() + "sys_" + syscall_base(call) if syscall else call
+    if not syscall and fn.startswith("security_") and f.fmod_ret and f.fentry:
+        method, section = "fmod_ret", f"fmod_ret/{fn}"
+        ret_section = f"fexit/{fn}"
+    elif f.kprobes and f.override_return:
+        method, section = "kprobe", f"kprobe/{fn}"
+        ret_section = f"kretprobe/{fn}"
+    else:
+        need = "fmod_ret on a security_* function (BPF trampolines) or " if not syscall else ""
+        raise PolicyError(
+            f"{ypath}: Override on {fn} needs {need}bpf_override_return (kprobes with "
+            "error injection); this kernel has neither, so the policy is refused rather "
+            "than loaded without enforcement"
+        )
+    args, nslots = _plan_args(kp.args, ypath, user_mem=syscall)
+    plan = HookPlan(
+        hid, "kprobe", fn, method, section, ("auto", ""), syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
+        ret_type=ret_type, ret_section=ret_section, ret_attach=("auto", ""),
+        return_action=kp.return_arg_action or "",
+    )  # fmt: skip
+    if ret_section.startswith("fexit/"):
+        from appliance.bpf.libbpf import function_arg_count
+
+        nargs = function_arg_count(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux", fn)
+        plan.ret_nargs = nargs if nargs is not None else max([a.index + 1 for a in args] + [1])
     _add_ret_slot(plan)
     return plan
 
@@ -605,6 +658,8 @@ def _check_op(a: ArgPlan, ma, path: str) -> None:
         ok = op in SOCK_OPS
     elif a.type == "skb":
         ok = op in SOCK_OPS and op not in ("State", "NotState")
+    elif a.type == "sockaddr":  # one address: Tetragon matches it with the source operators
+        ok = op in SOCKADDR_OPS
     elif a.type in SLOT_TYPES:
         ok = False
     else:

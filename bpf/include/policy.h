@@ -288,6 +288,32 @@ static __always_inline void sock_ret(struct pmsg *m, int k, struct sock *sk)
 	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 }
 
+/* sockaddr: family, address and port in a sock_info (as its source), an AF_UNIX path
+ * at SOCKADDR_UN_PATH of the slot */
+#define SOCKADDR_UN_PATH 64
+static __always_inline void sockaddr_arg(struct pmsg *m, int k, int a, const void *sa)
+{
+	struct sock_info si = {};
+	struct { u16 family; u16 port; u32 addr; } in4 = {};
+	struct { u16 family; u16 port; u32 flow; u32 addr[4]; } in6 = {};
+	if (!sa || bpf_probe_read_kernel(&in4, sizeof(in4), sa) < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	si.family = in4.family;
+	if (in4.family == 2) {
+		si.saddr = in4.addr;
+		si.sport = __builtin_bswap16(in4.port);
+	} else if (in4.family == 10 && bpf_probe_read_kernel(&in6, sizeof(in6), sa) == 0) {
+		__builtin_memcpy(si.saddr6, in6.addr, 16);
+		si.sport = __builtin_bswap16(in6.port);
+	} else if (in4.family == 1) {
+		bpf_probe_read_kernel_str(&m->slots[k][SOCKADDR_UN_PATH], 108, sa + 2);
+	}
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
+	m->lens[a] = sizeof(si);
+}
+
 /* A connect(2) in progress, as tcp_connect() will see it: the fd's socket, with the
  * destination taken from the user's sockaddr (IPv4) and the state SYN_SENT. Nothing is
  * filled (lens stays 0) unless the fd is a TCP socket of an IPv4 address. */
@@ -387,6 +413,66 @@ static __always_inline void bpf_attr_arg(struct pmsg *m, int k, int a, union bpf
 	bi.prog_type = BPF_CORE_READ(attr, prog_type);
 	bi.insn_cnt = BPF_CORE_READ(attr, insn_cnt);
 	BPF_CORE_READ_STR_INTO(&bi.name, attr, prog_name);
+	__builtin_memcpy(m->slots[k], &bi, sizeof(bi));
+	m->lens[a] = sizeof(bi);
+}
+
+/* dentry: its path up to the root of its mount (a dentry alone has no mount) */
+static __always_inline void dentry_arg(struct pmsg *m, int k, int a, struct dentry *d)
+{
+	if (!d) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], d, NULL);
+}
+
+/* perf_event: the attr's type, config, probe offset and (kprobe PMU) function name */
+struct perf_event_info {
+	u64 config;
+	u64 probe_offset;
+	u32 type;
+	u32 pad;
+	char kprobe_func[128];
+};
+
+static __always_inline void perf_event_arg(struct pmsg *m, int k, int a, struct perf_event *ev)
+{
+	struct perf_event_info *pi = (struct perf_event_info *)m->slots[k];
+	if (!ev) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	pi->config = BPF_CORE_READ(ev, attr.config);
+	pi->probe_offset = BPF_CORE_READ(ev, attr.probe_offset);
+	pi->type = BPF_CORE_READ(ev, attr.type);
+	pi->pad = 0;
+	pi->kprobe_func[0] = 0;
+	const char *fn = (const char *)BPF_CORE_READ(ev, attr.kprobe_func);
+	if (fn && bpf_probe_read_user_str(pi->kprobe_func, sizeof(pi->kprobe_func), fn) < 0 &&
+	    bpf_probe_read_kernel_str(pi->kprobe_func, sizeof(pi->kprobe_func), fn) < 0)
+		pi->kprobe_func[0] = 0;
+	m->lens[a] = sizeof(*pi);
+}
+
+/* bpf_map: type, sizes and name */
+struct bpf_map_info_arg {
+	u32 map_type, key_size, value_size, max_entries;
+	char name[16];
+};
+
+static __always_inline void bpf_map_arg(struct pmsg *m, int k, int a, struct bpf_map *map)
+{
+	struct bpf_map_info_arg bi = {};
+	if (!map) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	bi.map_type = BPF_CORE_READ(map, map_type);
+	bi.key_size = BPF_CORE_READ(map, key_size);
+	bi.value_size = BPF_CORE_READ(map, value_size);
+	bi.max_entries = BPF_CORE_READ(map, max_entries);
+	BPF_CORE_READ_STR_INTO(&bi.name, map, name);
 	__builtin_memcpy(m->slots[k], &bi, sizeof(bi));
 	m->lens[a] = sizeof(bi);
 }

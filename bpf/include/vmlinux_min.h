@@ -300,6 +300,25 @@ union bpf_attr {
 	};
 };
 
+struct perf_event_attr {
+	u32 type;
+	u64 config;
+	u64 kprobe_func; /* a user pointer, for kprobe PMU events */
+	u64 probe_offset;
+};
+
+struct perf_event {
+	struct perf_event_attr attr;
+};
+
+struct bpf_map {
+	enum bpf_map_type map_type;
+	u32 key_size;
+	u32 value_size;
+	u32 max_entries;
+	char name[16];
+};
+
 struct sk_buff {
 	unsigned int len;
 	u32 priority;
