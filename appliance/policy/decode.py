@@ -287,6 +287,16 @@ def _sockaddr(slot: bytes, n: int) -> dict:
     return {"sockaddr_arg": out}
 
 
+def stack_traces(plan: HookPlan, data: bytes, obj, pid: int, expose: bool) -> dict:
+    """The stack traces a Post action asked for (appliance.policy.stacks), if any."""
+    if plan.stack_slot < 0:
+        return {}
+    from appliance.policy.stacks import stack_fields
+
+    base = SLOTS_AT + plan.stack_slot * SLOT
+    return stack_fields(obj, data[base : base + 8], pid, expose)
+
+
 def _sock(raw: bytes) -> dict:
     if len(raw) < SOCK.size:
         return {}

@@ -354,6 +354,8 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
         elif a.action in ("FollowFD", "UnfollowFD", "CopyFD", "TrackSock", "UntrackSock"):
             if action == 1:
                 action = ACTION_NUM[a.action]
+        if a.kernel_stack_trace or a.user_stack_trace:
+            lines.append(_stack_ids_stmt(p, a.kernel_stack_trace, a.user_stack_trace))
         if a.action == "Post" and a.rate_limit:
             rl = (rate_limit_ns(a.rate_limit), (a.rate_limit_scope or "thread") != "global")
     if post:
@@ -370,6 +372,20 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
         else:
             lines.append(f"{{ {_post_stmt(p)} }}")
     return "\n\t\t".join(lines), override
+
+
+def _stack_ids_stmt(p: HookPlan, kernel: bool, user: bool) -> str:
+    """The stack ids of this call into the stack slot (-1: not asked or not taken)."""
+    k = "bpf_get_stackid(ctx, &stack_traces, 0)" if kernel else "-1"
+    u = "bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK)" if user else "-1"
+    return f"{{ s32 *st = (s32 *)m->slots[{p.stack_slot}]; st[0] = {k}; st[1] = {u}; }}"
+
+
+#: kernel and user stacks of the Post action, by id (PERF_MAX_STACK_DEPTH frames)
+STACK_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, 4096);"
+    ' __type(key, u32); __uint(value_size, 127 * sizeof(u64)); } stack_traces SEC(".maps");'
+)
 
 
 def _post_stmt(p: HookPlan) -> str:
@@ -497,6 +513,8 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
     ]
     if policy_filter:
         out.append(POLICY_FILTER_MAP)
+    if any(p.stack_slot >= 0 for p in plans):
+        out.append(STACK_MAP)
     if any(p.ret for p in plans):
         out += [
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
@@ -613,6 +631,9 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\tm->ret = *(s64 *)((char *)ctx + 8); /* the syscall number */")
     else:
         body.append("\tm->ret = 0;")
+    if p.stack_slot >= 0:
+        body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[0] = -1;")
+        body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[1] = -1;")
     ret_default = "0"
     for si, s in enumerate(sels):
         late = late_all[si]

@@ -438,6 +438,7 @@ class PolicyManager:
                 body["return"] = decode.return_value(plan, data, ret)
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name
+            body.update(decode.stack_traces(plan, data, lp.obj, pid, self._expose_stacks()))
             key = "process_kprobe"
         elif plan.kind == "lsm":
             body["function_name"] = plan.function_name
@@ -472,6 +473,11 @@ class PolicyManager:
         if parent is not None:
             agent.tracker.add_ancestors(body, parent, key.removeprefix("process_"))
         return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
+
+    def _expose_stacks(self) -> bool:
+        """--expose-stack-addresses (or --expose-kernel-addresses): real addresses."""
+        s = getattr(self.agent, "settings", None)
+        return bool(getattr(s, "stack_addresses_exposed", False))
 
     # -- counters ------------------------------------------------------------------------
     def counters(self, lp: LoadedPolicy) -> dict[str, int]:

@@ -137,6 +137,7 @@ class HookPlan:
     ret_nargs: int = 0  # fexit: the return value follows the function's arguments
     ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
     ret_hidden: bool = False  # a return probe only for returnCopy: no `return` in events
+    stack_slot: int = -1  # Post with kernelStackTrace/userStackTrace: the stack ids' slot
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -626,10 +627,15 @@ def _check_selectors(p: HookPlan) -> None:
                 )
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
-            if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
+            if act.ima_hash:
                 raise PolicyError(
-                    f"{sp}.matchActions[{ai}]: stack traces and IMA hashes are not supported yet"
+                    f"{sp}.matchActions[{ai}].imaHash: not supported by this engine (IMA "
+                    "hashes need bpf_ima_file_hash, callable only from sleepable BPF LSM "
+                    "programs)"
                 )
+            if (act.kernel_stack_trace or act.user_stack_trace) and p.stack_slot < 0:
+                p.stack_slot = p.nslots  # the stack ids of the event (appliance.policy.stacks)
+                p.nslots += 1
             p.actions.add(act.action)
 
 
