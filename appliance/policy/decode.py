@@ -60,7 +60,7 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
             raw = data[base : base + n]
             if a.type in ("string", "filename"):
                 arg = {"string_arg": raw.split(b"\0", 1)[0].decode(errors="replace")}
-            elif a.type == "char_buf":
+            elif a.type in ("char_buf", "iov_iter"):
                 if aflags[a.pos] & ARG_TRUNCATED:
                     arg = {
                         "truncated_bytes_arg": {

@@ -430,6 +430,7 @@ _CAST_FILL = {
     "dentry": ("dentry_arg", "struct dentry *"),
     "perf_event": ("perf_event_arg", "struct perf_event *"),
     "bpf_map": ("bpf_map_arg", "struct bpf_map *"),
+    "iov_iter": ("iov_iter_arg", "struct iov_iter *"),
 }
 #: argument types reported as the file they point to (read from the local, see "socket")
 _FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}

@@ -45,11 +45,11 @@ INT_ARG_ENCODING = {
 }
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket", "sockaddr", "dentry", "perf_event", "bpf_map"}  # fmt: skip
+              "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter"}  # fmt: skip
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
                     "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
-                    "perf_event", "bpf_map"}  # fmt: skip
+                    "perf_event", "bpf_map", "iov_iter"}  # fmt: skip
 # types whose selectors compare a path string
 PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
               "dentry"}  # fmt: skip

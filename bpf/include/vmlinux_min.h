@@ -303,6 +303,27 @@ union bpf_attr {
 	};
 };
 
+struct iovec {
+	void *iov_base;
+	size_t iov_len;
+};
+
+/* the kinds of iov_iter (Linux 5.14+); older kernels have a `type` bit field instead */
+enum iter_type {
+	ITER_IOVEC = 0,
+	ITER_KVEC = 1,
+	ITER_UBUF = 6,
+};
+
+struct iov_iter {
+	u8 iter_type;
+	size_t count;
+	const struct iovec *iov; /* before Linux 6.4 */
+	const struct iovec *__iov; /* Linux 6.4+ */
+	const struct iovec *kvec;
+	void *ubuf; /* Linux 6.0+ */
+};
+
 struct perf_event_attr {
 	u32 type;
 	u64 config;

@@ -3,6 +3,7 @@ with return. They hook kernel functions: these tests need kprobes (the tests/vm 
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import errno
 import os
@@ -252,3 +253,39 @@ def test_override_with_return(agent, tmp_path):
         ok = _first(agent, "override-return", lambda e: path(e) == str(allowed))
         assert ok["action"] == "KPROBE_ACTION_POST" and ok["return"] == {"int_arg": 0}
     open(denied).close()
+
+
+def test_iov_iter_tty_write(agent, tmp_path):
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    # Tetragon's tty.yaml, with a selector on this test's terminal
+    try:
+        with Policy(agent, tmp_path, textwrap.dedent(f"""
+        apiVersion: cilium.io/v1alpha1
+        kind: TracingPolicy
+        metadata:
+          name: "tty"
+        spec:
+          kprobes:
+          - call: "tty_write"
+            syscall: false
+            args:
+            - index: 0
+              type: "kiocb"
+            - index: 1
+              type: "iov_iter"
+              maxData: true
+            selectors:
+            - matchArgs:
+              - index: 0
+                operator: "Equal"
+                values:
+                - "{name}"
+        """)):  # fmt: skip
+            os.write(slave, b"typed on a terminal")
+            ev = _first(agent, "tty")
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert ev["args"][0]["file_arg"]["path"] == name
+    assert base64.b64decode(ev["args"][1]["bytes_arg"]) == b"typed on a terminal"
