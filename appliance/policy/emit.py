@@ -594,7 +594,10 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\t" + pre)
     # arguments into locals first: the cheap conditions run before any map lookup
     for a in p.args:
-        body.append(f"\tu64 a{a.pos} = {_arg_fetch(p, a)};")
+        fetch = _arg_fetch(p, a)
+        if a.resolve_c:  # resolve: the member the path ends at
+            fetch = a.resolve_c.replace("{raw}", fetch)
+        body.append(f"\tu64 a{a.pos} = {fetch};")
         if a.type in INT_ARG_ENCODING and INT_ARG_ENCODING[a.type][0] in ("s32", "s8", "s16"):
             body.append(f"\ta{a.pos} = (s64)({INT_ARG_ENCODING[a.type][0]})a{a.pos};")
     early_id = "tgid" in conds_text

@@ -103,6 +103,7 @@ class ArgPlan:
     tp_size: int = 8
     tp_signed: bool = False
     return_copy: bool = False  # char_buf read by the return probe (the callee fills it)
+    resolve_c: str = ""  # resolve: C of the member reached, {raw} being the argument
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
 
@@ -219,7 +220,37 @@ def plan_policy(
     for p in plans:
         p.lists = lists
         _check_selectors(p)
+        _resolve_args(p, features)
     return plans
+
+
+def _resolve_args(p: HookPlan, f) -> None:
+    """`resolve:` paths into member reads at the offsets of this kernel's BTF."""
+    spec_args = getattr(p.spec, "args", None) or []
+    for a in p.args:
+        path = spec_args[a.pos].resolve if a.pos < len(spec_args) else ""
+        if not path:
+            continue
+        where = f"{p.yaml_path}.args[{a.pos}].resolve"
+        if p.user_mem or p.method in ("tracepoint", "uprobe"):
+            raise PolicyError(
+                f"{where}: resolve follows kernel struct members of a kernel function's "
+                f"argument; this hook ({p.method}) has no BTF-typed kernel arguments"
+            )
+        if p.kind == "lsm":
+            funcs = [f"bpf_lsm_{p.function_name}", f"security_{p.function_name}"]
+        elif p.method == "tp_btf":
+            funcs = [f"btf_trace_{p.event}"]
+        else:
+            funcs = [p.function_name]
+        from appliance.policy.resolve import ResolveError, c_expression, resolve_path
+
+        btf = getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux"
+        try:
+            res = resolve_path(btf, funcs, a.index, path, a.type)
+        except ResolveError as e:
+            raise PolicyError(f"{where}: {e}") from None
+        a.resolve_c = c_expression(res, "{raw}")
 
 
 def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
@@ -238,8 +269,6 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 f"{ypath}.args[{j}].returnCopy: only char_buf arguments are copied at return "
                 f"in this engine, not {t!r}"
             )
-        if getattr(a, "resolve", ""):
-            raise PolicyError(f"{ypath}.args[{j}].resolve: not supported yet")
         if t in KERNEL_PTR_TYPES and user_mem:
             raise PolicyError(
                 f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
@@ -574,7 +603,9 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) ->
 def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> HookPlan:
     """`raw: true`: a tp_btf program; args index TP_PROTO, checked against the BTF types."""
     args, nslots = _plan_args(tp.args, ypath, user_mem=False)
-    why = raw_tracepoint_problem(tp.event, args, offline, btf)
+    # an argument with resolve: is typed by the member it ends at (checked by _resolve_args)
+    plain = [a for a in args if not tp.args[a.pos].resolve]
+    why = raw_tracepoint_problem(tp.event, plain, offline, btf)
     if why:
         raise PolicyError(f"{ypath}.{why}")
     return HookPlan(

@@ -417,6 +417,14 @@ static __always_inline void bpf_attr_arg(struct pmsg *m, int k, int a, union bpf
 	m->lens[a] = sizeof(bi);
 }
 
+/* up to 8 bytes of kernel memory as a number (0 when unreadable): resolve: chains */
+static __always_inline u64 rd_kernel(u64 addr, u32 size)
+{
+	u64 v = 0;
+	bpf_probe_read_kernel(&v, size < 8 ? size : 8, (const void *)addr);
+	return v;
+}
+
 /* dentry: its path up to the root of its mount (a dentry alone has no mount) */
 static __always_inline void dentry_arg(struct pmsg *m, int k, int a, struct dentry *d)
 {

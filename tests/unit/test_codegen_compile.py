@@ -60,7 +60,7 @@ TYPE_SETS = [
     ["skb", "sock", "socket"],
     ["linux_binprm", "kiocb", "size_t"],
     ["sockaddr", "dentry", "perf_event"],
-    ["bpf_map", "unsigned long", "char_buf"],
+    ["bpf_map", "unsigned long", "char_buf", "iov_iter"],
 ]
 
 
