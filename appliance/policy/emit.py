@@ -15,6 +15,7 @@ import re
 
 from appliance.errors import PolicyError
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
+from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, notify_stmt
 from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import (
     ACTION_NUM,
@@ -348,6 +349,12 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 lines.append(f"bpf_override_return(ctx, {override});")
             lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
             action = 5
+        elif a.action == "NotifyEnforcer":
+            lines.append(notify_stmt(a))
+            if action == 1:
+                action = 13
+        elif a.action == "CleanupEnforcerNotification":
+            lines.append(CLEANUP_STMT)
         elif a.action in ("GetUrl", "DnsLookup"):
             action = ACTION_NUM[a.action]
             p.userspace_actions.setdefault(si, []).append(a)
@@ -521,7 +528,12 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
             ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
         ]
+    if any(p.kind == "enforcer" for p in plans):
+        out.append(ENFORCER_MAP)
     for p in plans:
+        if p.kind == "enforcer":
+            out.append(enforcer_c(p))
+            continue
         out.append(_hook_c(p, policy_filter))
         if p.ret:
             out.append(_ret_hook_c(p))

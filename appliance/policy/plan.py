@@ -14,6 +14,7 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
+from appliance.policy.enforcer import plan_enforcers
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
 from appliance.policy.support import UNSUPPORTED_SELECTORS
@@ -70,13 +71,14 @@ POSTFIX_MAX = 256
 ACTION_NUM = {
     "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
     "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
-    "UntrackSock": 12,
+    "UntrackSock": 12, "NotifyEnforcer": 13, "CleanupEnforcerNotification": 14,
 }  # fmt: skip
 ACTION_ENUM = {
     1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
     4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
     7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
     10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
+    13: "KPROBE_ACTION_NOTIFYENFORCER", 14: "KPROBE_ACTION_CLEANUPENFORCERNOTIFICATION",
 }  # fmt: skip
 # actions with an effect in the kernel or in the agent; the rest need nothing more than
 # the event (FollowFD & co: fd arguments are resolved through the fd table directly)
@@ -167,10 +169,6 @@ def plan_policy(
     lists = {lst.name: lst for lst in spec.lists}
     if getattr(spec, "usdts", None):
         raise PolicyError("spec.usdts: USDT probes are not supported yet")
-    if spec.killers:
-        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
-    if getattr(spec, "enforcers", None):
-        raise PolicyError("spec.enforcers: enforcers are not supported yet")
 
     for i, kp in enumerate(spec.kprobes):
         ypath = f"spec.kprobes[{i}]"
@@ -217,7 +215,12 @@ def plan_policy(
             plans[-1].spec = up
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
+    for fn, method, section, attach, syscall, where in plan_enforcers(policy, features, offline):
+        plans.append(HookPlan(len(plans), "enforcer", fn, method, section, attach, syscall,
+                              False, [], [], where))  # fmt: skip
     for p in plans:
+        if p.kind == "enforcer":
+            continue
         p.lists = lists
         _check_selectors(p)
         _resolve_args(p, features)

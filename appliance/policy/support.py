@@ -12,7 +12,7 @@ from appliance.policy.problems import PathT
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
-UNSUPPORTED: set[str] = {"loader", "enforcers"}
+UNSUPPORTED: set[str] = {"loader"}
 
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.
