@@ -45,9 +45,14 @@ def _cap_name(n: int) -> str:
     return CAPS.get(n, str(n))
 
 
-def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
+def decode_args(
+    plan: HookPlan, data: bytes, ints, lens, aflags, of_data: bool = False
+) -> list[dict]:
+    """The event's `args` (or, ``of_data``, its `data` entries)."""
     out = []
     for a in plan.args:
+        if a.is_data != of_data:
+            continue
         v = ints[a.pos]
         arg: dict
         if a.type in INT_ARG_ENCODING:

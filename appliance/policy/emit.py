@@ -204,9 +204,11 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                "Inheritable": "cap_inheritable"}[mc.type]  # fmt: skip
         expr = f"(cap_set(task, bpf_core_field_offset(struct cred, {fld})) & {mask}ULL)"
         cheap.append(f"({expr} == 0)" if mc.operator == "NotIn" else f"({expr} != 0)")
-    for mi, ma in enumerate(s.match_args):
-        path = f"{sp}.matchArgs[{mi}]"
-        for a in arg_targets(p, ma, path):
+    match = [("matchArgs", mi, ma) for mi, ma in enumerate(s.match_args)]
+    match += [("matchData", mi, ma) for mi, ma in enumerate(s.match_data)]
+    for key, mi, ma in match:
+        path = f"{sp}.{key}[{mi}]"
+        for a in arg_targets(p, ma, path, key):
             if a.type in ("sock", "socket", "sockaddr"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
             elif a.type == "skb":
@@ -447,7 +449,7 @@ def _read_slots(p: HookPlan) -> list[str]:
     out = []
     for a in p.args:
         raw = f"m->ints[{a.pos}]"
-        user = int(p.user_mem)
+        user = 0 if a.is_data else int(p.user_mem)  # data sources are kernel memory
         if a.read:
             out.append(a.read.format(slot=a.slot, pos=a.pos))
         elif a.type in ("string", "filename"):

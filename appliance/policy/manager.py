@@ -434,6 +434,9 @@ class PolicyManager:
                 body["function_name"] = plan.function_name
             if args:
                 body["args"] = args
+            entries = decode.decode_args(plan, data, ints, lens, aflags, of_data=True)
+            if entries:
+                body["data"] = entries
             if plan.ret and not plan.ret_hidden:
                 body["return"] = decode.return_value(plan, data, ret)
             body["action"] = decode.action_name(action)

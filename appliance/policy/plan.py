@@ -106,6 +106,7 @@ class ArgPlan:
     tp_signed: bool = False
     return_copy: bool = False  # char_buf read by the return probe (the callee fills it)
     resolve_c: str = ""  # resolve: C of the member reached, {raw} being the argument
+    is_data: bool = False  # a `data` entry (reported under `data`, matched by matchData)
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
 
@@ -222,25 +223,66 @@ def plan_policy(
         if p.kind == "enforcer":
             continue
         p.lists = lists
+        _add_data_args(p)
         _check_selectors(p)
         _resolve_args(p, features)
     return plans
 
 
+DATA_SOURCES = {"current_task": "((u64)bpf_get_current_task())"}
+
+
+def _add_data_args(p: HookPlan) -> None:
+    """`data` entries (source current_task) after the arguments: read as arguments are,
+    from the source instead of the hook's arguments."""
+    data = getattr(p.spec, "data", None) or []
+    first = len(p.args)
+    for j, d in enumerate(data):
+        where = f"{p.yaml_path}.data[{j}]"
+        if d.source not in DATA_SOURCES:
+            raise PolicyError(
+                f"{where}.source: {d.source!r} is not a data source of this engine "
+                f"(known: {', '.join(sorted(DATA_SOURCES))})"
+            )
+        if not d.resolve:
+            raise PolicyError(f"{where}.resolve: a data entry names the member to read")
+        if d.type not in SUPPORTED_TYPES or d.type in KERNEL_PTR_TYPES:
+            raise PolicyError(f"{where}.type: data entries are strings or integers, not {d.type!r}")
+        ap = ArgPlan(first + j, d.index, d.type, d.label)
+        ap.is_data = True
+        ap.fetch = DATA_SOURCES[d.source]
+        if d.type in SLOT_TYPES:
+            ap.slot = p.nslots
+            p.nslots += 1
+        p.args.append(ap)
+    if len(p.args) > 6:
+        raise PolicyError(f"{p.yaml_path}: at most 6 arguments and data entries per hook")
+
+
 def _resolve_args(p: HookPlan, f) -> None:
     """`resolve:` paths into member reads at the offsets of this kernel's BTF."""
     spec_args = getattr(p.spec, "args", None) or []
+    spec_data = getattr(p.spec, "data", None) or []
+    ndeclared = len([a for a in p.args if not a.is_data])
     for a in p.args:
-        path = spec_args[a.pos].resolve if a.pos < len(spec_args) else ""
+        if a.is_data:
+            j = a.pos - ndeclared
+            path, where = spec_data[j].resolve, f"{p.yaml_path}.data[{j}].resolve"
+            funcs = ["struct task_struct"]  # source current_task
+        else:
+            path = spec_args[a.pos].resolve if a.pos < len(spec_args) else ""
+            where = f"{p.yaml_path}.args[{a.pos}].resolve"
+            funcs = []
         if not path:
             continue
-        where = f"{p.yaml_path}.args[{a.pos}].resolve"
-        if p.user_mem or p.method in ("tracepoint", "uprobe"):
+        if not funcs and (p.user_mem or p.method in ("tracepoint", "uprobe")):
             raise PolicyError(
                 f"{where}: resolve follows kernel struct members of a kernel function's "
                 f"argument; this hook ({p.method}) has no BTF-typed kernel arguments"
             )
-        if p.kind == "lsm":
+        if funcs:
+            pass
+        elif p.kind == "lsm":
             funcs = [f"bpf_lsm_{p.function_name}", f"security_{p.function_name}"]
         elif p.method == "tp_btf":
             funcs = [f"btf_trace_{p.event}"]
@@ -310,8 +352,6 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
         plan = _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
         plan.ret_hidden = True  # the return probe only copies the buffers
         return plan
-    if kp.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
     wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
     if syscall:
         base = syscall_base(call)
@@ -434,8 +474,6 @@ def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
 def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     """A hook whose event carries the return value: kprobe + kretprobe where kprobes
     exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
-    if kp.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
     _check_ret_type(ret_type, syscall, f"{ypath}.returnArg.type")
     if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
@@ -535,8 +573,6 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             f"{ypath}.call: fentries need BPF trampolines, which this kernel does not load "
             "(use kprobes instead)"
         )
-    if fe.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
     if any(act.action == "Override" for s in fe.selectors for act in s.match_actions):
         raise PolicyError(f"{ypath}: Override on fentries is not supported; use fmod_ret")
     fn = arch_prefix() + "sys_" + syscall_base(fe.call) if fe.syscall else fe.call
@@ -651,9 +687,10 @@ def _check_selectors(p: HookPlan) -> None:
         for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
             if getattr(s, attr, None):
                 raise PolicyError(f"{sp}.{yaml_name}: not supported yet")
-        for mi, ma in enumerate(s.match_args):
-            for a in arg_targets(p, ma, f"{sp}.matchArgs[{mi}]"):
-                _check_op(a, ma, f"{sp}.matchArgs[{mi}]")
+        for key, flts in (("matchArgs", s.match_args), ("matchData", s.match_data)):
+            for mi, ma in enumerate(flts):
+                for a in arg_targets(p, ma, f"{sp}.{key}[{mi}]", key):
+                    _check_op(a, ma, f"{sp}.{key}[{mi}]")
         for ai, act in enumerate(s.match_actions):
             if act.action not in SUPPORTED_ACTIONS:
                 raise PolicyError(
@@ -673,7 +710,7 @@ def _check_selectors(p: HookPlan) -> None:
             p.actions.add(act.action)
 
 
-def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
+def arg_targets(p: HookPlan, ma, path: str, kind: str = "matchArgs") -> list[ArgPlan]:
     """The declared arguments a matchArgs entry refers to (Tetragon's rules: `args` are
     positions in the args list, `index` matches an argument's index)."""
     from appliance.policy.model import resolve_arg_selector
@@ -684,10 +721,11 @@ def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
         if any(i not in by_index for i in idxs):
             raise PolicyError(f"{path}.index: no argument with index {idxs} is declared")
         return [by_index[i] for i in idxs]
-    res = resolve_arg_selector(p.spec, ma, "matchArgs")
+    res = resolve_arg_selector(p.spec, ma, kind)  # type: ignore[arg-type]
     if res.error:
         raise PolicyError(f"{path}: {res.error}")
-    return [p.args[pos] for pos, _arg in res.targets]
+    first = len([a for a in p.args if not a.is_data]) if kind == "matchData" else 0
+    return [p.args[first + pos] for pos, _arg in res.targets]
 
 
 def _check_op(a: ArgPlan, ma, path: str) -> None:

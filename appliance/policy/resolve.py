@@ -94,6 +94,9 @@ class _Btf:
     def func_param(self, func: str, index: int) -> int | None:
         """Type of parameter ``index`` of a function, or of a raw tracepoint's TP_PROTO
         (``btf_trace_<event>``: its first parameter is the tracepoint's data pointer)."""
+        if func.startswith("struct "):  # a data source: a pointer to this struct
+            sid = self.lb.btf__find_by_name_kind(self.btf, func[7:].encode(), KIND_STRUCT)
+            return -sid if sid > 0 else None  # negative: "a pointer to struct -id"
         if func.startswith("btf_trace_"):
             tid = self.lb.btf__find_by_name_kind(self.btf, func.encode(), KIND_TYPEDEF)
             if tid < 0:
@@ -117,10 +120,15 @@ def resolve_path(btf_path: str, funcs: list[str], index: int, path: str, arg_typ
         tid = next((t for f in funcs if (t := b.func_param(f, index)) is not None), None)
         if tid is None:
             raise ResolveError(f"{funcs[0]} has no argument {index} in the kernel's BTF")
-        cur = b.strip(tid)
-        if b.kind(cur) != KIND_PTR:
-            raise ResolveError(f"argument {index} of {funcs[0]} is {b.spell(tid)}, not a pointer")
-        cur = b.strip(b.t(cur)[2])
+        if tid < 0:  # a data source: a pointer to struct -tid
+            cur = -tid
+        else:
+            cur = b.strip(tid)
+            if b.kind(cur) != KIND_PTR:
+                raise ResolveError(
+                    f"argument {index} of {funcs[0]} is {b.spell(tid)}, not a pointer"
+                )
+            cur = b.strip(b.t(cur)[2])
         steps: list[tuple[int, bool]] = []
         names = path.split(".")
         for i, name in enumerate(names):

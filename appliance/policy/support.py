@@ -19,7 +19,6 @@ UNSUPPORTED: set[str] = {"loader"}
 UNSUPPORTED_SELECTORS: dict[str, str] = {
     "match_namespace_changes": "matchNamespaceChanges",
     "match_capability_changes": "matchCapabilityChanges",
-    "match_data": "matchData",
     "match_return_actions": "matchReturnActions",
 }
 

@@ -78,3 +78,48 @@ def test_resolve_unknown_member_refused(agent, tmp_path):
     assert out.returncode != 0
     assert "spec.tracepoints[0].args[0].resolve" in msg and "no_such_member" in msg, msg
     assert "struct task_struct" in msg, msg
+
+
+# the data entry of Tetragon's cve-2026-65960.yaml (cred.euid.val of current_task), with
+# the comm beside it, on a syscall this host can hook
+DATA = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "data-current-task"
+spec:
+  kprobes:
+  - call: "sys_getpgid"
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    data:
+    - index: 0
+      source: current_task
+      type: uint32
+      resolve: cred.euid.val
+      label: euid
+    - index: 1
+      source: current_task
+      type: string
+      resolve: comm
+    selectors:
+    - matchData:
+      - index: 1
+        operator: Equal
+        values:
+        - "datacomm"
+"""
+
+
+def test_data_current_task(agent, tmp_path):
+    code = "import ctypes, os; ctypes.CDLL(None).prctl(15, b'datacomm', 0, 0, 0); os.getpgid(0)"
+    with Policy(agent, tmp_path, DATA):
+        child = subprocess.run([sys.executable, "-c", code])
+        os.getpgid(0)  # another comm: filtered out by matchData
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "data-current-task")["process_kprobe"]  # fmt: skip
+    assert child.returncode == 0
+    assert ev["args"] == [{"int_arg": 0}]
+    assert ev["data"] == [{"uint_arg": os.geteuid(), "label": "euid"}, {"string_arg": "datacomm"}]
