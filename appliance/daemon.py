@@ -24,6 +24,7 @@ from appliance.heap import release_free_heap
 from appliance.metrics import read_percpu_counters
 from appliance.process import procfs
 from appliance.process.cache import ProcessCache
+from appliance.sensors import wire
 from appliance.sensors.dispatch import MessageTable
 from appliance.sensors.process import ProcessSensor
 from appliance.settings import (
@@ -230,7 +231,10 @@ class Agent:
         m = self.sensor.map("execve_map")
         for pid, entry in self.cache.items():
             b = entry.process.get("binary", "").encode()[:255]
-            val = struct.pack("<II", len(b), 0) + b.ljust(256, b"\0")
+            # no exec-time caps/namespaces (flags 0): matchXChanges do not apply
+            val = (struct.pack("<II", len(b), 0) + b.ljust(256, b"\0")).ljust(
+                wire.EXEC_INFO.size, b"\0"
+            )
             try:
                 m.update(struct.pack("<I", pid), val)
             except BpfError:

@@ -194,6 +194,21 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         vals = [_host_ns(kind) if str(v) == "host_ns" else int(v) for v in mn.values]
         cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
+    for mc in s.match_namespace_changes:
+        fn = f"nschg_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_ns_changes_fn(fn, [str(v) for v in mc.values]))
+        cheap.append(f"(!{fn}(tgid, task))" if mc.operator == "NotIn" else f"{fn}(tgid, task)")
+    for ci, mc in enumerate(s.match_capability_changes):
+        if mc.is_namespace_capability:
+            raise PolicyError(
+                f"{sp}.matchCapabilityChanges[{ci}].isNamespaceCapability: not supported"
+            )
+        fn = f"capchg_{p.hook_id}_{len(p.helpers)}"
+        mask = 0
+        for v in mc.values:
+            mask |= 1 << CAPABILITIES[str(v)]
+        p.helpers.append(_cap_changes_fn(fn, mc.type, mask))
+        cheap.append(f"(!{fn}(tgid, task))" if mc.operator == "NotIn" else f"{fn}(tgid, task)")
     for ci, mc in enumerate(s.match_capabilities):
         if mc.is_namespace_capability:
             raise PolicyError(f"{sp}.matchCapabilities[{ci}].isNamespaceCapability: not supported")
@@ -230,6 +245,50 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                     continue
                 cheap.append(_c_int_cond(expr, ma.operator, _int_values(ma.values, path)))
     return cheap, late
+
+
+#: msg_exec.ns / exec_info.ns order, and the current task's value of each
+NS_ORDER = ["Uts", "Ipc", "Mnt", "Pid", "PidForChildren", "Net", "Time", "TimeForChildren",
+            "Cgroup", "User"]  # fmt: skip
+
+
+def _ns_now(kind: str) -> str:
+    if kind == "Pid":
+        return "pid_ns_inum(task)"
+    if kind == "User":
+        return "BPF_CORE_READ(task, cred, user_ns, ns.inum)"
+    a, b = NS_FIELDS[kind]
+    return f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
+
+
+def _ns_changes_fn(fn: str, kinds: list[str]) -> str:
+    """matchNamespaceChanges: one of ``kinds`` differs from what the process had at exec."""
+    tests = " || ".join(f"{_ns_now(k)} != e->ns[{NS_ORDER.index(k)}]" for k in kinds) or "0"
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e || !(e->flags & EXEC_INFO_STATE))
+		return 0;
+	return {tests};
+}}
+"""
+
+
+def _cap_changes_fn(fn: str, kind: str, mask: int) -> str:
+    """matchCapabilityChanges: a capability of ``mask`` in set ``kind`` differs from exec."""
+    fld = {"Effective": "cap_effective", "Permitted": "cap_permitted",
+           "Inheritable": "cap_inheritable"}[kind]  # fmt: skip
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e || !(e->flags & EXEC_INFO_STATE))
+		return 0;
+	u64 now = cap_set(task, bpf_core_field_offset(struct cred, {fld}));
+	return ((now ^ e->{fld}) & {mask}ULL) != 0;
+}}
+"""
 
 
 def _pid_tree_fn(fn: str, vals: list[int], ns: bool) -> str:

@@ -17,8 +17,6 @@ UNSUPPORTED: set[str] = {"loader"}
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.
 UNSUPPORTED_SELECTORS: dict[str, str] = {
-    "match_namespace_changes": "matchNamespaceChanges",
-    "match_capability_changes": "matchCapabilityChanges",
     "match_return_actions": "matchReturnActions",
 }
 

@@ -21,7 +21,8 @@ CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
 EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
 EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
-EXEC_INFO = struct.Struct("<II256s")  # bin_len, flags, bin: the execve_map value
+# the execve_map value: bin_len, flags, bin, then caps and namespaces at exec
+EXEC_INFO = struct.Struct("<II256s3Q10I2I")
 
 LAYOUTS = (
     Layout("msg_header", (HEADER,)),
