@@ -48,7 +48,7 @@ _HOSTNAME = re.compile(
     r"(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*\.?$"
 )
 
-BUFFER_TYPES = frozenset({"char_buf", "char_iovec"})
+BUFFER_TYPES = frozenset({"char_buf", "char_iovec", "int32_arr"})
 # Highest prototype position a size argument can have (sizeArgIndex is 1-based).
 MAX_SIZE_ARG_INDEX = 6
 KNOWN_DATA_SOURCES = frozenset({"current_task"})

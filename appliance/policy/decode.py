@@ -100,6 +100,9 @@ def decode_args(
                 arg = {"bpf_attr_arg": _bpf_attr(raw)}
             elif a.type == "skb":
                 arg = {"skb_arg": _skb(raw)}
+            elif a.type == "int32_arr":
+                vals = list(struct.unpack(f"<{n // 4}i", raw[: n // 4 * 4]))
+                arg = {"int32_list_arg": {"values": vals}}
             elif a.type == "perf_event":
                 arg = {"perf_event_arg": _perf_event(raw)}
             elif a.type == "bpf_map":

@@ -513,8 +513,11 @@ def _read_slots(p: HookPlan) -> list[str]:
             out.append(a.read.format(slot=a.slot, pos=a.pos))
         elif a.type in ("string", "filename"):
             out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
-        elif a.type == "char_buf" and a.return_copy and p.ret:
+        elif a.type in ("char_buf", "int32_arr") and a.return_copy and p.ret:
             continue  # read by the return probe, m->ints[] keeps the pointer
+        elif a.type == "int32_arr":
+            size = 4 * a.count
+            out.append(f"buf_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {size}, {user});")
         elif a.type == "char_buf":
             if a.size_arg_index:
                 size = f"m->ints[{_pos_of_index(p, a.size_arg_index - 1)}]"
@@ -615,9 +618,10 @@ def _ret_hook_c(p: HookPlan) -> str:
         fill = f"sock_ret(m, {p.ret_slot}, (struct sock *)m->ret);"
     for a in p.args:  # returnCopy: the buffer as the callee left it, return value bytes
         if a.return_copy:
+            n = f"{4 * a.count}" if a.type == "int32_arr" else "m->ret > 0 ? (u64)m->ret : 0"
             fill += (
                 f"\n\tbuf_arg(m, {a.slot}, {a.pos}, (const void *)m->ints[{a.pos}], "
-                f"m->ret > 0 ? (u64)m->ret : 0, {int(p.user_mem)});"
+                f"{n}, {int(p.user_mem)});"
             )
     conds = []
     for si, s in enumerate(p.selectors):

@@ -98,6 +98,7 @@ ArgType = Literal[
     "bpf_cmd",
     "dentry",
     "bpf_prog",
+    "int32_arr",
 ]
 ARG_TYPES: tuple[str, ...] = get_args(ArgType)
 
@@ -391,6 +392,8 @@ class Arg(_Model):
     resolve: str = ""
     source: str = ""
     btf_type: str = Field("", alias="btfType")
+    # int32_arr: how many int32 values the pointer holds
+    size: NonNegative = 0
 
     @property
     def size_arg_position(self) -> int | None:

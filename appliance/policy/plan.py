@@ -46,7 +46,8 @@ INT_ARG_ENCODING = {
 }
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter"}  # fmt: skip
+              "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter",
+              "int32_arr"}  # fmt: skip
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
                     "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
@@ -67,6 +68,7 @@ SOCK_OPS = {
 }  # fmt: skip
 SOCKADDR_OPS = {"Family", "SAddr", "NotSAddr", "SPort", "NotSPort", "SPortPriv", "NotSPortPriv"}
 POSTFIX_MAX = 256
+INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
 
 ACTION_NUM = {
     "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
@@ -107,6 +109,7 @@ class ArgPlan:
     return_copy: bool = False  # char_buf read by the return probe (the callee fills it)
     resolve_c: str = ""  # resolve: C of the member reached, {raw} being the argument
     is_data: bool = False  # a `data` entry (reported under `data`, matched by matchData)
+    count: int = 0  # int32_arr: number of values
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
 
@@ -309,10 +312,15 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
                 f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
             )
-        if getattr(a, "return_copy", False) and t not in ("char_buf",):
+        if getattr(a, "return_copy", False) and t not in ("char_buf", "int32_arr"):
             raise PolicyError(
-                f"{ypath}.args[{j}].returnCopy: only char_buf arguments are copied at return "
-                f"in this engine, not {t!r}"
+                f"{ypath}.args[{j}].returnCopy: only char_buf and int32_arr arguments are "
+                f"copied at return in this engine, not {t!r}"
+            )
+        if t == "int32_arr" and not 0 < getattr(a, "size", 0) <= INT32_ARR_MAX:
+            raise PolicyError(
+                f"{ypath}.args[{j}].size: an int32_arr needs its number of values, "
+                f"1 to {INT32_ARR_MAX}"
             )
         if t in KERNEL_PTR_TYPES and user_mem:
             raise PolicyError(
@@ -321,6 +329,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
             )
         ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
         ap.return_copy = bool(getattr(a, "return_copy", False))
+        ap.count = getattr(a, "size", 0)
         if t in SLOT_TYPES:
             ap.slot = slot
             slot += 1

@@ -61,3 +61,40 @@ def test_read_buffer_copied_at_return(agent, tmp_path):
         assert ev["args"][2] == {"size_arg": "4096"}
         assert "return" not in ev  # no `return: true`: the return probe only copies
         assert len(kprobe_events(agent, "read-return-copy")) >= 1
+
+
+def test_int32_arr_pipe_fds(agent, tmp_path):
+    # Tetragon's pipe.yaml, on pipe2 alone (the list form is the same hook twice)
+    with Policy(agent, tmp_path, textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "pipe-monitoring"
+    spec:
+      kprobes:
+      - call: "sys_pipe2"
+        syscall: true
+        args:
+        - index: 0
+          type: "int32_arr"
+          size: 2
+          returnCopy: true
+          label: "pipefd"
+        - index: 1
+          type: "int"
+        selectors:
+        - matchArgs:
+          - index: 1
+            operator: "Equal"
+            values:
+            - "524288"
+    """)):  # fmt: skip
+        r, w = os.pipe2(os.O_CLOEXEC)  # 524288
+        os.close(r)
+        os.close(w)
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "pipe-monitoring"
+                            and e["process_kprobe"]["process"]["pid"] == os.getpid())  # fmt: skip
+    ev = ev["process_kprobe"]
+    assert ev["args"][0] == {"int32_list_arg": {"values": [r, w]}, "label": "pipefd"}
+    assert ev["args"][1] == {"int_arg": os.O_CLOEXEC}
