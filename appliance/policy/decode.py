@@ -126,6 +126,8 @@ def int_value(type_: str, v: int) -> dict:
         v -= 1 << bits
     if key == "capability_arg":
         return {"capability_arg": {"value": v, "name": _cap_name(v)}}
+    if key in ("kernel_cap_t_arg", "cap_inheritable_arg", "cap_permitted_arg", "cap_effective_arg"):
+        return {key: f"{v:016x}"}  # Tetragon prints capability sets as 16 hex digits
     if key in ("long_arg", "size_arg"):
         return {key: str(v)}
     return {key or "int_arg": v}

@@ -19,6 +19,7 @@ from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, no
 from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import (
     ACTION_NUM,
+    CAP_SET_TYPES,
     INT_ARG_ENCODING,
     MAP_OPS,
     SLOT_TYPES,
@@ -27,6 +28,7 @@ from appliance.policy.plan import (
     HookPlan,
     arg_targets,
 )
+from appliance.policy.values import parse_capability
 
 SLOT_STR_MAX = 1023
 NS_FIELDS = {
@@ -239,6 +241,13 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 expr = f"(({ctype})a{a.pos})"
                 if a.type == "fd":
                     expr = f"((s32)a{a.pos})"
+                if a.type in CAP_SET_TYPES:  # values: capability names or bit numbers
+                    mask = 0
+                    for v in ma.values:
+                        mask |= 1 << parse_capability(str(v))
+                    op = "Mask" if ma.operator == "CapabilityMask" else ma.operator
+                    cheap.append(_c_int_cond(f"((u64)a{a.pos})", op, [mask]))
+                    continue
                 if ma.operator in MAP_OPS:
                     vals = inmap_values(p, [str(v) for v in ma.values], path)
                     cheap.append(inmap_cond(p, expr, ma.operator, vals))

@@ -112,6 +112,7 @@ ArgOperator = Literal[
     "GT",
     "LT",
     "Mask",
+    "CapabilityMask",
     "SPort",
     "NotSPort",
     "SPortPriv",

@@ -43,7 +43,13 @@ INT_ARG_ENCODING = {
     "syscall64": ("u64", "syscall64"),
     "bpf_cmd": ("s32", "bpf_cmd_arg"),
     "nop": ("u64", None),
+    # capability sets: a kernel_cap_t (by pointer) or a cred's set, read into the value
+    "kernel_cap_t": ("u64", "kernel_cap_t_arg"),
+    "cap_inheritable": ("u64", "cap_inheritable_arg"),
+    "cap_permitted": ("u64", "cap_permitted_arg"),
+    "cap_effective": ("u64", "cap_effective_arg"),
 }
+CAP_SET_TYPES = {"kernel_cap_t", "cap_inheritable", "cap_permitted", "cap_effective"}
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
               "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter",
@@ -51,7 +57,7 @@ SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "c
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
                     "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
-                    "perf_event", "bpf_map", "iov_iter"}  # fmt: skip
+                    "perf_event", "bpf_map", "iov_iter"} | CAP_SET_TYPES  # fmt: skip
 # types whose selectors compare a path string
 PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
               "dentry"}  # fmt: skip
@@ -328,6 +334,9 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 "is a user pointer or a number (use string, char_buf, fd or an int type)"
             )
         ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
+        if t in CAP_SET_TYPES:  # the set itself, not the pointer to it
+            off = "0" if t == "kernel_cap_t" else f"bpf_core_field_offset(struct cred, {t})"
+            ap.resolve_c = f"rd_kernel((u64)({{raw}}) + {off}, 8)"
         ap.return_copy = bool(getattr(a, "return_copy", False))
         ap.count = getattr(a, "size", 0)
         if t in SLOT_TYPES:
@@ -749,6 +758,8 @@ def _check_op(a: ArgPlan, ma, path: str) -> None:
         ok = op in SOCKADDR_OPS
     elif a.type in SLOT_TYPES:
         ok = False
+    elif a.type in CAP_SET_TYPES:
+        ok = op in ("Equal", "NotEqual", "Mask", "CapabilityMask")
     else:
         ok = op in INT_OPS or (op in MAP_OPS and a.type in INT_ARG_ENCODING)
     if not ok:

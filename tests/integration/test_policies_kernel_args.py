@@ -289,3 +289,45 @@ def test_iov_iter_tty_write(agent, tmp_path):
         os.close(master)
     assert ev["args"][0]["file_arg"]["path"] == name
     assert base64.b64decode(ev["args"][1]["bytes_arg"]) == b"typed on a terminal"
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]  # fmt: skip
+
+
+def test_capability_sets(agent, tmp_path):
+    # the kernel_cap_t + CapabilityMask of Tetragon's deny-privileged-containers.yml (there
+    # on the capset LSM hook, here on security_capset), and a cred's cap_effective
+    with Policy(agent, tmp_path, textwrap.dedent("""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "cap-sets"
+    spec:
+      kprobes:
+      - call: "security_capset"
+        syscall: false
+        args:
+        - index: 0
+          type: "cap_effective"
+        - index: 2
+          type: "kernel_cap_t"
+        selectors:
+        - matchArgs:
+          - operator: CapabilityMask
+            index: 2
+            values:
+            - "CAP_SYS_ADMIN"
+    """)):  # fmt: skip
+        hdr, data = CapHeader(0x20080522, 0), (CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
+        assert LIBC.syscall(125, ctypes.byref(hdr), data) == 0  # capget
+        assert LIBC.syscall(126, ctypes.byref(hdr), data) == 0  # capset: the same sets
+        ev = _first(agent, "cap-sets", lambda e: e["process"]["pid"] == os.getpid())
+    eff = data[0].effective | data[1].effective << 32
+    assert ev["args"][1] == {"kernel_cap_t_arg": f"{eff:016x}"}
+    assert ev["args"][0] == {"cap_effective_arg": f"{eff:016x}"}  # the new cred's set
