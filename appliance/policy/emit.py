@@ -28,6 +28,7 @@ from appliance.policy.plan import (
     HookPlan,
     arg_targets,
 )
+from appliance.policy.usdt import address_c
 from appliance.policy.values import parse_capability
 
 SLOT_STR_MAX = 1023
@@ -419,6 +420,15 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 lines.append(f"bpf_override_return(ctx, {override});")
             lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
             action = 5
+        elif a.action == "Set" and p.usdt is not None:
+            ua = p.usdt.args[a.arg_index or 0]
+            ctype = f"{'s' if ua.signed else 'u'}{ua.size * 8}"
+            lines.append(
+                f"{{ {ctype} sv = {int(a.arg_value or 0)}; "
+                f"bpf_probe_write_user({address_c(ua)}, &sv, {ua.size}); }}"
+            )
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 15
         elif a.action == "NotifyEnforcer":
             lines.append(notify_stmt(a))
             if action == 1:

@@ -267,8 +267,12 @@ class PolicyManager:
                 pfilter.remove_policy(pid)
             if obj is not None:
                 obj.close()  # detaches whatever was attached: never half loaded
+            from appliance.policy.load_hints import load_hint
+
+            hint = load_hint(e.log)
             raise PolicyError(
-                f"{source + ': ' if source else ''}policy {name}: {e}\n{_tail(e.log)}"
+                f"{source + ': ' if source else ''}policy {name}: {e}"
+                f"{': ' + hint if hint else ''}\n{_tail(e.log)}"
             ) from None
         lp.obj = obj
         self._pin(lp)
@@ -458,6 +462,15 @@ class PolicyManager:
             body["policy_name"] = lp.name
             body["action"] = decode.action_name(action)
             key = "process_tracepoint"
+        elif plan.kind == "usdt":
+            body["path"] = plan.path
+            body["provider"] = plan.symbol
+            body["name"] = plan.function_name
+            body["policy_name"] = lp.name
+            if args:
+                body["args"] = args
+            body["action"] = decode.action_name(action)
+            key = "process_usdt"
         else:
             body["path"] = plan.path
             body["symbol"] = plan.symbol

@@ -79,7 +79,7 @@ INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
 ACTION_NUM = {
     "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
     "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
-    "UntrackSock": 12, "NotifyEnforcer": 13, "CleanupEnforcerNotification": 14,
+    "UntrackSock": 12, "NotifyEnforcer": 13, "CleanupEnforcerNotification": 14, "Set": 15,
 }  # fmt: skip
 ACTION_ENUM = {
     1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
@@ -87,6 +87,7 @@ ACTION_ENUM = {
     7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
     10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
     13: "KPROBE_ACTION_NOTIFYENFORCER", 14: "KPROBE_ACTION_CLEANUPENFORCERNOTIFICATION",
+    15: "KPROBE_ACTION_SET",
 }  # fmt: skip
 # actions with an effect in the kernel or in the agent; the rest need nothing more than
 # the event (FollowFD & co: fd arguments are resolved through the fd table directly)
@@ -151,6 +152,7 @@ class HookPlan:
     ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
     ret_hidden: bool = False  # a return probe only for returnCopy: no `return` in events
     stack_slot: int = -1  # Post with kernelStackTrace/userStackTrace: the stack ids' slot
+    usdt: object = None  # usdts: the probe's note (appliance.policy.usdt.UsdtProbe)
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -177,8 +179,6 @@ def plan_policy(
     spec = policy.spec
     plans: list[HookPlan] = []
     lists = {lst.name: lst for lst in spec.lists}
-    if getattr(spec, "usdts", None):
-        raise PolicyError("spec.usdts: USDT probes are not supported yet")
 
     for i, kp in enumerate(spec.kprobes):
         ypath = f"spec.kprobes[{i}]"
@@ -223,6 +223,9 @@ def plan_policy(
         for sym in symbols:
             plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
             plans[-1].spec = up
+    for i, us in enumerate(getattr(spec, "usdts", None) or []):
+        plans.append(_plan_usdt(len(plans), us, f"spec.usdts[{i}]", offline))
+        plans[-1].spec = us
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
     for fn, method, section, attach, syscall, where in plan_enforcers(policy, features, offline):
@@ -691,6 +694,40 @@ def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> H
     )  # fmt: skip
 
 
+def _plan_usdt(hid: int, us, ypath: str, offline: bool) -> HookPlan:
+    """A USDT probe: a uprobe at the probe's instruction, its arguments read as its SDT
+    note says (appliance.policy.usdt)."""
+    from appliance.policy.usdt import UsdtError, fetch_c, find_probe
+
+    probe = None
+    if not (offline and not os.path.exists(us.path)):
+        if not os.path.exists(us.path):
+            raise PolicyError(f"{ypath}.path: {us.path} does not exist")
+        try:
+            probe = find_probe(us.path, us.provider, us.name)
+        except (UsdtError, OSError) as e:
+            raise PolicyError(f"{ypath}: {e}") from None
+    args, nslots = _plan_args(us.args, ypath, user_mem=True)
+    for a in args:
+        if probe is None:
+            a.fetch = "((u64)0)"  # the binary is on the target machine
+        elif a.index >= len(probe.args):
+            raise PolicyError(
+                f"{ypath}.args[{a.pos}].index: USDT {us.provider}:{us.name} has "
+                f"{len(probe.args)} arguments"
+            )
+        else:
+            a.fetch = fetch_c(probe.args[a.index])
+    off, sem = (probe.offset, probe.semaphore) if probe else (0, 0)
+    plan = HookPlan(
+        hid, "usdt", us.name, "uprobe", "uprobe", ("usdt", f"{us.path}:{off}:{sem}"), False,
+        True, args, us.selectors, ypath, path=us.path, symbol=us.provider, message=us.message,
+        tags=list(us.tags), nslots=nslots,
+    )  # fmt: skip
+    plan.usdt = probe
+    return plan
+
+
 def _check_selectors(p: HookPlan) -> None:
     for si, s in enumerate(p.selectors):
         sp = f"{p.yaml_path}.selectors[{si}]"
@@ -714,6 +751,8 @@ def _check_selectors(p: HookPlan) -> None:
                 raise PolicyError(
                     f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
                 )
+            if act.action == "Set":
+                _check_set(p, act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
             if act.ima_hash:
@@ -726,6 +765,23 @@ def _check_selectors(p: HookPlan) -> None:
                 p.stack_slot = p.nslots  # the stack ids of the event (appliance.policy.stacks)
                 p.nslots += 1
             p.actions.add(act.action)
+
+
+def _check_set(p: HookPlan, act, path: str) -> None:
+    """Set writes a value into a USDT argument: one the note places in user memory."""
+    if p.kind != "usdt":
+        raise PolicyError(f"{path}.action: Set writes USDT arguments; this hook is a {p.kind}")
+    if p.usdt is None:
+        return  # offline: the note is in the binary on the target machine
+    idx = act.arg_index or 0
+    args = p.usdt.args
+    if idx >= len(args):
+        raise PolicyError(f"{path}.argIndex: the USDT probe has {len(args)} arguments")
+    if args[idx].kind != "mem":
+        raise PolicyError(
+            f"{path}.argIndex: USDT argument {idx} is {args[idx].kind} "
+            f"({args[idx].reg or args[idx].offset}), not memory: a uprobe cannot write it"
+        )
 
 
 def arg_targets(p: HookPlan, ma, path: str, kind: str = "matchArgs") -> list[ArgPlan]:
