@@ -24,7 +24,8 @@ def agent(tmp_path_factory):
 
 def _udp_to(host: str, port: int, family: int = socket.AF_INET) -> None:
     with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.sendto(b"ping", (host, port))
+        s.connect((host, port))  # connected: the sock has the destination too
+        s.send(b"ping")
 
 
 def _first(agent, name: str, pred=lambda e: True) -> dict:
