@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import struct
 import threading
 import time
 
@@ -230,13 +229,11 @@ class Agent:
         """Binaries of processes that started before the agent, for matchBinaries."""
         m = self.sensor.map("execve_map")
         for pid, entry in self.cache.items():
-            b = entry.process.get("binary", "").encode()[:255]
             # no exec-time caps/namespaces (flags 0): matchXChanges do not apply
-            val = (struct.pack("<II", len(b), 0) + b.ljust(256, b"\0")).ljust(
-                wire.EXEC_INFO.size, b"\0"
-            )
             try:
-                m.update(struct.pack("<I", pid), val)
+                m.update(
+                    wire.EXEC_INFO_KEY.pack(pid), wire.exec_info(entry.process.get("binary", ""))
+                )
             except BpfError:
                 break
 

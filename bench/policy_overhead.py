@@ -18,6 +18,13 @@ policy (`security_file_permission`, Prefix on a path) against its own floor:
   read-floor   an empty BPF program on tracepoint syscalls/sys_enter_read
   read-perm    the agent with the file-monitoring policy; on a kernel without kprobes it
                runs on its equivalent (sys_enter_read & co, fd resolved to its file)
+  read-quick   the agent with the getting-started guide's file_monitoring.yaml as
+               published (three hooks, return values: sys_exit_read runs too)
+
+The read rows are measured twice: the loop's time with kernel.bpf_stats off, then one more
+loop per row with the statistics on (BPF_ENABLE_STATS, held only for that loop), which
+gives each program's own run time per call (the statistics add their own clock reads to
+every run, so these figures are higher than the programs' cost without them).
 
 Prints each slowdown ratio against `none`, the policy's added cost as a multiple of
 the floor's (target <= 1.25 for nomatch, <= 1.5 for inmap), events exported per second
@@ -31,6 +38,8 @@ Run as root: `sudo .venv/bin/python bench/policy_overhead.py`.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import json
 import os
 import shutil
 import signal
@@ -119,6 +128,36 @@ spec:
         values:
         - "{fd}"
 {extra}"""
+
+
+QUICKSTART = ROOT / "tests/fixtures/file_monitoring.yaml"
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME, SYS_BPF = 32, 0, {"x86_64": 321, "aarch64": 280}
+
+
+def enable_stats() -> int:
+    """An fd that keeps kernel.bpf_stats on while it is open (the sysctl is left alone)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = (ctypes.c_uint32 * 2)(BPF_STATS_RUN_TIME, 0)  # union bpf_attr.enable_stats
+    fd = libc.syscall(SYS_BPF[os.uname().machine], BPF_ENABLE_STATS, ctypes.byref(attr), 8)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "BPF_ENABLE_STATS")
+    return fd
+
+
+def prog_ids() -> set[int]:
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    return {p["id"] for p in json.loads(out.stdout or "[]")}
+
+
+def run_stats(ids: set[int], names: tuple[str, ...]) -> tuple[int, int]:
+    """(run_time_ns, run_cnt) summed over the programs ``ids`` called one of ``names``."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    t = c = 0
+    for p in json.loads(out.stdout or "[]"):
+        if p["id"] in ids and p.get("name") in names:
+            t += p.get("run_time_ns", 0)
+            c += p.get("run_cnt", 0)
+    return t, c
 
 
 def free_port() -> int:
@@ -271,7 +310,7 @@ def main() -> int:
         agent = None
 
         rows = ("none", "floor", "nomatch", "match", "inmap", "read-none", "read-floor",
-                "read-perm")  # fmt: skip
+                "read-perm", "read-quick")  # fmt: skip
         res: dict[str, list[float]] = {k: [] for k in rows}
         perm_hooks = ""
         exported = lost = 0
@@ -294,6 +333,9 @@ def main() -> int:
             agent = Agent(work, file_perm, cache)
             res["read-perm"].append(run_loop(exe, args.calls, rfd, read=True))
             perm_hooks = perm_hooks or _policy_hooks(work / "agent.log", "bench-file-perm")
+            agent.stop()
+            agent = Agent(work, QUICKSTART, cache)
+            res["read-quick"].append(run_loop(exe, args.calls, rfd, read=True))
             agent.stop()
             agent = Agent(work, never, cache)
             res["nomatch"].append(run_loop(exe, args.calls, fd))
@@ -318,6 +360,39 @@ def main() -> int:
             agent.stop()
             agent = None
 
+        # the programs' own run time per read, with the statistics on for one loop each
+        in_kernel: dict[str, float] = {}
+        progs_per_read: dict[str, float] = {"read-floor": 1.0}
+        stats_fd = enable_stats()
+        try:
+            before = prog_ids()
+            empty = BpfObject.open(str(work / "empty.bpf.o"))
+            empty.load()
+            empty.attach("empty_read", "tracepoint", "syscalls/sys_enter_read")
+            ids = prog_ids() - before
+            t0, c0 = run_stats(ids, ("empty_read",))
+            run_loop(exe, args.calls, rfd, read=True)
+            t1, c1 = run_stats(ids, ("empty_read",))
+            in_kernel["read-floor"] = (t1 - t0) / max(1, c1 - c0)
+            empty.close()
+            empty = None
+            for row, policy in (("read-perm", file_perm), ("read-quick", QUICKSTART)):
+                before = prog_ids()
+                agent = Agent(work, policy, cache)
+                ids = prog_ids() - before
+                # hook_0 is sys_enter_read; its return half (read-quick) runs on sys_exit_read
+                t0, r0 = run_stats(ids, ("hook_0", "hook_0_ret"))
+                c0 = run_stats(ids, ("hook_0",))[1]
+                run_loop(exe, args.calls, rfd, read=True)
+                t1, r1 = run_stats(ids, ("hook_0", "hook_0_ret"))
+                c1 = run_stats(ids, ("hook_0",))[1]
+                in_kernel[row] = (t1 - t0) / max(1, c1 - c0)
+                progs_per_read[row] = (r1 - r0) / max(1, c1 - c0)
+                agent.stop()
+                agent = None
+        finally:
+            os.close(stats_fd)
+
         med = {k: statistics.median(v) for k, v in res.items()}
         floor_cost = med["floor"] - med["none"]
         print(f"lseek calls per run: {args.calls}, rounds: {args.rounds}")
@@ -332,7 +407,16 @@ def main() -> int:
         print(f"target: never-matching policy <= 1.25 x floor: {verdict}")
         rfloor = med["read-floor"] - med["read-none"]
         rmult = (med["read-perm"] - med["read-none"]) / rfloor if rfloor > 0 else float("nan")
+        qmult = (med["read-quick"] - med["read-none"]) / rfloor if rfloor > 0 else float("nan")
         print(f"  read-perm added cost = {rmult:.2f} x the read floor's ({perm_hooks})")
+        print(f"  read-quick added cost = {qmult:.2f} x the read floor's")
+        kfloor = in_kernel["read-floor"]
+        for row in ("read-floor", "read-perm", "read-quick"):
+            # each program run carries the statistics' own cost: compare per program run
+            n = progs_per_read[row]
+            extra = in_kernel[row] - n * kfloor
+            print(f"  {row} in-kernel run time {in_kernel[row]:.1f} ns/read in {n:.0f} "
+                  f"program(s): +{extra:.1f} ns over as many empty ones, bpf_stats on")  # fmt: skip
         print(f"target: file monitoring on unselected reads <= 1.25 x floor: "
               f"{'PASS' if rmult <= 1.25 else 'MISS'}")  # fmt: skip
         mult = (med["inmap"] - med["none"]) / floor_cost if floor_cost > 0 else float("nan")

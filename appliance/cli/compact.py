@@ -135,6 +135,10 @@ def _kprobe_line(event: dict, e: dict, c: Colors, head) -> str:
         elif mask == 0x04:
             emoji, word = "📚", "read"
         return f"{head(emoji, word)} {pi} {c(CYAN, file0)}"
+    if fn == "security_mmap_file":
+        prot = _arg(args, 1, "uint_arg", 0) or _arg(args, 1, "int_arg", 0)
+        tag = "mmap-" + "".join(ch for bit, ch in ((1, "r"), (2, "w"), (4, "x")) if prot & bit)
+        return f"{head('📝', tag)} {pi} {c(CYAN, file0)}"
     if fn == "security_path_truncate":
         path = _arg(args, 0, "path_arg", {}).get("path", "")
         return f"{head('📝', 'truncate')} {pi} {c(CYAN, path)}"

@@ -9,7 +9,8 @@ import threading
 
 from appliance.bpf.layout import Layout
 from appliance.policy.constants import TCP_STATES
-from appliance.policy.plan import ACTION_ENUM, INT_ARG_ENCODING, HookPlan
+from appliance.policy.plan import HookPlan
+from appliance.policy.vocabulary import ACTION_ENUM, INT_ARG_ENCODING
 
 PMSG = struct.Struct("<BBHIIIQ IHBB q 6Q 6I 6I")
 SLOTS_AT = PMSG.size

@@ -14,22 +14,21 @@ import os
 import re
 
 from appliance.errors import PolicyError
+from appliance.policy import verdict
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
 from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, notify_stmt
 from appliance.policy.inmap import inmap_cond, inmap_values
-from appliance.policy.plan import (
+from appliance.policy.plan import ArgPlan, HookPlan, arg_targets
+from appliance.policy.usdt import address_c
+from appliance.policy.values import parse_capability
+from appliance.policy.vocabulary import (
     ACTION_NUM,
     CAP_SET_TYPES,
     INT_ARG_ENCODING,
     MAP_OPS,
     SLOT_TYPES,
     STRING_OPS,
-    ArgPlan,
-    HookPlan,
-    arg_targets,
 )
-from appliance.policy.usdt import address_c
-from appliance.policy.values import parse_capability
 
 SLOT_STR_MAX = 1023
 NS_FIELDS = {
@@ -478,7 +477,10 @@ STACK_MAP = (
 def _post_stmt(p: HookPlan) -> str:
     """Send the event now, or keep it for the return probe to finish."""
     if p.ret:
-        return "bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+        return (
+            "if (!bpf_map_lookup_elem(&retprobe_map, &id)) ret_pending(1);"
+            " bpf_map_update_elem(&retprobe_map, &id, m, BPF_ANY);"
+        )
     return f"emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));"
 
 
@@ -610,6 +612,19 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
         out += [
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
             ' __type(key, u64); __type(value, struct pmsg); } retprobe_map SEC(".maps");',
+            # events waiting for their return: while none is, the return half leaves at once
+            "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);"
+            ' __type(key, u32); __type(value, s64); } ret_waiting SEC(".maps");',
+            "static __always_inline s64 ret_pending(s64 d)",
+            "{",
+            "\tu32 zero = 0;",
+            "\ts64 *n = bpf_map_lookup_elem(&ret_waiting, &zero);",
+            "\tif (!n)",
+            "\t\treturn 1;",
+            "\tif (d)",
+            "\t\t__sync_fetch_and_add(n, d);",
+            "\treturn *n;",
+            "}",
         ]
     if any(p.kind == "enforcer" for p in plans):
         out.append(ENFORCER_MAP)
@@ -620,6 +635,12 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
         out.append(_hook_c(p, policy_filter))
         if p.ret:
             out.append(_ret_hook_c(p))
+    cached = [p for p in plans if p.verdict_on]
+    if cached:
+        out[4:4] = verdict.header(all(p.verdict_cast for p in cached))
+        progs = verdict.invalidators()
+        cached[0].aux_attach = progs
+        out.append(verdict.invalidator_programs(progs))
     return "\n".join(out) + "\n"
 
 
@@ -642,6 +663,8 @@ def _ret_hook_c(p: HookPlan) -> str:
                 f"\n\tbuf_arg(m, {a.slot}, {a.pos}, (const void *)m->ints[{a.pos}], "
                 f"{n}, {int(p.user_mem)});"
             )
+    if p.ret_map:
+        rexpr = p.ret_map.format(r=rexpr)
     conds = []
     for si, s in enumerate(p.selectors):
         cs = [
@@ -656,6 +679,8 @@ def _ret_hook_c(p: HookPlan) -> str:
 SEC("{p.ret_section}")
 {sig}
 {{
+	if (ret_pending(0) <= 0)
+		return 0;
 	u64 id = bpf_get_current_pid_tgid();
 	struct pmsg *m = bpf_map_lookup_elem(&retprobe_map, &id);
 	if (!m)
@@ -664,7 +689,8 @@ SEC("{p.ret_section}")
 	{fill}
 	if ({keep})
 		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
-	bpf_map_delete_elem(&retprobe_map, &id);
+	if (bpf_map_delete_elem(&retprobe_map, &id) == 0)
+		ret_pending(-1);
 	return 0;
 }}
 """
@@ -706,6 +732,13 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append(f"\tint c{si} = {' && '.join(c) if c else '1'};")
     body.append(f"\tif (!({' || '.join(f'c{i}' for i in range(len(sels)))}))")
     body.append("\t\treturn 0;")
+    # the per-file verdict cache: a file argument read from an fd is the only captured
+    # one and every selector tests it (appliance.policy.verdict)
+    fv = p.verdict_on = verdict.usable(p) and all(late_all)
+    if fv:  # a file no selector's path condition matches leaves here (file_verdict.h)
+        body.append("\tstruct fv_ent fv = {};")
+        body.append(f"\tif (fv_unselected({p.verdict_fd}, {p.hook_id}, &fv))")
+        body.append("\t\treturn 0;")
     if not early_id:  # only now that a selector may match
         body.append("\tu64 id = bpf_get_current_pid_tgid();")
         body.append("\tu32 tgid = id >> 32;")
@@ -735,8 +768,11 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[0] = -1;")
         body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[1] = -1;")
     ret_default = "0"
+    if fv:  # every selector's path verdict, whatever the cheap conditions say
+        for si in range(len(sels)):
+            body.append(f"\tint l{si} = {' && '.join(late_all[si]) or '1'};")
     for si, s in enumerate(sels):
-        late = late_all[si]
+        late = [f"l{si}"] if fv else late_all[si]
         cond = " && ".join([f"c{si}"] + p.gates + late)
         code, override = _actions_code(p, si, s) if s is not None else _default_post(p)
         body.append(f"\tif ({cond}) {{")
@@ -744,6 +780,9 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\t\t" + code)
         body.append(f"\t\treturn {override if p.method in ('fmod_ret', 'lsm') else 0};")
         body.append("\t}")
+    if fv:
+        body.append(f"\tif (!({' || '.join(f'l{i}' for i in range(len(sels)))}))")
+        body.append(f"\t\tfv_remember({p.verdict_fd}, &fv);")
     body.append(f"\treturn {ret_default};")
     helpers = "".join(p.helpers)
     return f'{helpers}\nSEC("{p.section}")\n{sig}\n{{\n' + "\n".join(body) + "\n}\n"

@@ -25,6 +25,7 @@ class EquivalentArg:
     fetch: str  # C expression of the argument's raw value
     read: str = ""  # C statement filling its slot ({slot}, {pos}), instead of the type's own
     gate: str = ""  # C condition ({pos}) without which the original would not have run
+    from_fd: bool = False  # the raw value is an fd whose file the slot describes
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,43 @@ class Equivalent:
         return f"equivalent on syscalls/sys_enter_{{{tps}}} ({self.differs})"
 
 
+INT_TYPES = frozenset({"int", "uint32", "sint32", "int32", "uint64", "int64", "size_t"})
+# the slot is the file (or its f_path) of the fd held in m->ints[{pos}]
+FILE_OF_FD = "file_arg(m, {slot}, {pos}, fd_file(m->ints[{pos}]));"
+
+
+def _file_of_fd(n: int, types: frozenset[str] = frozenset({"file"})) -> EquivalentArg:
+    """An argument the original receives as a struct file (or path) and the syscall as an
+    fd: the fd is kept as the raw value and resolved only once a selector may match."""
+    return EquivalentArg(types, SYSCALL_ARG.format(n=n), FILE_OF_FD, from_fd=True)
+
+
 def _file_perm_hook(syscall: str, mask: int) -> EquivalentHook:
-    fd = SYSCALL_ARG.format(n=0)
-    return EquivalentHook(
-        syscall,
-        {
-            0: EquivalentArg(frozenset({"file"}), f"((u64)fd_file({fd}))"),
-            1: EquivalentArg(frozenset({"int", "uint32", "sint32", "int32"}), f"{mask}"),
-        },
-    )
+    return EquivalentHook(syscall, {0: _file_of_fd(0), 1: EquivalentArg(INT_TYPES, f"{mask}")})
+
+
+# security_mmap_file(file, prot, flags) from mmap(addr, len, prot, flags, fd, off); an
+# anonymous mapping has no file (the original gets NULL too)
+_MMAP = EquivalentHook(
+    "mmap",
+    {
+        0: _file_of_fd(4),
+        1: EquivalentArg(INT_TYPES, SYSCALL_ARG.format(n=2)),
+        2: EquivalentArg(INT_TYPES, SYSCALL_ARG.format(n=3)),
+    },
+)
+# security_path_truncate(path): the fd's f_path for ftruncate, the name for truncate
+_FTRUNCATE = EquivalentHook("ftruncate", {0: _file_of_fd(0, frozenset({"path"}))})
+_TRUNCATE = EquivalentHook(
+    "truncate",
+    {
+        0: EquivalentArg(
+            frozenset({"path"}),
+            SYSCALL_ARG.format(n=0),
+            "user_path_arg(m, {slot}, {pos}, (const char *)m->ints[{pos}]);",
+        )
+    },
+)
 
 
 _CONNECT = EquivalentHook(
@@ -76,7 +105,21 @@ EQUIVALENTS: dict[str, Equivalent] = {
         tuple(_file_perm_hook(s, MAY_READ) for s in ("read", "readv", "pread64"))
         + tuple(_file_perm_hook(s, MAY_WRITE) for s in ("write", "writev", "pwrite64")),
         "reads and writes through mmap, sendfile, splice, io_uring and preadv2/pwritev2 "
-        "are not seen; the event comes before the permission check, for every call",
+        "are not seen; the event comes before the permission check, for every call; "
+        "a return value is the syscall's error (0 when it succeeds)",
+    ),
+    "security_mmap_file": Equivalent(
+        "security_mmap_file",
+        (_MMAP,),
+        "shmat mappings are not seen; the event comes before the permission check; "
+        "a return value is the syscall's error (0 when it succeeds)",
+    ),
+    "security_path_truncate": Equivalent(
+        "security_path_truncate",
+        (_TRUNCATE, _FTRUNCATE),
+        "truncate(2) reports the name as given, made absolute with the working directory "
+        "(symlinks and '..' are not resolved); open with O_TRUNC is not seen; a return "
+        "value is the syscall's error (0 when it succeeds)",
     ),
     "tcp_connect": Equivalent(
         "tcp_connect",

@@ -250,6 +250,8 @@ class PolicyManager:
                     obj.attach(f"hook_{p.hook_id}_ret", *p.ret_attach)
                 method, target = p.attach
                 obj.attach(f"hook_{p.hook_id}", method, target)
+                for prog, how, aux in p.aux_attach:  # e.g. the verdict cache's invalidators
+                    obj.attach(prog, how, aux)
                 where = target or p.section.split("/", 1)[-1]
                 if p.ret:
                     where += " + " + (p.ret_attach[1] or p.ret_section)

@@ -14,84 +14,18 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
+from appliance.policy import support
 from appliance.policy.enforcer import plan_enforcers
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
-from appliance.policy.support import UNSUPPORTED_SELECTORS
-
-# integer argument types: (BPF C type, key of the event's argument); other than
-# values.INT_ARG_ENCODING (the integer names a selector value may be checked against)
-INT_ARG_ENCODING = {
-    "int": ("s32", "int_arg"),
-    "sint32": ("s32", "int_arg"),
-    "int32": ("s32", "int_arg"),
-    "sint8": ("s8", "int_arg"),
-    "int8": ("s8", "int_arg"),
-    "sint16": ("s16", "int_arg"),
-    "int16": ("s16", "int_arg"),
-    "uint8": ("u8", "uint_arg"),
-    "uint16": ("u16", "uint_arg"),
-    "uint32": ("u32", "uint_arg"),
-    "long": ("s64", "long_arg"),
-    "sint64": ("s64", "long_arg"),
-    "int64": ("s64", "long_arg"),
-    "ulong": ("u64", "size_arg"),
-    "unsigned long": ("u64", "size_arg"),
-    "uint64": ("u64", "size_arg"),
-    "size_t": ("u64", "size_arg"),
-    "capability": ("s32", "capability_arg"),
-    "syscall64": ("u64", "syscall64"),
-    "bpf_cmd": ("s32", "bpf_cmd_arg"),
-    "nop": ("u64", None),
-    # capability sets: a kernel_cap_t (by pointer) or a cred's set, read into the value
-    "kernel_cap_t": ("u64", "kernel_cap_t_arg"),
-    "cap_inheritable": ("u64", "cap_inheritable_arg"),
-    "cap_permitted": ("u64", "cap_permitted_arg"),
-    "cap_effective": ("u64", "cap_effective_arg"),
-}
-CAP_SET_TYPES = {"kernel_cap_t", "cap_inheritable", "cap_permitted", "cap_effective"}
-SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
-              "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter",
-              "int32_arr"}  # fmt: skip
-# pointers into kernel memory: only on kernel functions (not on syscall arguments)
-KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
-                    "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
-                    "perf_event", "bpf_map", "iov_iter"} | CAP_SET_TYPES  # fmt: skip
-# types whose selectors compare a path string
-PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
-              "dentry"}  # fmt: skip
-SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
-# return values read as the object they point to (a slot filled by the return probe)
-RET_SLOT_TYPES = {"sock"}
-STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
-INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
-# set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
-MAP_OPS = {"InMap", "NotInMap"}
-SOCK_OPS = {
-    "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
-    "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
-}  # fmt: skip
-SOCKADDR_OPS = {"Family", "SAddr", "NotSAddr", "SPort", "NotSPort", "SPortPriv", "NotSPortPriv"}
-POSTFIX_MAX = 256
-INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
-
-ACTION_NUM = {
-    "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
-    "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
-    "UntrackSock": 12, "NotifyEnforcer": 13, "CleanupEnforcerNotification": 14, "Set": 15,
-}  # fmt: skip
-ACTION_ENUM = {
-    1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
-    4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
-    7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
-    10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
-    13: "KPROBE_ACTION_NOTIFYENFORCER", 14: "KPROBE_ACTION_CLEANUPENFORCERNOTIFICATION",
-    15: "KPROBE_ACTION_SET",
-}  # fmt: skip
-# actions with an effect in the kernel or in the agent; the rest need nothing more than
-# the event (FollowFD & co: fd arguments are resolved through the fd table directly)
-SUPPORTED_ACTIONS = set(ACTION_NUM)
+from appliance.policy.verdict import has_rdonly_cast
+from appliance.policy.vocabulary import (
+    CAP_SET_TYPES,
+    DATA_SOURCES,
+    KERNEL_PTR_TYPES,
+    RET_SLOT_TYPES,
+    SLOT_TYPES,
+)
 
 
 class AllFeatures:
@@ -158,6 +92,11 @@ class HookPlan:
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
     equivalent: str = ""  # attached in place of the function: where and what differs
     gates: list[str] = field(default_factory=list)  # C conditions every event needs
+    ret_map: str = ""  # C expression of the reported return value from {r}, the raw one
+    verdict_fd: str = ""  # local holding the fd of the file the per-file verdict is for
+    verdict_cast: bool = False  # the verdict cache reads the fd table with plain loads
+    verdict_on: bool = False  # set by the emitter: this hook's program uses the cache
+    aux_attach: list[tuple[str, str, str]] = field(default_factory=list)  # (prog, how, target)
     lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
     value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
@@ -196,11 +135,10 @@ def plan_policy(
                 plans.append(_plan_all_syscalls(len(plans), kp, ypath))
                 plans[-1].spec = kp
                 continue
-            if lst.pattern and not calls:
-                raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+            support.refuse_list_pattern(lst, ypath)
         for call in calls:
             if equivalents and _wants_equivalent(kp, call, syscall, features):
-                for p in _plan_equivalent(len(plans), kp, call, ypath):
+                for p in _plan_equivalent(len(plans), kp, call, ypath, features):
                     plans.append(p)
                 continue
             plans.append(_plan_kprobe(len(plans), kp, call, syscall, ypath, features))
@@ -216,8 +154,7 @@ def plan_policy(
         plans[-1].spec = tp
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
-        if up.offsets or up.addrs or up.ref_ctr_offsets:
-            raise PolicyError(f"spec.uprobes[{i}]: uprobes by offset/address not supported yet")
+        support.refuse_uprobe(up, f"spec.uprobes[{i}]")
         if not symbols:
             raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
         for sym in symbols:
@@ -241,9 +178,6 @@ def plan_policy(
     return plans
 
 
-DATA_SOURCES = {"current_task": "((u64)bpf_get_current_task())"}
-
-
 def _add_data_args(p: HookPlan) -> None:
     """`data` entries (source current_task) after the arguments: read as arguments are,
     from the source instead of the hook's arguments."""
@@ -251,15 +185,7 @@ def _add_data_args(p: HookPlan) -> None:
     first = len(p.args)
     for j, d in enumerate(data):
         where = f"{p.yaml_path}.data[{j}]"
-        if d.source not in DATA_SOURCES:
-            raise PolicyError(
-                f"{where}.source: {d.source!r} is not a data source of this engine "
-                f"(known: {', '.join(sorted(DATA_SOURCES))})"
-            )
-        if not d.resolve:
-            raise PolicyError(f"{where}.resolve: a data entry names the member to read")
-        if d.type not in SUPPORTED_TYPES or d.type in KERNEL_PTR_TYPES:
-            raise PolicyError(f"{where}.type: data entries are strings or integers, not {d.type!r}")
+        support.refuse_data_entry(d, where)
         ap = ArgPlan(first + j, d.index, d.type, d.label)
         ap.is_data = True
         ap.fetch = DATA_SOURCES[d.source]
@@ -314,23 +240,7 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
     out, slot = [], 0
     for j, a in enumerate(args):
         t = a.type
-        if t == "auto":
-            raise PolicyError(f"{ypath}.args[{j}].type: 'auto' needs BTF argument resolution")
-        if t not in SUPPORTED_TYPES:
-            raise PolicyError(
-                f"{ypath}.args[{j}].type: argument type {t!r} is not supported yet "
-                f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
-            )
-        if getattr(a, "return_copy", False) and t not in ("char_buf", "int32_arr"):
-            raise PolicyError(
-                f"{ypath}.args[{j}].returnCopy: only char_buf and int32_arr arguments are "
-                f"copied at return in this engine, not {t!r}"
-            )
-        if t == "int32_arr" and not 0 < getattr(a, "size", 0) <= INT32_ARR_MAX:
-            raise PolicyError(
-                f"{ypath}.args[{j}].size: an int32_arr needs its number of values, "
-                f"1 to {INT32_ARR_MAX}"
-            )
+        support.refuse_arg(a, f"{ypath}.args[{j}]")
         if t in KERNEL_PTR_TYPES and user_mem:
             raise PolicyError(
                 f"{ypath}.args[{j}].type: {t!r} is a kernel pointer; a syscall argument "
@@ -426,19 +336,20 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
 
 def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
     """A kernel function this kernel cannot hook, with an equivalent, and nothing asked
-    that only the function itself can do (Override, return values: refused as before)."""
+    that only the function itself can do (Override, data: refused as before)."""
     if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
         return False
-    if kp.return_ or kp.return_arg is not None or kp.data:
+    if kp.data:
         return False
     if any(a.return_copy for a in kp.args):
         return False
     return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
 
 
-def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
+def _plan_equivalent(hid: int, kp, call: str, ypath: str, f) -> list[HookPlan]:
     """One tracepoint program per hook of the function's equivalent; each fills the
-    arguments as the function would, and the events keep the function's name."""
+    arguments as the function would, and the events keep the function's name. A return
+    value comes from the syscall's exit (its error, 0 on success)."""
     eq = equivalent_of(call)
     assert eq is not None
     out = []
@@ -448,9 +359,15 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
             f"{ypath}.call: {call} cannot be hooked on this kernel (no kprobes, no fentry) "
             "and the syscall tracepoints of its equivalent are missing too"
         )
+    ret = bool(kp.return_ or kp.return_arg is not None)
+    ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
+    if ret:
+        support.refuse_return_type(ret_type, ypath, syscall=True)  # the syscall's exit
+    cast = has_rdonly_cast(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux")
     for hook in hooks:
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
         gates: list[str] = []
+        verdict_fd = ""
         for a in args:
             how = hook.args.get(a.index)
             if how is None:
@@ -467,13 +384,21 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
             a.read = how.read
             if how.gate:
                 gates.append(how.gate.format(pos=a.pos))
+            if how.from_fd:
+                verdict_fd = f"a{a.pos}"
         section = f"tracepoint/syscalls/sys_enter_{hook.syscall}"
         plan = HookPlan(
             hid + len(out), "kprobe", call, "tracepoint", section,
             ("tracepoint", f"syscalls/sys_enter_{hook.syscall}"), False, False, args,
             kp.selectors, ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
-            equivalent=eq.describe(), gates=gates,
+            equivalent=eq.describe(), gates=gates, verdict_fd=verdict_fd, verdict_cast=cast,
         )  # fmt: skip
+        if ret:
+            plan.ret, plan.ret_type = True, ret_type
+            plan.ret_section = f"tracepoint/syscalls/sys_exit_{hook.syscall}"
+            plan.ret_attach = ("tracepoint", f"syscalls/sys_exit_{hook.syscall}")
+            plan.ret_map = "({r} < 0 ? {r} : 0)"
+            plan.return_action = kp.return_arg_action or ""
         plan.spec = kp
         out.append(plan)
     return out
@@ -482,8 +407,7 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str) -> list[HookPlan]:
 def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
     """Every syscall: one program on raw_syscalls/sys_enter (cheaper than hundreds of
     hooks); the event names the syscall from its number."""
-    if kp.return_ or kp.return_arg is not None:
-        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+    support.refuse_return_of_all_syscalls(kp, ypath)
     args, nslots = _plan_args(kp.args, ypath, user_mem=True)
     return HookPlan(
         hid, "kprobe", "", "tracepoint", "tracepoint/raw_syscalls/sys_enter",
@@ -496,7 +420,7 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
     """A hook whose event carries the return value: kprobe + kretprobe where kprobes
     exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
-    _check_ret_type(ret_type, syscall, f"{ypath}.returnArg.type")
+    support.refuse_return_type(ret_type, ypath, syscall)
     if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
         return _plan_override_return(hid, kp, call, syscall, ypath, f, ret_type)
     if syscall:
@@ -567,20 +491,6 @@ def _plan_override_return(
     return plan
 
 
-def _check_ret_type(ret_type: str, syscall: bool, path: str) -> None:
-    """A return value is an integer, or (kernel functions) a sock."""
-    if ret_type in INT_ARG_ENCODING:
-        return
-    if ret_type in RET_SLOT_TYPES and not syscall:
-        return
-    if ret_type in RET_SLOT_TYPES:
-        raise PolicyError(f"{path}: a syscall returns a number, not a {ret_type!r}")
-    raise PolicyError(
-        f"{path}: {ret_type!r} return values are not supported (supported: integer types, "
-        f"{', '.join(sorted(RET_SLOT_TYPES))})"
-    )
-
-
 def _add_ret_slot(plan: HookPlan) -> None:
     if plan.ret_type in RET_SLOT_TYPES:
         plan.ret_slot = plan.nslots
@@ -612,7 +522,7 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             nargs = len(fe.args)
         plan.ret = True
         plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
-        _check_ret_type(plan.ret_type, fe.syscall, f"{ypath}.returnArg.type")
+        support.refuse_return_type(plan.ret_type, ypath, fe.syscall)
         _add_ret_slot(plan)
         plan.ret_section = f"fexit/{fn}"
         plan.ret_attach = ("auto", "")
@@ -676,8 +586,6 @@ def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> H
 
 
 def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> HookPlan:
-    if up.return_:
-        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
     if offline and not os.path.exists(up.path):
         off = 0  # the binary is on the target machine
     elif not os.path.exists(up.path):
@@ -733,34 +641,17 @@ def _check_selectors(p: HookPlan) -> None:
         sp = f"{p.yaml_path}.selectors[{si}]"
         if s.match_return_args and not p.ret:
             raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
-        for ri, mr in enumerate(s.match_return_args):
-            if mr.operator not in INT_OPS:
-                raise PolicyError(
-                    f"{sp}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
-                    "on return values in this engine"
-                )
-        for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
-            if getattr(s, attr, None):
-                raise PolicyError(f"{sp}.{yaml_name}: not supported yet")
+        support.refuse_selector_fields(s, sp)
         for key, flts in (("matchArgs", s.match_args), ("matchData", s.match_data)):
             for mi, ma in enumerate(flts):
                 for a in arg_targets(p, ma, f"{sp}.{key}[{mi}]", key):
-                    _check_op(a, ma, f"{sp}.{key}[{mi}]")
+                    support.refuse_operator(a.type, ma, f"{sp}.{key}[{mi}]")
         for ai, act in enumerate(s.match_actions):
-            if act.action not in SUPPORTED_ACTIONS:
-                raise PolicyError(
-                    f"{sp}.matchActions[{ai}].action: {act.action} is not supported yet"
-                )
+            support.refuse_action(act, f"{sp}.matchActions[{ai}]")
             if act.action == "Set":
                 _check_set(p, act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
-            if act.ima_hash:
-                raise PolicyError(
-                    f"{sp}.matchActions[{ai}].imaHash: not supported by this engine (IMA "
-                    "hashes need bpf_ima_file_hash, callable only from sleepable BPF LSM "
-                    "programs)"
-                )
             if (act.kernel_stack_trace or act.user_stack_trace) and p.stack_slot < 0:
                 p.stack_slot = p.nslots  # the stack ids of the event (appliance.policy.stacks)
                 p.nslots += 1
@@ -800,29 +691,3 @@ def arg_targets(p: HookPlan, ma, path: str, kind: str = "matchArgs") -> list[Arg
         raise PolicyError(f"{path}: {res.error}")
     first = len([a for a in p.args if not a.is_data]) if kind == "matchData" else 0
     return [p.args[first + pos] for pos, _arg in res.targets]
-
-
-def _check_op(a: ArgPlan, ma, path: str) -> None:
-    op = ma.operator
-    if a.type in PATH_TYPES:
-        ok = op in STRING_OPS or (a.type == "fd" and op in INT_OPS)
-    elif a.type in ("sock", "socket"):
-        ok = op in SOCK_OPS
-    elif a.type == "skb":
-        ok = op in SOCK_OPS and op not in ("State", "NotState")
-    elif a.type == "sockaddr":  # one address: Tetragon matches it with the source operators
-        ok = op in SOCKADDR_OPS
-    elif a.type in SLOT_TYPES:
-        ok = False
-    elif a.type in CAP_SET_TYPES:
-        ok = op in ("Equal", "NotEqual", "Mask", "CapabilityMask")
-    else:
-        ok = op in INT_OPS or (op in MAP_OPS and a.type in INT_ARG_ENCODING)
-    if not ok:
-        raise PolicyError(
-            f"{path}.operator: {op} is not supported on a {a.type!r} argument in this engine"
-        )
-    if a.type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
-        for v in ma.values:
-            if len(v.encode()) > POSTFIX_MAX:
-                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")

@@ -1,14 +1,37 @@
 """What this engine does not support yet, decided here: the feature names a policy uses
-(``features()``), the ones refused before planning (``UNSUPPORTED``) and the selector
-fields the planner refuses (``UNSUPPORTED_SELECTORS``).
+(``features()``), the ones refused before planning (``UNSUPPORTED``), the selector
+fields the planner refuses (``UNSUPPORTED_SELECTORS``) and the ``refuse_*`` checks the
+planner runs on each part of a hook (sections, arguments, return values, selectors,
+actions, operators). What a kernel cannot do is the planner's to say.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from appliance.errors import PolicyError
 from appliance.policy.model import Selector, TracepointSpec, TracingPolicy
 from appliance.policy.problems import PathT
+from appliance.policy.vocabulary import (
+    CAP_SET_OPS,
+    CAP_SET_TYPES,
+    DATA_SOURCES,
+    INT32_ARR_MAX,
+    INT_ARG_ENCODING,
+    INT_OPS,
+    KERNEL_PTR_TYPES,
+    MAP_OPS,
+    PATH_TYPES,
+    POSTFIX_MAX,
+    RET_SLOT_TYPES,
+    RETURN_COPY_TYPES,
+    SLOT_TYPES,
+    SOCK_OPS,
+    SOCKADDR_OPS,
+    STRING_OPS,
+    SUPPORTED_ACTIONS,
+    SUPPORTED_TYPES,
+)
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
@@ -110,3 +133,130 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
     for i in range(len(spec.options)):
         found["options"].append(("spec", "options", i))
     return dict(found)
+
+
+# The refusals below are the engine's, whatever the kernel: the planner calls them where it
+# meets each part of a hook, and raises what the kernel cannot do itself.
+
+
+def refuse_list_pattern(lst, ypath: str) -> None:
+    """A `call: list:NAME` whose list has a pattern and no values."""
+    if lst.pattern and not lst.values:
+        raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
+
+
+def refuse_uprobe(up, ypath: str) -> None:
+    """Uprobes by offset or address, and return uprobes."""
+    if up.offsets or up.addrs or up.ref_ctr_offsets:
+        raise PolicyError(f"{ypath}: uprobes by offset/address not supported yet")
+    if up.return_:
+        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
+
+
+def refuse_arg(a, path: str) -> None:
+    """An argument (``path``: its YAML path) of a type or with a field the engine lacks."""
+    t = a.type
+    if t == "auto":
+        raise PolicyError(f"{path}.type: 'auto' needs BTF argument resolution")
+    if t not in SUPPORTED_TYPES:
+        raise PolicyError(
+            f"{path}.type: argument type {t!r} is not supported yet "
+            f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
+        )
+    if getattr(a, "return_copy", False) and t not in RETURN_COPY_TYPES:
+        raise PolicyError(
+            f"{path}.returnCopy: only {' and '.join(sorted(RETURN_COPY_TYPES))} arguments are "
+            f"copied at return in this engine, not {t!r}"
+        )
+    if t == "int32_arr" and not 0 < getattr(a, "size", 0) <= INT32_ARR_MAX:
+        raise PolicyError(
+            f"{path}.size: an int32_arr needs its number of values, 1 to {INT32_ARR_MAX}"
+        )
+
+
+def refuse_data_entry(d, path: str) -> None:
+    """A `data:` entry (``path``: its YAML path) from a source or of a type the engine
+    does not read."""
+    if d.source not in DATA_SOURCES:
+        raise PolicyError(
+            f"{path}.source: {d.source!r} is not a data source of this engine "
+            f"(known: {', '.join(sorted(DATA_SOURCES))})"
+        )
+    if not d.resolve:
+        raise PolicyError(f"{path}.resolve: a data entry names the member to read")
+    if d.type not in SUPPORTED_TYPES or d.type in KERNEL_PTR_TYPES:
+        raise PolicyError(f"{path}.type: data entries are strings or integers, not {d.type!r}")
+
+
+def refuse_return_type(ret_type: str, ypath: str, syscall: bool = False) -> None:
+    """Return values are integers, or (kernel functions) a sock read by the return probe."""
+    if ret_type in INT_ARG_ENCODING:
+        return
+    path = f"{ypath}.returnArg.type"
+    if ret_type in RET_SLOT_TYPES and not syscall:
+        return
+    if ret_type in RET_SLOT_TYPES:
+        raise PolicyError(f"{path}: a syscall returns a number, not a {ret_type!r}")
+    raise PolicyError(
+        f"{path}: {ret_type!r} return values are not supported (supported: integer types, "
+        f"{', '.join(sorted(RET_SLOT_TYPES))})"
+    )
+
+
+def refuse_return_of_all_syscalls(hook, ypath: str) -> None:
+    """`list:` of generated_syscalls with no values (every syscall) and a return value."""
+    if hook.return_ or hook.return_arg is not None:
+        raise PolicyError(f"{ypath}.return: return values of all syscalls are not supported")
+
+
+def refuse_selector_fields(sel, path: str) -> None:
+    """Selector fields the engine does not turn into BPF conditions yet, and operators on
+    return values other than the integer ones."""
+    for ri, mr in enumerate(sel.match_return_args):
+        if mr.operator not in INT_OPS:
+            raise PolicyError(
+                f"{path}.matchReturnArgs[{ri}].operator: {mr.operator} is not supported "
+                "on return values in this engine"
+            )
+    for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
+        if getattr(sel, attr, None):
+            raise PolicyError(f"{path}.{yaml_name}: not supported yet")
+
+
+def refuse_action(act, path: str) -> None:
+    """An action (``path``: its YAML path) the engine does not take, or asks of it what it
+    does not collect (IMA hashes)."""
+    if act.action not in SUPPORTED_ACTIONS:
+        raise PolicyError(f"{path}.action: {act.action} is not supported yet")
+    if act.ima_hash:
+        raise PolicyError(
+            f"{path}.imaHash: not supported by this engine (IMA hashes need "
+            "bpf_ima_file_hash, callable only from sleepable BPF LSM programs)"
+        )
+
+
+def refuse_operator(arg_type: str, ma, path: str) -> None:
+    """A matchArgs operator the engine cannot test on an argument of this type."""
+    op = ma.operator
+    if arg_type in PATH_TYPES:
+        ok = op in STRING_OPS or (arg_type == "fd" and op in INT_OPS)
+    elif arg_type in ("sock", "socket"):
+        ok = op in SOCK_OPS
+    elif arg_type == "skb":
+        ok = op in SOCK_OPS and op not in ("State", "NotState")
+    elif arg_type == "sockaddr":
+        ok = op in SOCKADDR_OPS
+    elif arg_type in SLOT_TYPES:
+        ok = False
+    elif arg_type in CAP_SET_TYPES:
+        ok = op in CAP_SET_OPS
+    else:
+        ok = op in INT_OPS or (op in MAP_OPS and arg_type in INT_ARG_ENCODING)
+    if not ok:
+        raise PolicyError(
+            f"{path}.operator: {op} is not supported on a {arg_type!r} argument in this engine"
+        )
+    if arg_type in SLOT_TYPES and op in ("Postfix", "NotPostfix"):
+        for v in ma.values:
+            if len(v.encode()) > POSTFIX_MAX:
+                raise PolicyError(f"{path}.values: Postfix values longer than 256 bytes")

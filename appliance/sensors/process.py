@@ -78,27 +78,12 @@ def _path(raw: bytes, comps: int) -> str:
 
 def decode_exec(buf: bytes) -> ExecMsg:
     _t, _f, _p, _size, pid, tid, ktime = HEADER.unpack_from(buf)
-    (
-        ppid,
-        uid,
-        euid,
-        gid,
-        egid,
-        auid,
-        start_time,
-        cgroup_id,
-        pid_ns,
-        mnt_ns,
-        args_len,
-        path_len,
-        cwd_len,
-        cg_len,
-        path_comps,
-        cwd_comps,
-        path_flags,
-        cwd_flags,
-        nspid,
-    ) = EXEC.unpack_from(buf, HEADER.size)
+    fields = EXEC.unpack_from(buf, HEADER.size)
+    # ppid uid euid gid egid auid start_time cgroup_id pid_ns mnt_ns: ExecMsg's order
+    ids = fields[:10]
+    args_len, path_len, cwd_len, cg_len, path_comps, cwd_comps, path_flags, _cwd_flags, nspid = (
+        fields[10:]
+    )
     o = EXEC_DATA
     # NUL is ASCII: decoding once then splitting equals splitting then decoding
     argv = buf[o : o + args_len].decode(errors="replace").split("\0")
@@ -116,16 +101,7 @@ def decode_exec(buf: bytes) -> ExecMsg:
         pid,
         tid,
         ktime,
-        ppid,
-        uid,
-        euid,
-        gid,
-        egid,
-        auid,
-        start_time,
-        cgroup_id,
-        pid_ns,
-        mnt_ns,
+        *ids,
         argv,
         binary,
         cwd,

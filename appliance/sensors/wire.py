@@ -14,6 +14,7 @@ from appliance.bpf.layout import Layout
 MSG_EXEC, MSG_CLONE, MSG_EXIT, MSG_POLICY = 1, 2, 3, 4
 PATH_TRUNCATED = 1
 ARGS_MAX = 4095
+BINARY_MAX = 256  # bytes of exec_info.bin, the NUL included
 
 HEADER = struct.Struct("<BBHIIIQ")  # type, flags, pad, size, pid, tid, ktime
 EXEC = struct.Struct("<6IQQII4H4BI")
@@ -21,8 +22,10 @@ CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
 EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
 EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
-# the execve_map value: bin_len, flags, bin, then caps and namespaces at exec
-EXEC_INFO = struct.Struct("<II256s3Q10I2I")
+EXEC_INFO_STATE = 1  # exec_info.flags: the caps and namespaces hold the state at exec
+# the execve_map value: bin_len, flags, bin, then caps and namespaces at exec, padding
+EXEC_INFO = struct.Struct(f"<II{BINARY_MAX}s3Q10I2I")
+EXEC_INFO_KEY = struct.Struct("<I")  # the execve_map key: a thread-group id
 
 LAYOUTS = (
     Layout("msg_header", (HEADER,)),
@@ -31,6 +34,16 @@ LAYOUTS = (
     Layout("msg_exit", (HEADER, EXIT)),
     Layout("exec_info", (EXEC_INFO,)),
 )
+
+
+def exec_info(binary: str) -> bytes:
+    """The execve_map value of a process older than the agent (room kept for a NUL).
+
+    Its exec-time capabilities and namespaces are unknown: they stay zero and the flags
+    leave out EXEC_INFO_STATE, so matchCapabilityChanges/matchNamespaceChanges skip it.
+    """
+    b = binary.encode()[: BINARY_MAX - 1]
+    return EXEC_INFO.pack(len(b), 0, b, 0, 0, 0, *([0] * 12))
 
 
 @dataclass(slots=True)

@@ -205,6 +205,40 @@ static __always_inline struct file *fd_file(u64 fd)
 	return f;
 }
 
+/* A path given to a syscall as a name (truncate(2)): as is when absolute, else after the
+ * task's working directory; not resolved through symlinks or "..". */
+static __always_inline void user_path_arg(struct pmsg *m, int k, int a, const char *up)
+{
+	char c = 0;
+	u32 off = 0;
+	if (bpf_probe_read_user(&c, 1, up) < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	if (c != '/') {
+		struct task_struct *task = (void *)bpf_get_current_task();
+		path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], BPF_CORE_READ(task, fs, pwd.dentry),
+			 BPF_CORE_READ(task, fs, pwd.mnt));
+		off = m->lens[a];
+		if (off <= 1)
+			off = 0; /* the working directory is "/" */
+		if (off > SLOT_PATH_MASK - 1) {
+			m->aflags[a] |= ARG_TRUNCATED;
+			return;
+		}
+		m->slots[k][bound511(off)] = '/';
+		off += 1;
+	}
+	long l = bpf_probe_read_user_str(&m->slots[k][bound511(off)], SLOT / 2, up);
+	if (l <= 0) {
+		m->aflags[a] |= ARG_ERROR;
+		l = 1;
+	}
+	if (l >= SLOT / 2)
+		m->aflags[a] |= ARG_TRUNCATED;
+	m->lens[a] = off + l - 1;
+}
+
 static __always_inline void str_arg(struct pmsg *m, int k, int a, const void *ptr, int user)
 {
 	long l = user ? bpf_probe_read_user_str(m->slots[k], SLOT, ptr)

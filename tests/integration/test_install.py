@@ -6,7 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from appliance import __version__
 
@@ -161,4 +165,70 @@ def test_release_tarball_installs_as_the_docs_show(tmp_path):
     # installed from the tarball (no git there): the version it was built with
     out = run(prefix / "usr/local/bin/tetra", "version", "--client").stdout.strip()
     assert out == f"CLI version: {__version__}"
+    _installed_agent_serves_tetra(prefix, tmp_path)
     run(top / "uninstall.sh", "--prefix", prefix, "--purge")
+
+
+SOCKET = Path("/var/run/tetragon/tetragon.sock")
+
+
+def _installed_agent_serves_tetra(prefix: Path, tmp_path: Path) -> None:
+    """The guide's next step: `sudo tetra getevents -o compact`, no --server-address.
+
+    The installed agent runs with the installed drop-ins (the socket the docs name); only
+    what would clash with other agents on this machine is moved by flags (the export file,
+    the metrics and health ports, the policy directories), and --bpf-lib names the staged
+    objects (the installed agent looks for them where the install puts them without a
+    prefix)."""
+    import socket
+
+    if SOCKET.exists():
+        with socket.socket(socket.AF_UNIX) as s:
+            if s.connect_ex(str(SOCKET)) == 0:
+                pytest.skip(f"another agent serves {SOCKET}: the installed one cannot bind it")
+    from .conftest import free_port
+
+    lib = prefix / "usr/local/lib/tetragon"
+    bindir = prefix / "usr/local/bin"
+    (tmp_path / "tp").mkdir()
+    agent = subprocess.Popen(
+        [str(bindir / "tetragon"), "--config-dir", str(lib / "tetragon.conf.d"),
+         "--bpf-lib", str(lib / "bpf"),
+         "--export-filename", str(tmp_path / "events.log"),
+         "--metrics-server", f"127.0.0.1:{free_port()}",
+         "--health-server-address", f"127.0.0.1:{free_port()}",
+         "--tracing-policy-dir", str(tmp_path / "tp"),
+         "--policy-cache-dir", str(tmp_path / "cache")],
+        stdout=open(tmp_path / "agent.log", "wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    getevents = None
+    try:
+        deadline = time.monotonic() + 120
+        while b"agent running" not in (tmp_path / "agent.log").read_bytes():
+            assert agent.poll() is None, (tmp_path / "agent.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.2)
+        assert oct(SOCKET.stat().st_mode & 0o777) == "0o600"
+        getevents = subprocess.Popen(
+            [str(bindir / "tetra"), "getevents", "-o", "compact", "--color", "never"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        marker = f"installed-{os.getpid()}"
+        deadline = time.monotonic() + 60
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(getevents.stdout), daemon=True).start()
+        while not any(marker in ln and ln.startswith("🚀 process") for ln in lines):
+            assert getevents.poll() is None, getevents.stderr.read()
+            assert time.monotonic() < deadline, "".join(lines[-20:])
+            subprocess.run(["/bin/echo", marker], capture_output=True)
+            time.sleep(0.5)
+    finally:
+        if getevents is not None:
+            getevents.terminate()
+            getevents.wait(10)
+        agent.terminate()
+        try:
+            agent.wait(30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()

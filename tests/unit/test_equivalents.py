@@ -64,7 +64,8 @@ def test_file_permission_plans_onto_read_and_write_tracepoints(tracefs_has_sysca
     assert all("mmap" in p.equivalent for p in plans)
     masks = [p.args[1].fetch for p in plans]
     assert masks == ["4"] * 3 + ["2"] * 3
-    assert all("fd_file(" in p.args[0].fetch for p in plans)
+    assert all("fd_file(" in p.args[0].read for p in plans)
+    assert {p.verdict_fd for p in plans} == {"a0"}  # resolved only once a selector may match
 
 
 @pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
@@ -136,3 +137,52 @@ def test_tcp_connect_plans_onto_sys_enter_connect_tcp_only(tracefs_has_syscalls,
     assert "connect_sock_arg(m, 0, 0," in src and "m->lens[0] > 0 &&" in src
     if shutil.which("clang"):
         compile_policy(src, str(tmp_path))
+
+
+def _quickstart(name: str = "file_monitoring.yaml"):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "fixtures" / name).read_text()
+    return plan_policy(parse_policy(text), NoKprobes())
+
+
+def test_the_quickstart_policy_plans_all_three_functions(tracefs_has_syscalls):
+    plans = _quickstart()
+    hooks = {(p.function_name, p.attach[1].rsplit("_", 1)[-1]) for p in plans}
+    assert ("security_mmap_file", "mmap") in hooks
+    assert {("security_path_truncate", s) for s in ("truncate", "ftruncate")} <= hooks
+    # return: true -> the syscall's exit, with its error as the function's return value
+    assert all(p.ret and p.ret_attach[1].startswith("syscalls/sys_exit_") for p in plans)
+    mmap_plan = next(p for p in plans if p.function_name == "security_mmap_file")
+    assert [a.fetch for a in mmap_plan.args[1:]] == [
+        "(((u64 *)((char *)ctx + 16))[2])",  # prot
+        "(((u64 *)((char *)ctx + 16))[3])",  # flags
+    ]
+
+
+def test_the_verdict_cache_is_used_where_every_selector_tests_the_file(tracefs_has_syscalls):
+    plans = _quickstart()
+    src = generate(plans)
+    on = {p.attach[1].rsplit("_", 1)[-1] for p in plans if p.verdict_on}
+    # truncate(2) has a name, not an fd: no cache there
+    assert on == {"read", "readv", "pread64", "write", "writev", "pwrite64", "mmap", "ftruncate"}
+    assert src.count("fv_unselected(") == len(on) and '#include "file_verdict.h"' in src
+    # the invalidators are attached once, with the first cached hook
+    assert [len(p.aux_attach) > 0 for p in plans].count(True) == 1
+    assert "fv_inval_rename" in src
+
+
+def test_no_verdict_cache_for_a_selector_that_matches_any_file(tracefs_has_syscalls):
+    text = POLICY.format(action="Post", file_type="file").replace(
+        '        - "/etc/shadow"\n',
+        '        - "/etc/shadow"\n    - matchArgs:\n      - index: 1\n        operator: "Equal"\n'
+        '        values:\n        - "4"\n',
+    )
+    plans = plan_policy(parse_policy(text), NoKprobes())
+    generate(plans)
+    assert not any(p.verdict_on for p in plans)
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
+def test_the_quickstart_policy_compiles(tracefs_has_syscalls, tmp_path):
+    compile_policy(generate(_quickstart()), str(tmp_path))
