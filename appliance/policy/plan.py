@@ -336,12 +336,13 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
 
 def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
     """A kernel function this kernel cannot hook, with an equivalent, and nothing asked
-    that only the function itself can do (Override, data: refused as before)."""
+    that only the function itself can do (Override, data, returnCopy, a returned sock:
+    planned on the function, which this kernel then refuses naming what it lacks)."""
     if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
         return False
-    if kp.data:
+    if kp.data or any(a.return_copy for a in kp.args):
         return False
-    if any(a.return_copy for a in kp.args):
+    if kp.return_arg is not None and kp.return_arg.type in RET_SLOT_TYPES:
         return False
     return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
 
