@@ -18,6 +18,8 @@ import time
 from appliance.errors import CallError
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: an error status this close to the deadline is the peer enforcing our grpc-timeout
+DEADLINE_SLACK = 0.05
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY = 0x0, 0x1, 0x3, 0x4, 0x6, 0x7
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 
@@ -144,4 +146,8 @@ def _await_answer(sock: socket.socket, deadline: float) -> None:
         if stream == 1 and ftype in (DATA, HEADERS) and flags & END_STREAM:
             if got_message:
                 return
+            if time.monotonic() >= deadline - DEADLINE_SLACK:
+                # the peer enforces the grpc-timeout we sent and ends the call with
+                # DEADLINE_EXCEEDED just as our own deadline passes: the same outcome
+                raise TimeoutError
             raise CallError("rpc error: the agent answered with an error status")

@@ -5,24 +5,31 @@ containerd 1.6 reads ``/etc/nri/conf.json`` (``{"version": "0.1", "plugins": [{"
 ``/opt/nri/bin/<type> invoke`` with a JSON request on stdin: version, id, sandboxID, pid,
 state (``create`` after the task is created and before it is started, ``delete`` when it
 is removed), spec (cgroupsPath, annotations, namespaces, resources), the pod sandbox's
-labels and the plugin's ``conf``. The plugin prints a JSON result on stdout; a non-zero exit
-with ``{"plugin": ..., "message": ...}`` on stdout fails the container start.
+labels and the plugin's ``conf``. The plugin prints a JSON result on stdout. The client
+containerd 1.6.20 vendors fails the container start only when that result's ``error`` is
+set (a non-zero exit alone is not enough: it still parses stdout as a result); the older
+v0.1.0 client read ``{"plugin", "message"}`` instead, so a failure carries both.
 
 On ``create`` of an app container it sends the same RuntimeHook CreateContainer as
 tetragon-oci-hook, applies the same fail check and writes the same log lines (``hook``
 is ``nri-create``). Its options are the hook's flags, taken from ``conf`` (set by
-``tetragon-oci-hook-setup install --interface=nri-hook``). Standard library only.
+``tetragon-oci-hook-setup install --interface=nri-hook``); when the request itself cannot
+be read, they come from the plugin's entry in the NRI configuration file, so the log and
+the fail check are still the configured ones. Standard library only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from appliance.rthooks import oci_hook
 
 PLUGIN = "tetragon-nri-hook"
 DEFAULT_LOG = "/opt/tetragon/tetragon-nri-hook.log"
+#: where containerd 1.6 reads the plugin list (fixed in its NRI v0.1 client)
+NRI_CONF = os.environ.get("TETRAGON_NRI_CONF", "/etc/nri/conf.json")
 
 
 class RequestError(Exception):
@@ -42,6 +49,19 @@ def read_request(stdin) -> dict:
     return req
 
 
+def conf_from_file(path: str = "") -> dict:
+    """This plugin's ``conf`` in the NRI configuration file ({} when there is none)."""
+    try:
+        with open(path or NRI_CONF, encoding="utf-8") as f:
+            data = json.load(f)
+        for p in data.get("plugins") or []:
+            if isinstance(p, dict) and p.get("type") == PLUGIN and isinstance(p.get("conf"), dict):
+                return p["conf"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {}
+
+
 def options(req: dict) -> tuple[dict, str]:
     """The hook's options (defaults, then the request's ``conf``) and a configuration error."""
     conf = oci_hook.parse_args(["invoke"])
@@ -51,19 +71,19 @@ def options(req: dict) -> tuple[dict, str]:
     if given is None:
         return conf, err
     if not isinstance(given, dict):
-        return conf, f"/etc/nri/conf.json: plugins[{PLUGIN}].conf: expected a JSON object"
+        return conf, f"{NRI_CONF}: plugins[{PLUGIN}].conf: expected a JSON object"
     for k, v in given.items():
         if k in conf and k != "hook":
             conf[k] = ",".join(v) if isinstance(v, list) else v
         else:
-            err = f"/etc/nri/conf.json: plugins[{PLUGIN}].conf: unknown option {k!r}"
+            err = f"{NRI_CONF}: plugins[{PLUGIN}].conf: unknown option {k!r}"
     if isinstance(conf["disable-grpc"], str):
         conf["disable-grpc"] = conf["disable-grpc"].lower() not in ("false", "0", "")
     return conf, err
 
 
-def build_request(req: dict) -> tuple[dict, dict]:
-    """(CreateContainer fields, annotations and sandbox labels for the fail check)."""
+def annotations(req: dict) -> dict:
+    """The spec's annotations and the sandbox labels (what the fail check reads)."""
     spec = req.get("spec")
     if not isinstance(spec, dict):
         raise RequestError("NRI request: spec is missing or not an object")
@@ -71,16 +91,21 @@ def build_request(req: dict) -> tuple[dict, dict]:
     labels = req.get("labels") or {}
     if not isinstance(ann, dict) or not isinstance(labels, dict):
         raise RequestError("NRI request: spec.annotations or labels is not an object")
+    return {**labels, **ann}
+
+
+def build_request(req: dict, both: dict) -> dict:
+    """The CreateContainer fields; RequestError/HookError for a cgroup path it cannot use."""
+    spec = req["spec"]
     raw = spec.get("cgroupsPath") or ""
     if not raw:
         raise RequestError("NRI request: spec.cgroupsPath is empty")
     cgroups = oci_hook.systemd_expand(raw)
-    both = {**labels, **ann}
     f = oci_hook._first
-    cc = {
+    return {
         "cgroupsPath": cgroups,
         "rootDir": "",
-        "annotations": ann,
+        "annotations": spec.get("annotations") or {},
         "containerName": f(
             both, "io.kubernetes.cri.container-name", "io.kubernetes.container.name"
         ),
@@ -92,12 +117,15 @@ def build_request(req: dict) -> tuple[dict, dict]:
         ),
         "containerImage": f(both, "io.kubernetes.cri.image-name"),
     }
-    return cc, both
 
 
-def result(req: dict) -> str:
+def result(req: dict, error: str = "") -> str:
+    """The v0.1 Result; with error set, containerd fails the start with that message."""
     version = req.get("version") if isinstance(req.get("version"), str) else "0.1"
-    return json.dumps({"plugin": PLUGIN, "version": version or "0.1", "metadata": {}})
+    res: dict = {"plugin": PLUGIN, "version": version or "0.1", "metadata": {}}
+    if error:
+        res.update(error=error, message=error)
+    return json.dumps(res)
 
 
 def handle(req: dict, conf: dict, log: oci_hook.Log) -> tuple[int, str]:
@@ -112,7 +140,8 @@ def handle(req: dict, conf: dict, log: oci_hook.Log) -> tuple[int, str]:
     log.with_(hook="nri-create", **{"start-time": oci_hook._now()})
     ann: dict | None = None
     try:
-        cc, ann = build_request(req)
+        ann = annotations(req)
+        cc = build_request(req, ann)
     except (RequestError, oci_hook.HookError) as e:
         return oci_hook.before_agent_error(conf, log, ann, str(e))
     return oci_hook.tell_agent(conf, log, cc, ann)
@@ -127,8 +156,8 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         req = read_request(sys.stdin if stdin is None else stdin)
     except RequestError as e:
         read_err = str(e)
-    conf, conf_err = options(req)
-    log = oci_hook.Log(str(conf["log-fname"]), str(conf["log-level"]))
+    conf, conf_err = options(req if not read_err else {"conf": conf_from_file()})
+    log = oci_hook.Log(str(conf["log-fname"]), str(conf["log-level"]), PLUGIN)
     if conf_err:
         log.warn("ignoring bad configuration", err=conf_err)
     if argv[:1] != ["invoke"]:
@@ -143,7 +172,7 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         log.warn("unexpected error", err=f"{type(e).__name__}: {e}")
         rc, msg = 1, f"{PLUGIN}: {e}. Check logs ({conf['log-fname']})"
     if rc:
-        out.write(json.dumps({"plugin": PLUGIN, "message": msg}))
+        out.write(result(req, msg))
         sys.stderr.write(f"{PLUGIN}: {msg}\n")
     else:
         out.write(result(req))

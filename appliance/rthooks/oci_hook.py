@@ -54,8 +54,16 @@ def _str(num: int, s: str) -> bytes:
     return _field(num, s.encode()) if s else b""
 
 
+def _mount(m: dict) -> bytes:
+    """Mount: destination 1, type 2, source 3, options 4 (repeated)."""
+    out = _str(1, str(m.get("destination", ""))) + _str(2, str(m.get("type", "")))
+    out += _str(3, str(m.get("source", "")))
+    return out + b"".join(_str(4, str(o)) for o in m.get("options") or [])
+
+
 def encode_request(cc: dict) -> bytes:
-    """Wire bytes of a RuntimeHookRequest (createContainer = 1; CreateContainer fields 1-9)."""
+    """Wire bytes of a RuntimeHookRequest (createContainer = 1; CreateContainer fields 1-9,
+    mounts 10), by the numbers of Tetragon's published api/v1/tetragon/tetragon.proto."""
     body = _str(1, cc.get("cgroupsPath", "")) + _str(2, cc.get("rootDir", ""))
     for k, v in (cc.get("annotations") or {}).items():
         body += _field(3, _str(1, str(k)) + _str(2, str(v)))
@@ -64,6 +72,9 @@ def encode_request(cc: dict) -> bytes:
         start=4,
     ):
         body += _str(num, cc.get(key, ""))
+    for m in cc.get("mounts") or []:
+        if isinstance(m, dict):
+            body += _field(10, _mount(m))
     return _field(1, body)
 
 
@@ -76,7 +87,7 @@ def _now() -> str:
 class Log:
     """slog-style JSON lines; falls back to stderr (saying so once) when the file fails."""
 
-    def __init__(self, fname: str, level: str = "info"):
+    def __init__(self, fname: str, level: str = "info", prog: str = "tetragon-oci-hook"):
         self.fname = fname
         self.level = LEVELS.get(level.lower(), 20)
         self.attrs: dict = {}
@@ -94,8 +105,7 @@ class Log:
         except OSError as e:
             self._out = sys.stderr
             self._out.write(
-                f"tetragon-oci-hook: cannot write log file {fname}: {e.strerror or e}; "
-                "logging to stderr\n"
+                f"{prog}: cannot write log file {fname}: {e.strerror or e}; logging to stderr\n"
             )
         if level.lower() not in LEVELS:
             self.warn("was not able to parse logLevel, using default", arg=level, default="INFO")
@@ -235,8 +245,8 @@ def _first(ann: dict, *keys: str) -> str:
     return ""
 
 
-def build_request(state: dict) -> tuple[dict, dict]:
-    """(CreateContainer fields, annotations) from the OCI state and the bundle's spec."""
+def load_spec(state: dict) -> tuple[dict, str, dict]:
+    """(the bundle's spec, its path, the annotations of state and spec)."""
     bundle = state.get("bundle") or os.getcwd()
     cfg = find_config(bundle)
     try:
@@ -247,6 +257,12 @@ def build_request(state: dict) -> tuple[dict, dict]:
     if not isinstance(spec, dict):
         raise HookError(f"spec file {cfg}: not a JSON object")
     ann = {**(state.get("annotations") or {}), **(spec.get("annotations") or {})}
+    return spec, cfg, ann
+
+
+def request_fields(state: dict, spec: dict, cfg: str, ann: dict) -> dict:
+    """The CreateContainer fields; HookError for a cgroup path it cannot use."""
+    bundle = state.get("bundle") or os.getcwd()
     raw = ((spec.get("linux") or {}).get("cgroupsPath")) or ""
     if not raw:
         raise HookError(f"spec file {cfg}: linux.cgroupsPath is empty")
@@ -254,7 +270,7 @@ def build_request(state: dict) -> tuple[dict, dict]:
     root = bundle
     if cfg == os.path.normpath(os.path.join(bundle, "config.json")):
         root = os.path.join(bundle, (spec.get("root") or {}).get("path", ""))
-    cc = {
+    return {
         "cgroupsPath": cgroups,
         "rootDir": root,
         "annotations": ann,
@@ -270,8 +286,14 @@ def build_request(state: dict) -> tuple[dict, dict]:
         "containerImage": _first(
             ann, "io.kubernetes.cri.image-name", "io.kubernetes.cri-o.ImageName"
         ),
+        "mounts": [m for m in spec.get("mounts") or [] if isinstance(m, dict)],
     }
-    return cc, ann
+
+
+def build_request(state: dict) -> tuple[dict, dict]:
+    """(CreateContainer fields, annotations) from the OCI state and the bundle's spec."""
+    spec, cfg, ann = load_spec(state)
+    return request_fields(state, spec, cfg, ann), ann
 
 
 def call_agent(address: str, payload: bytes, timeout: float) -> None:
@@ -306,7 +328,10 @@ def create_runtime(conf: dict, log: Log, stdin) -> int:
     ann: dict | None = None
     try:
         state = read_state(stdin)
-        cc, ann = build_request(state)
+        spec, cfg, ann = load_spec(state)
+        # the annotations are known from here on: a bad cgroup path still gets the fail
+        # check of the container's namespace
+        cc = request_fields(state, spec, cfg, ann)
     except (HookError, ValueError) as e:
         rc, msg = before_agent_error(conf, log, ann, str(e))
     else:

@@ -211,7 +211,8 @@ def nri_install(ns: argparse.Namespace) -> int:
         copy_hook_modules(ns.local_install_dir)
         lib = os.path.join(ns.host_install_dir or ns.local_install_dir, "lib")
     plugin = os.path.join(ns.nri_bin_dir, NRI_NAME)
-    _write_atomic(plugin, launcher_text(plugin, ns.host_python, lib, "nri_hook"), 0o755)
+    host_plugin = os.path.join(ns.nri_host_bin_dir or ns.nri_bin_dir, NRI_NAME)
+    _write_atomic(plugin, launcher_text(host_plugin, ns.host_python, lib, "nri_hook"), 0o755)
     log(f"written NRI plugin plugin-path={plugin}")
     conf = nri_conf(load_nri_conf(ns.nri_conf), ns.nri_conf, nri_entry(opts))
     _write_atomic(ns.nri_conf, dump_json(conf), 0o644)
@@ -442,6 +443,11 @@ def parser() -> argparse.ArgumentParser:
         "copied to <install dir>/lib and run with it (default: this Python, this package)",
     )
     p.add_argument("--hooks-dir", "--oci-hooks.local-dir", default=DEFAULT_HOOKS_DIR)
+    p.add_argument(
+        "--nri-host-bin-dir",
+        default="",
+        help="nri-hook: the plugin directory as the runtime sees it (default: --nri-bin-dir)",
+    )
     for name in HOOK_OPTIONS:
         p.add_argument(f"--{name}", default=None, help="written to the hook's JSON file")
     p.add_argument("--disable-grpc", action="store_true", help="written to the hook's JSON file")

@@ -98,6 +98,16 @@ class Cluster:
         )
 
 
+def install_idle_hook(hook_dir: Path) -> None:
+    """The appliance's hook as `tetragon-oci-hook-setup` installs it for this Python, idle
+    (disable-grpc) until a test turns it on; also what a test that replaced it restores."""
+    setup = Path(sys.executable).parent / "tetragon-oci-hook-setup"
+    subprocess.run([str(setup), "install", "--interface=oci-hooks",
+                    f"--local-install-dir={hook_dir}", f"--hooks-dir={hook_dir / 'hooks.d'}"],
+                   check=True, capture_output=True)  # fmt: skip
+    (hook_dir / "tetragon-oci-hook.json").write_text(json.dumps({"disable-grpc": True}))
+
+
 def _start_reason() -> str | None:
     """Why a cluster cannot be started here, or None."""
     if os.geteuid() != 0:
@@ -130,11 +140,7 @@ def cluster() -> Iterator[Cluster]:
     # every app container runs the appliance's hook at createRuntime; it stays idle
     # (disable-grpc) until a test turns it on through its JSON file
     hook_dir = state / "rthooks"
-    setup = Path(sys.executable).parent / "tetragon-oci-hook-setup"
-    subprocess.run([str(setup), "install", "--interface=oci-hooks",
-                    f"--local-install-dir={hook_dir}", f"--hooks-dir={hook_dir / 'hooks.d'}"],
-                   check=True, capture_output=True)  # fmt: skip
-    (hook_dir / "tetragon-oci-hook.json").write_text(json.dumps({"disable-grpc": True}))
+    install_idle_hook(hook_dir)
     hooks = {
         "createRuntime": [
             {

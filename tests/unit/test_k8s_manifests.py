@@ -99,12 +99,19 @@ def test_rthooks_daemonset_fields():
     assert init["command"][:2] == ["tetragon-oci-hook-setup", "install"]
     assert "--fail-allow-namespaces=$(POD_NAMESPACE),$(FAIL_ALLOW_NAMESPACES)" in init["command"]
     mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
-    assert set(mounts) == {"install-dir", "oci-hooks-dir"}
+    assert set(mounts) == {"install-dir", "oci-hooks-dir", "nri-bin-dir", "nri-conf-dir"}
+    assert volumes["nri-bin-dir"]["hostPath"]["path"] == "/opt/nri/bin"  # containerd's fixed
+    assert volumes["nri-conf-dir"]["hostPath"]["path"] == "/etc/nri"  # NRI v0.1 paths
     (logs,) = spec["containers"]
     assert logs["name"] == "export-logs"
-    assert logs["command"][0] == "tail" and "-F" in logs["command"]
     log_mount = {m["name"]: m["mountPath"] for m in logs["volumeMounts"]}["install-dir"]
-    assert logs["command"][-1] == f"{log_mount}/tetragon-oci-hook.log"
+    for interface, log in (("oci-hooks", "tetragon-oci-hook.log"),
+                           ("nri-hook", "tetragon-nri-hook.log")):  # fmt: skip
+        # the shell line, run with `tail` replaced by echo: which file it follows
+        script = logs["command"][-1].replace("exec tail", "exec echo")
+        r = subprocess.run(["sh", "-c", script], env={"INTERFACE": interface},
+                           capture_output=True, text=True)  # fmt: skip
+        assert r.stdout.split() == ["-n+1", "-F", f"{log_mount}/{log}"], r
 
 
 def _expand(arg: str, env: dict[str, str]) -> str:
@@ -112,11 +119,11 @@ def _expand(arg: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
-def test_rthooks_install_command_runs(tmp_path):
+def test_rthooks_install_command_runs(tmp_path, interface="oci-hooks"):
     """The init container's command, with the env the kubelet gives it and the mounts mapped
     into a temporary node, installs a hook whose JSON file allows the agent's namespace."""
     objs = rthooks_objects()
-    conf = objs["ConfigMap"]["data"]
+    conf = {**objs["ConfigMap"]["data"], "interface": interface}
     (init,) = objs["DaemonSet"]["spec"]["template"]["spec"]["initContainers"]
     env = {"POD_NAMESPACE": "kube-system"}
     for e in init["env"]:
@@ -134,6 +141,8 @@ def test_rthooks_install_command_runs(tmp_path):
     setup = Path(sys.executable).parent / "tetragon-oci-hook-setup"
     r = subprocess.run([str(setup), *args], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    if interface == "nri-hook":
+        return
     hooks_d = json.loads((tmp_path / "oci-hooks-dir" / "tetragon-oci-hook.json").read_text())
     assert hooks_d["hook"]["path"] == "/opt/tetragon/tetragon-oci-hook"  # the node's path
     assert hooks_d["stages"] == ["createRuntime"] and hooks_d["when"] == {"always": True}
@@ -142,3 +151,15 @@ def test_rthooks_install_command_runs(tmp_path):
     assert opts["grpc-address"] == "unix:///var/run/tetragon/tetragon.sock"
     launcher = (tmp_path / "install-dir" / "tetragon-oci-hook").read_text()
     assert f"exec {conf['hostPython']} -I -S" in launcher and "'/opt/tetragon/lib'" in launcher
+
+
+def test_rthooks_install_command_nri_hook(tmp_path):
+    """interface nri-hook: the plugin in containerd's /opt/nri/bin (as the node sees it) and
+    its entry, with the hook's options, in /etc/nri/conf.json."""
+    test_rthooks_install_command_runs(tmp_path, "nri-hook")
+    plugin = (tmp_path / "nri-bin-dir" / "tetragon-nri-hook").read_text()
+    assert "'/opt/nri/bin/tetragon-nri-hook'" in plugin and "'/opt/tetragon/lib'" in plugin
+    (entry,) = json.loads((tmp_path / "nri-conf-dir" / "conf.json").read_text())["plugins"]
+    assert entry["type"] == "tetragon-nri-hook"
+    assert "kube-system" in entry["conf"]["fail-allow-namespaces"].split(",")
+    assert entry["conf"]["log-fname"] == "/opt/tetragon/tetragon-nri-hook.log"

@@ -22,7 +22,9 @@ def request(tmp_path, ns: str, state: str = "create") -> io.StringIO:
 def test_agent_down_fails_default_and_allows_kube_system(tmp_path):
     out = io.StringIO()
     assert nri_hook.main(["invoke"], request(tmp_path, "default"), out) == 1
-    assert json.loads(out.getvalue())["message"].startswith("failing container:")
+    res = json.loads(out.getvalue())
+    # containerd 1.6.20's client fails the start on Result.error; v0.1.0 read message
+    assert res["error"].startswith("failing container:") and res["message"] == res["error"]
     out = io.StringIO()
     assert nri_hook.main(["invoke"], request(tmp_path, "kube-system"), out) == 0
     assert json.loads(out.getvalue()) == {
