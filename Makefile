@@ -71,7 +71,8 @@ streams-test: bpf
 VM_TESTS ?= tests/integration/test_process_lifecycle.py tests/integration/test_policies.py \
 	tests/integration/test_policies_kernel_hooks.py tests/integration/test_startup_errors.py \
 	tests/integration/test_process_cred_ns.py tests/integration/test_ancestors.py \
-	tests/integration/test_redaction.py
+	tests/integration/test_redaction.py tests/integration/test_policies_network.py \
+	tests/integration/test_policies_kernel_args.py
 vm-test: bpf
 	$(SUDO) $(PY) tests/vm/matrix.py --python $(PY) --timeout 1500 \
 		--pytest-args "-m integration $(VM_TESTS) -q -rA"

@@ -242,6 +242,7 @@ class Agent:
         """Binaries of processes that started before the agent, for matchBinaries."""
         m = self.sensor.map("execve_map")
         for pid, entry in self.cache.items():
+            # no exec-time caps/namespaces (flags 0): matchXChanges do not apply
             try:
                 m.update(
                     wire.EXEC_INFO_KEY.pack(pid), wire.exec_info(entry.process.get("binary", ""))

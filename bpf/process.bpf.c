@@ -119,8 +119,12 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		struct exec_info *ei = bpf_map_lookup_elem(&exec_info_scratch, &zero);
 		if (ei) {
 			ei->bin_len = flen > 0 ? flen - 1 : 0;
-			ei->flags = 0;
+			ei->flags = EXEC_INFO_STATE;
 			bpf_probe_read_kernel_str(ei->bin, BINARY_MAX, filename);
+			ei->cap_permitted = m->cap_permitted;
+			ei->cap_effective = m->cap_effective;
+			ei->cap_inheritable = m->cap_inheritable;
+			__builtin_memcpy(ei->ns, m->ns, sizeof(ei->ns));
 			bpf_map_update_elem(&execve_map, &m->h.pid, ei, BPF_ANY);
 		}
 	}

@@ -46,6 +46,19 @@ class _OpenOpts(ctypes.Structure):
 
 
 _PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
+
+
+class _UprobeOpts(ctypes.Structure):
+    """The leading fields of struct bpf_uprobe_opts (libbpf reads only ``sz`` bytes)."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("ref_ctr_offset", c_size_t),
+        ("bpf_cookie", ctypes.c_uint64),
+        ("retprobe", ctypes.c_bool),
+    ]
+
+
 SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 
 _lib: ctypes.CDLL | None = None
@@ -106,6 +119,10 @@ def lib() -> ctypes.CDLL:
         "bpf_program__attach_uprobe": (
             c_void_p,
             [c_void_p, ctypes.c_bool, c_int, c_char_p, c_size_t],
+        ),
+        "bpf_program__attach_uprobe_opts": (
+            c_void_p,
+            [c_void_p, c_int, c_char_p, c_size_t, c_void_p],
         ),
         "bpf_program__fd": (c_int, [c_void_p]),
         "bpf_link__destroy": (c_int, [c_void_p]),
@@ -396,6 +413,12 @@ class BpfObject:
             path, _, off = target.rpartition(":")
             ptr = lb.bpf_program__attach_uprobe(
                 prog, method == "uretprobe", -1, path.encode(), int(off)
+            )
+        elif method == "usdt":  # path:offset:semaphore offset (the reference counter)
+            path, off, ref = target.rsplit(":", 2)
+            opts = _UprobeOpts(ctypes.sizeof(_UprobeOpts), int(ref), 0, False)
+            ptr = lb.bpf_program__attach_uprobe_opts(
+                prog, -1, path.encode(), int(off), ctypes.byref(opts)
             )
         else:
             ptr = lb.bpf_program__attach(prog)

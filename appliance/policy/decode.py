@@ -16,10 +16,11 @@ PMSG = struct.Struct("<BBHIIIQ IHBB q 6Q 6I 6I")
 SLOTS_AT = PMSG.size
 SLOT = 1024
 ARG_TRUNCATED, ARG_ERROR = 1, 2
-SOCK = struct.Struct("<IIHHHHHBB")
+SOCK = struct.Struct("<IIHHHHHBB4I4I")
 FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
 SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
-PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP"}
+PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP",
+          58: "IPPROTO_ICMPV6", 132: "IPPROTO_SCTP"}  # fmt: skip
 STATES = {v: k for k, v in TCP_STATES.items()}
 CAPS = None
 
@@ -45,9 +46,14 @@ def _cap_name(n: int) -> str:
     return CAPS.get(n, str(n))
 
 
-def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
+def decode_args(
+    plan: HookPlan, data: bytes, ints, lens, aflags, of_data: bool = False
+) -> list[dict]:
+    """The event's `args` (or, ``of_data``, its `data` entries)."""
     out = []
     for a in plan.args:
+        if a.is_data != of_data:
+            continue
         v = ints[a.pos]
         arg: dict
         if a.type in INT_ARG_ENCODING:
@@ -60,7 +66,7 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
             raw = data[base : base + n]
             if a.type in ("string", "filename"):
                 arg = {"string_arg": raw.split(b"\0", 1)[0].decode(errors="replace")}
-            elif a.type == "char_buf":
+            elif a.type in ("char_buf", "iov_iter"):
                 if aflags[a.pos] & ARG_TRUNCATED:
                     arg = {
                         "truncated_bytes_arg": {
@@ -77,7 +83,7 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
                 if perm:
                     f["permission"] = perm
                 arg = {"file_arg": f}
-            elif a.type == "path":
+            elif a.type in ("path", "dentry"):
                 arg = {"path_arg": {"path": raw.split(b"\0", 1)[0].decode(errors="replace")}}
             elif a.type in ("sock", "socket"):
                 arg = {"sock_arg": _sock(raw)}
@@ -95,6 +101,15 @@ def decode_args(plan: HookPlan, data: bytes, ints, lens, aflags) -> list[dict]:
                 arg = {"bpf_attr_arg": _bpf_attr(raw)}
             elif a.type == "skb":
                 arg = {"skb_arg": _skb(raw)}
+            elif a.type == "int32_arr":
+                vals = list(struct.unpack(f"<{n // 4}i", raw[: n // 4 * 4]))
+                arg = {"int32_list_arg": {"values": vals}}
+            elif a.type == "perf_event":
+                arg = {"perf_event_arg": _perf_event(raw)}
+            elif a.type == "bpf_map":
+                arg = {"bpf_map_arg": _bpf_map(raw)}
+            elif a.type == "sockaddr":
+                arg = _sockaddr(data[base : base + SLOT], n)
             else:
                 arg = {}
         if a.label:
@@ -112,6 +127,8 @@ def int_value(type_: str, v: int) -> dict:
         v -= 1 << bits
     if key == "capability_arg":
         return {"capability_arg": {"value": v, "name": _cap_name(v)}}
+    if key in ("kernel_cap_t_arg", "cap_inheritable_arg", "cap_permitted_arg", "cap_effective_arg"):
+        return {key: f"{v:016x}"}  # Tetragon prints capability sets as 16 hex digits
     if key in ("long_arg", "size_arg"):
         return {key: str(v)}
     return {key or "int_arg": v}
@@ -121,9 +138,19 @@ def return_arg(type_: str, v: int) -> dict:
     return int_value(type_, v)
 
 
+def return_value(plan: HookPlan, data: bytes, v: int) -> dict:
+    """The event's `return`: an integer, or the object read into the return slot."""
+    if plan.ret_slot < 0:
+        return int_value(plan.ret_type, v)
+    base = SLOTS_AT + plan.ret_slot * SLOT
+    return {"sock_arg": _sock(data[base : base + SOCK.size])} if v else {}
+
+
 CRED = struct.Struct("<10I3Q4I")
 BPF_ATTR = struct.Struct("<II16s")
-SKB = struct.Struct("<6IHHHBB")
+SKB = struct.Struct("<6IHHHBBHH4I4I")
+PERF_EVENT = struct.Struct("<QQII128s")
+BPF_MAP = struct.Struct("<4I16s")
 
 # the C structs of bpf/include/policy.h these formats read (checked against BTF by
 # tests/unit/test_wire_layouts.py)
@@ -133,6 +160,8 @@ LAYOUTS = (
     Layout("cred_info", (CRED,)),
     Layout("bpf_attr_info", (BPF_ATTR,)),
     Layout("skb_info", (SKB,)),
+    Layout("perf_event_info", (PERF_EVENT,)),
+    Layout("bpf_map_info_arg", (BPF_MAP,)),
 )
 PROG_TYPES = {
     0: "BPF_PROG_TYPE_UNSPEC", 1: "BPF_PROG_TYPE_SOCKET_FILTER", 2: "BPF_PROG_TYPE_KPROBE",
@@ -188,28 +217,109 @@ def _bpf_attr(raw: bytes) -> dict:
             "ProgName": _cstr(name)}  # fmt: skip
 
 
+PERF_TYPES = {0: "PERF_TYPE_HARDWARE", 1: "PERF_TYPE_SOFTWARE", 2: "PERF_TYPE_TRACEPOINT",
+              3: "PERF_TYPE_HW_CACHE", 4: "PERF_TYPE_RAW", 5: "PERF_TYPE_BREAKPOINT"}  # fmt: skip
+MAP_TYPES = [
+    "UNSPEC", "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY",
+    "STACK_TRACE", "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE", "ARRAY_OF_MAPS",
+    "HASH_OF_MAPS", "DEVMAP", "SOCKMAP", "CPUMAP", "XSKMAP", "SOCKHASH", "CGROUP_STORAGE",
+    "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE", "STACK", "SK_STORAGE",
+    "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE", "BLOOM_FILTER",
+    "USER_RINGBUF", "CGRP_STORAGE", "ARENA",
+]  # fmt: skip
+
+
+def _perf_event(raw: bytes) -> dict:
+    if len(raw) < PERF_EVENT.size:
+        return {}
+    config, offset, typ, _pad, fn = PERF_EVENT.unpack_from(raw)
+    out: dict = {"KprobeFunc": _cstr(fn), "Type": PERF_TYPES.get(typ, str(typ))}
+    if config:
+        out["Config"] = str(config)  # uint64: a string in Tetragon's JSON
+    if offset:
+        out["ProbeOffset"] = str(offset)
+    return out
+
+
+def _bpf_map(raw: bytes) -> dict:
+    if len(raw) < BPF_MAP.size:
+        return {}
+    mtype, ksize, vsize, maxe, name = BPF_MAP.unpack_from(raw)
+    kind = MAP_TYPES[mtype] if mtype < len(MAP_TYPES) else str(mtype)
+    return {"MapType": f"BPF_MAP_TYPE_{kind}", "KeySize": ksize, "ValueSize": vsize,
+            "MaxEntries": maxe, "MapName": _cstr(name)}  # fmt: skip
+
+
 def _skb(raw: bytes) -> dict:
     if len(raw) < SKB.size:
         return {}
-    h, ln, prio, mark, saddr, daddr, sport, dport, _l3, proto, _pad = SKB.unpack_from(raw)
-    return {
+    v = SKB.unpack_from(raw)
+    h, ln, prio, mark, saddr, daddr, sport, dport, _l3, proto, _pad, fam, _pad2 = v[:13]
+    saddr6, daddr6 = _words(v[13:17]), _words(v[17:21])
+    out = {
         "hash": h, "len": ln, "priority": prio, "mark": mark,
-        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
-        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "saddr": _addr(fam, saddr, saddr6), "daddr": _addr(fam, daddr, daddr6),
         "sport": sport, "dport": dport, "proto": proto,
     }  # fmt: skip
+    if fam:
+        out["protocol"] = PROTOS.get(proto, str(proto))
+        out["family"] = FAMILIES.get(fam, str(fam))
+    return out
+
+
+def _words(ws) -> bytes:
+    """Four u32 read little-endian back into the 16 bytes of an address."""
+    return struct.pack("<4I", *ws)
+
+
+def _addr(family: int, v4: int, v6: bytes) -> str:
+    """An address as Tetragon prints it: dotted IPv4, or IPv6 text for AF_INET6."""
+    if family == 10:
+        return socket.inet_ntop(socket.AF_INET6, v6)
+    return socket.inet_ntoa(struct.pack("<I", v4))
+
+
+SOCKADDR_UN_PATH = 64  # where sockaddr_arg puts an AF_UNIX path in its slot
+
+
+def _sockaddr(slot: bytes, n: int) -> dict:
+    """sockaddr_arg (family, addr, port), or sockaddrun_arg for an AF_UNIX path."""
+    if n < SOCK.size:
+        return {"sockaddr_arg": {}}
+    v = SOCK.unpack_from(slot)
+    saddr, sport, fam = v[0], v[2], v[4]
+    family = FAMILIES.get(fam, str(fam))
+    if fam == 1:
+        return {"sockaddrun_arg": {"family": family, "path": _cstr(slot[SOCKADDR_UN_PATH:])}}
+    out: dict = {"family": family}
+    if fam in (2, 10):
+        out["addr"] = _addr(fam, saddr, _words(v[9:13]))
+        out["port"] = sport
+    return {"sockaddr_arg": out}
+
+
+def stack_traces(plan: HookPlan, data: bytes, obj, pid: int, expose: bool) -> dict:
+    """The stack traces a Post action asked for (appliance.policy.stacks), if any."""
+    if plan.stack_slot < 0:
+        return {}
+    from appliance.policy.stacks import stack_fields
+
+    base = SLOTS_AT + plan.stack_slot * SLOT
+    return stack_fields(obj, data[base : base + 8], pid, expose)
 
 
 def _sock(raw: bytes) -> dict:
     if len(raw) < SOCK.size:
         return {}
-    saddr, daddr, sport, dport, fam, typ, proto, state, _ = SOCK.unpack_from(raw)
+    v = SOCK.unpack_from(raw)
+    saddr, daddr, sport, dport, fam, typ, proto, state, _ = v[:9]
+    saddr6, daddr6 = _words(v[9:13]), _words(v[13:17])
     return {
         "family": FAMILIES.get(fam, str(fam)),
         "type": SOCK_TYPES.get(typ, str(typ)),
         "protocol": PROTOS.get(proto, str(proto)),
-        "saddr": socket.inet_ntoa(struct.pack("<I", saddr)),
-        "daddr": socket.inet_ntoa(struct.pack("<I", daddr)),
+        "saddr": _addr(fam, saddr, saddr6),
+        "daddr": _addr(fam, daddr, daddr6),
         "sport": sport,
         "dport": dport,
         "state": STATES.get(state, str(state)),

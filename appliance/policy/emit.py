@@ -16,10 +16,14 @@ import re
 from appliance.errors import PolicyError
 from appliance.policy import verdict
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
+from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, notify_stmt
 from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import ArgPlan, HookPlan, arg_targets
+from appliance.policy.usdt import address_c
+from appliance.policy.values import parse_capability
 from appliance.policy.vocabulary import (
     ACTION_NUM,
+    CAP_SET_TYPES,
     INT_ARG_ENCODING,
     MAP_OPS,
     SLOT_TYPES,
@@ -110,7 +114,10 @@ def _num(text, value, path: str) -> int:
         raise PolicyError(f"{path}.values: {value!r} is not a number or a range") from None
 
 
-def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
+def _c_sock_cond(si: str, op: str, values: list[str], path: str, proto: str = "protocol") -> str:
+    """A network selector on a sock_info / skb_info / sockaddr_info (``proto``: the name
+    of the IP protocol field); addresses of either family, a CIDR of one family only
+    matching that family."""
     neg = op.startswith("Not")
     base = op[3:] if neg else op
     conds = []
@@ -128,20 +135,11 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
     elif base in ("SAddr", "DAddr"):
         fld = "saddr" if base == "SAddr" else "daddr"
         for v in values:
-            try:
-                net = ipaddress.ip_network(str(v), strict=False)
-            except ValueError:
-                raise PolicyError(f"{path}.values: {v!r} is not an address or CIDR") from None
-            if net.version != 4:
-                raise PolicyError(f"{path}.values: IPv6 addresses are not supported yet")
-            mask = int(net.netmask)
-            conds.append(
-                f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
-            )
+            conds.append(_c_addr_cond(si, fld, str(v), path))
     elif base == "Protocol":
         for v in values:
             n = IP_PROTOCOLS.get(str(v), None)
-            conds.append(f"({si}->protocol == {n if n is not None else _num(v, v, path)})")
+            conds.append(f"({si}->{proto} == {n if n is not None else _num(v, v, path)})")
     elif base == "Family":
         for v in values:
             n = ADDRESS_FAMILIES.get(str(v), None)
@@ -152,6 +150,26 @@ def _c_sock_cond(si: str, op: str, values: list[str], path: str) -> str:
             conds.append(f"({si}->state == {n if n is not None else _num(v, v, path)})")
     any_ = "(" + " || ".join(conds) + ")" if conds else "0"
     return f"(!{any_})" if neg else any_
+
+
+def _c_addr_cond(si: str, fld: str, value: str, path: str) -> str:
+    """An address or CIDR against the IPv4 field ``fld`` or, for IPv6, the four
+    network-order words of ``fld``6 of an AF_INET6 address."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PolicyError(f"{path}.values: {value!r} is not an address or CIDR") from None
+    if net.version == 4:
+        mask = int(net.netmask)
+        return f"((__builtin_bswap32({si}->{fld}) & {mask}U) == {int(net.network_address)}U)"
+    addr, mask = int(net.network_address), int(net.netmask)
+    parts = [f"{si}->family == 10"]
+    for w in range(4):
+        shift = 96 - 32 * w
+        wm, wv = (mask >> shift) & 0xFFFFFFFF, (addr >> shift) & 0xFFFFFFFF
+        if wm:
+            parts.append(f"(__builtin_bswap32({si}->{fld}6[{w}]) & {wm}U) == {wv}U")
+    return "(" + " && ".join(parts) + ")"
 
 
 def _host_ns(kind: str) -> int:
@@ -197,6 +215,21 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
         vals = _ns_values(kind, mn.values, f"{sp}.matchNamespaces[{ni}]")
         cond = "(" + " || ".join(f"{expr} == {v}U" for v in vals) + ")" if vals else "0"
         cheap.append(f"(!{cond})" if mn.operator == "NotIn" else cond)
+    for mc in s.match_namespace_changes:
+        fn = f"nschg_{p.hook_id}_{len(p.helpers)}"
+        p.helpers.append(_ns_changes_fn(fn, [str(v) for v in mc.values]))
+        cheap.append(f"(!{fn}(tgid, task))" if mc.operator == "NotIn" else f"{fn}(tgid, task)")
+    for ci, mc in enumerate(s.match_capability_changes):
+        if mc.is_namespace_capability:
+            raise PolicyError(
+                f"{sp}.matchCapabilityChanges[{ci}].isNamespaceCapability: not supported"
+            )
+        fn = f"capchg_{p.hook_id}_{len(p.helpers)}"
+        mask = 0
+        for v in mc.values:
+            mask |= 1 << CAPABILITIES[str(v)]
+        p.helpers.append(_cap_changes_fn(fn, mc.type, mask))
+        cheap.append(f"(!{fn}(tgid, task))" if mc.operator == "NotIn" else f"{fn}(tgid, task)")
     for ci, mc in enumerate(s.match_capabilities):
         if mc.is_namespace_capability:
             raise PolicyError(f"{sp}.matchCapabilities[{ci}].isNamespaceCapability: not supported")
@@ -207,11 +240,16 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                "Inheritable": "cap_inheritable"}[mc.type]  # fmt: skip
         expr = f"(cap_set(task, bpf_core_field_offset(struct cred, {fld})) & {mask}ULL)"
         cheap.append(f"({expr} == 0)" if mc.operator == "NotIn" else f"({expr} != 0)")
-    for mi, ma in enumerate(s.match_args):
-        path = f"{sp}.matchArgs[{mi}]"
-        for a in arg_targets(p, ma, path):
-            if a.type in ("sock", "socket"):
+    match = [("matchArgs", mi, ma) for mi, ma in enumerate(s.match_args)]
+    match += [("matchData", mi, ma) for mi, ma in enumerate(s.match_data)]
+    for key, mi, ma in match:
+        path = f"{sp}.{key}[{mi}]"
+        for a in arg_targets(p, ma, path, key):
+            if a.type in ("sock", "socket", "sockaddr"):
                 late.append(_c_sock_cond(f"sock_of(m, {a.slot})", ma.operator, ma.values, path))
+            elif a.type == "skb":
+                si = f"((struct skb_info *)m->slots[{a.slot}])"
+                late.append(_c_sock_cond(si, ma.operator, ma.values, path, proto="proto"))
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
                     _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
@@ -226,6 +264,16 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                     raise PolicyError(
                         f"{path}.values: at least one value is needed for {ma.operator}"
                     )
+                if a.type in CAP_SET_TYPES:  # values: capability names or bit numbers
+                    mask = 0
+                    for v in ma.values:
+                        try:
+                            mask |= 1 << parse_capability(str(v))
+                        except ValueError as e:
+                            raise PolicyError(f"{path}.values: {e}") from None
+                    op = "Mask" if ma.operator == "CapabilityMask" else ma.operator
+                    cheap.append(_c_int_cond(f"((u64)a{a.pos})", op, [mask], path))
+                    continue
                 if ma.operator in MAP_OPS:
                     vals = inmap_values(p, [str(v) for v in ma.values], path)
                     cheap.append(inmap_cond(p, expr, ma.operator, vals))
@@ -251,6 +299,50 @@ def _ns_values(kind: str, values: list[str], path: str) -> list[int]:
             )
         out.append(n)
     return out
+
+
+#: msg_exec.ns / exec_info.ns order, and the current task's value of each
+NS_ORDER = ["Uts", "Ipc", "Mnt", "Pid", "PidForChildren", "Net", "Time", "TimeForChildren",
+            "Cgroup", "User"]  # fmt: skip
+
+
+def _ns_now(kind: str) -> str:
+    if kind == "Pid":
+        return "pid_ns_inum(task)"
+    if kind == "User":
+        return "BPF_CORE_READ(task, cred, user_ns, ns.inum)"
+    a, b = NS_FIELDS[kind]
+    return f"BPF_CORE_READ(task, {a}, {b}, ns.inum)"
+
+
+def _ns_changes_fn(fn: str, kinds: list[str]) -> str:
+    """matchNamespaceChanges: one of ``kinds`` differs from what the process had at exec."""
+    tests = " || ".join(f"{_ns_now(k)} != e->ns[{NS_ORDER.index(k)}]" for k in kinds) or "0"
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e || !(e->flags & EXEC_INFO_STATE))
+		return 0;
+	return {tests};
+}}
+"""
+
+
+def _cap_changes_fn(fn: str, kind: str, mask: int) -> str:
+    """matchCapabilityChanges: a capability of ``mask`` in set ``kind`` differs from exec."""
+    fld = {"Effective": "cap_effective", "Permitted": "cap_permitted",
+           "Inheritable": "cap_inheritable"}[kind]  # fmt: skip
+    return f"""
+static __always_inline int {fn}(u32 tgid, struct task_struct *task)
+{{
+	struct exec_info *e = exec_info_of(tgid);
+	if (!e || !(e->flags & EXEC_INFO_STATE))
+		return 0;
+	u64 now = cap_set(task, bpf_core_field_offset(struct cred, {fld}));
+	return ((now ^ e->{fld}) & {mask}ULL) != 0;
+}}
+"""
 
 
 def _pid_tree_fn(fn: str, vals: list[int], ns: bool) -> str:
@@ -370,12 +462,29 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 lines.append(f"bpf_override_return(ctx, {override});")
             lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
             action = 5
+        elif a.action == "Set" and p.usdt is not None:
+            ua = p.usdt.args[a.arg_index or 0]
+            ctype = f"{'s' if ua.signed else 'u'}{ua.size * 8}"
+            lines.append(
+                f"{{ {ctype} sv = {int(a.arg_value or 0)}; "
+                f"bpf_probe_write_user({address_c(ua)}, &sv, {ua.size}); }}"
+            )
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 15
+        elif a.action == "NotifyEnforcer":
+            lines.append(notify_stmt(a))
+            if action == 1:
+                action = 13
+        elif a.action == "CleanupEnforcerNotification":
+            lines.append(CLEANUP_STMT)
         elif a.action in ("GetUrl", "DnsLookup"):
             action = ACTION_NUM[a.action]
             p.userspace_actions.setdefault(si, []).append(a)
         elif a.action in ("FollowFD", "UnfollowFD", "CopyFD", "TrackSock", "UntrackSock"):
             if action == 1:
                 action = ACTION_NUM[a.action]
+        if a.kernel_stack_trace or a.user_stack_trace:
+            lines.append(_stack_ids_stmt(p, a.kernel_stack_trace, a.user_stack_trace))
         if a.action == "Post" and a.rate_limit:
             rl = (rate_limit_ns(a.rate_limit), (a.rate_limit_scope or "thread") != "global")
     if post:
@@ -386,8 +495,26 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
                 f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
             )
-        lines.append(f"{{ {_post_stmt(p)} }}")
+        if p.ret and action == 5:
+            # overridden: the function does not run, its return value is the override's
+            lines.append(f"{{ m->ret = {override}; emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
+        else:
+            lines.append(f"{{ {_post_stmt(p)} }}")
     return "\n\t\t".join(lines), override
+
+
+def _stack_ids_stmt(p: HookPlan, kernel: bool, user: bool) -> str:
+    """The stack ids of this call into the stack slot (-1: not asked or not taken)."""
+    k = "bpf_get_stackid(ctx, &stack_traces, 0)" if kernel else "-1"
+    u = "bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK)" if user else "-1"
+    return f"{{ s32 *st = (s32 *)m->slots[{p.stack_slot}]; st[0] = {k}; st[1] = {u}; }}"
+
+
+#: kernel and user stacks of the Post action, by id (PERF_MAX_STACK_DEPTH frames)
+STACK_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, 4096);"
+    ' __type(key, u32); __uint(value_size, 127 * sizeof(u64)); } stack_traces SEC(".maps");'
+)
 
 
 def _post_stmt(p: HookPlan) -> str:
@@ -431,6 +558,11 @@ _CAST_FILL = {
     "module": ("module_arg", "struct module *"),
     "bpf_attr": ("bpf_attr_arg", "union bpf_attr *"),
     "skb": ("skb_arg", "struct sk_buff *"),
+    "sockaddr": ("sockaddr_arg", "const void *"),
+    "dentry": ("dentry_arg", "struct dentry *"),
+    "perf_event": ("perf_event_arg", "struct perf_event *"),
+    "bpf_map": ("bpf_map_arg", "struct bpf_map *"),
+    "iov_iter": ("iov_iter_arg", "struct iov_iter *"),
 }
 #: argument types reported as the file they point to (read from the local, see "socket")
 _FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}
@@ -440,11 +572,16 @@ def _read_slots(p: HookPlan) -> list[str]:
     out = []
     for a in p.args:
         raw = f"m->ints[{a.pos}]"
-        user = int(p.user_mem)
+        user = 0 if a.is_data else int(p.user_mem)  # data sources are kernel memory
         if a.read:
             out.append(a.read.format(slot=a.slot, pos=a.pos))
         elif a.type in ("string", "filename"):
             out.append(f"str_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {user});")
+        elif a.type in ("char_buf", "int32_arr") and a.return_copy and p.ret:
+            continue  # read by the return probe, m->ints[] keeps the pointer
+        elif a.type == "int32_arr":
+            size = 4 * a.count
+            out.append(f"buf_arg(m, {a.slot}, {a.pos}, (const void *){raw}, {size}, {user});")
         elif a.type == "char_buf":
             if a.size_arg_index:
                 size = f"m->ints[{_pos_of_index(p, a.size_arg_index - 1)}]"
@@ -488,6 +625,16 @@ POLICY_FILTER_CHECK = (
 )
 
 
+def _notifies(p: HookPlan) -> bool:
+    """A hook whose selectors write or clear enforcer notes needs the map even without an
+    enforcer in the policy."""
+    return any(
+        a.action in ("NotifyEnforcer", "CleanupEnforcerNotification")
+        for s in p.selectors
+        for a in s.match_actions
+    )
+
+
 def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
     """The C source of one policy; ``policy_filter`` adds the cgroup filter to each hook."""
     nslots = max([p.nslots for p in plans] + [1])
@@ -512,6 +659,8 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
     ]
     if policy_filter:
         out.append(POLICY_FILTER_MAP)
+    if any(p.stack_slot >= 0 for p in plans):
+        out.append(STACK_MAP)
     if any(p.ret for p in plans):
         out += [
             "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096);"
@@ -530,7 +679,12 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
             "\treturn *n;",
             "}",
         ]
+    if any(p.kind == "enforcer" or _notifies(p) for p in plans):
+        out.append(ENFORCER_MAP)
     for p in plans:
+        if p.kind == "enforcer":
+            out.append(enforcer_c(p))
+            continue
         try:
             out.append(_hook_c(p, policy_filter))
             if p.ret:
@@ -556,7 +710,17 @@ def _ret_hook_c(p: HookPlan) -> str:
         sig, rexpr = f"int hook_{p.hook_id}_ret(u64 *ctx)", f"((s64)ctx[{p.ret_nargs}])"
     else:
         sig, rexpr = f"int hook_{p.hook_id}_ret(struct pt_regs *ctx)", "((s64)PT_REGS_RC(ctx))"
-    ctype = INT_ARG_ENCODING[p.ret_type][0]
+    ctype = INT_ARG_ENCODING.get(p.ret_type, ("s64",))[0]
+    fill = ""
+    if p.ret_slot >= 0:  # RET_SLOT_TYPES: the object the return value points to
+        fill = f"sock_ret(m, {p.ret_slot}, (struct sock *)m->ret);"
+    for a in p.args:  # returnCopy: the buffer as the callee left it, return value bytes
+        if a.return_copy:
+            n = f"{4 * a.count}" if a.type == "int32_arr" else "m->ret > 0 ? (u64)m->ret : 0"
+            fill += (
+                f"\n\tbuf_arg(m, {a.slot}, {a.pos}, (const void *)m->ints[{a.pos}], "
+                f"{n}, {int(p.user_mem)});"
+            )
     if p.ret_map:
         rexpr = p.ret_map.format(r=rexpr)
     conds = []
@@ -581,6 +745,7 @@ SEC("{p.ret_section}")
 	if (!m)
 		return 0;
 	m->ret = {rexpr};
+	{fill}
 	if ({keep})
 		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
 	if (bpf_map_delete_elem(&retprobe_map, &id) == 0)
@@ -610,7 +775,10 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\t" + pre)
     # arguments into locals first: the cheap conditions run before any map lookup
     for a in p.args:
-        body.append(f"\tu64 a{a.pos} = {_arg_fetch(p, a)};")
+        fetch = _arg_fetch(p, a)
+        if a.resolve_c:  # resolve: the member the path ends at
+            fetch = a.resolve_c.replace("{raw}", fetch)
+        body.append(f"\tu64 a{a.pos} = {fetch};")
         if a.type in INT_ARG_ENCODING and INT_ARG_ENCODING[a.type][0] in ("s32", "s8", "s16"):
             body.append(f"\ta{a.pos} = (s64)({INT_ARG_ENCODING[a.type][0]})a{a.pos};")
     early_id = "tgid" in conds_text
@@ -655,6 +823,9 @@ def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:
         body.append("\tm->ret = *(s64 *)((char *)ctx + 8); /* the syscall number */")
     else:
         body.append("\tm->ret = 0;")
+    if p.stack_slot >= 0:
+        body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[0] = -1;")
+        body.append(f"\t((s32 *)m->slots[{p.stack_slot}])[1] = -1;")
     ret_default = "0"
     if fv:  # every selector's path verdict, whatever the cheap conditions say
         for si in range(len(sels)):

@@ -269,8 +269,12 @@ class PolicyManager:
                 pfilter.remove_policy(pid)
             if obj is not None:
                 obj.close()  # detaches whatever was attached: never half loaded
+            from appliance.policy.load_hints import load_hint
+
+            hint = load_hint(e.log)
             raise PolicyError(
-                f"{source + ': ' if source else ''}policy {name}: {e}\n{_tail(e.log)}"
+                f"{source + ': ' if source else ''}policy {name}: {e}"
+                f"{': ' + hint if hint else ''}\n{_tail(e.log)}"
             ) from None
         lp.obj = obj
         self._pin(lp)
@@ -436,10 +440,14 @@ class PolicyManager:
                 body["function_name"] = plan.function_name
             if args:
                 body["args"] = args
-            if plan.ret:
-                body["return"] = decode.return_arg(plan.ret_type, ret)
+            entries = decode.decode_args(plan, data, ints, lens, aflags, of_data=True)
+            if entries:
+                body["data"] = entries
+            if plan.ret and not plan.ret_hidden:
+                body["return"] = decode.return_value(plan, data, ret)
             body["action"] = decode.action_name(action)
             body["policy_name"] = lp.name
+            body.update(decode.stack_traces(plan, data, lp.obj, pid, self._expose_stacks()))
             key = "process_kprobe"
         elif plan.kind == "lsm":
             body["function_name"] = plan.function_name
@@ -456,6 +464,15 @@ class PolicyManager:
             body["policy_name"] = lp.name
             body["action"] = decode.action_name(action)
             key = "process_tracepoint"
+        elif plan.kind == "usdt":
+            body["path"] = plan.path
+            body["provider"] = plan.symbol
+            body["name"] = plan.function_name
+            body["policy_name"] = lp.name
+            if args:
+                body["args"] = args
+            body["action"] = decode.action_name(action)
+            key = "process_usdt"
         else:
             body["path"] = plan.path
             body["symbol"] = plan.symbol
@@ -474,6 +491,11 @@ class PolicyManager:
         if parent is not None:
             agent.tracker.add_ancestors(body, parent, key.removeprefix("process_"))
         return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
+
+    def _expose_stacks(self) -> bool:
+        """--expose-stack-addresses (or --expose-kernel-addresses): real addresses."""
+        s = getattr(self.agent, "settings", None)
+        return bool(getattr(s, "stack_addresses_exposed", False))
 
     # -- counters ------------------------------------------------------------------------
     def counters(self, lp: LoadedPolicy) -> dict[str, int]:

@@ -58,6 +58,7 @@ ArgType = Literal[
     "sint32",
     "int32",
     "ulong",
+    "unsigned long",
     "uint64",
     "size_t",
     "long",
@@ -97,6 +98,7 @@ ArgType = Literal[
     "bpf_cmd",
     "dentry",
     "bpf_prog",
+    "int32_arr",
 ]
 ARG_TYPES: tuple[str, ...] = get_args(ArgType)
 
@@ -110,6 +112,7 @@ ArgOperator = Literal[
     "GT",
     "LT",
     "Mask",
+    "CapabilityMask",
     "SPort",
     "NotSPort",
     "SPortPriv",
@@ -390,6 +393,8 @@ class Arg(_Model):
     resolve: str = ""
     source: str = ""
     btf_type: str = Field("", alias="btfType")
+    # int32_arr: how many int32 values the pointer holds
+    size: NonNegative = 0
 
     @property
     def size_arg_position(self) -> int | None:

@@ -15,11 +15,15 @@ from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
 from appliance.policy import support
+from appliance.policy.enforcer import plan_enforcers
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
 from appliance.policy.verdict import has_rdonly_cast
 from appliance.policy.vocabulary import (
+    CAP_SET_TYPES,
+    DATA_SOURCES,
     KERNEL_PTR_TYPES,
+    RET_SLOT_TYPES,
     SLOT_TYPES,
 )
 
@@ -43,6 +47,10 @@ class ArgPlan:
     tp_offset: int = 0
     tp_size: int = 8
     tp_signed: bool = False
+    return_copy: bool = False  # char_buf read by the return probe (the callee fills it)
+    resolve_c: str = ""  # resolve: C of the member reached, {raw} being the argument
+    is_data: bool = False  # a `data` entry (reported under `data`, matched by matchData)
+    count: int = 0  # int32_arr: number of values
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
 
@@ -75,6 +83,10 @@ class HookPlan:
     ret_section: str = ""
     ret_attach: tuple[str, str] = ("auto", "")
     ret_nargs: int = 0  # fexit: the return value follows the function's arguments
+    ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
+    ret_hidden: bool = False  # a return probe only for returnCopy: no `return` in events
+    stack_slot: int = -1  # Post with kernelStackTrace/userStackTrace: the stack ids' slot
+    usdt: object = None  # usdts: the probe's note (appliance.policy.usdt.UsdtProbe)
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
     userspace_actions: dict[int, list] = field(default_factory=dict)  # selector -> actions
@@ -106,7 +118,6 @@ def plan_policy(
     spec = policy.spec
     plans: list[HookPlan] = []
     lists = {lst.name: lst for lst in spec.lists}
-    support.refuse_spec_sections(spec)
 
     for i, kp in enumerate(spec.kprobes):
         ypath = f"spec.kprobes[{i}]"
@@ -149,12 +160,80 @@ def plan_policy(
         for sym in symbols:
             plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
             plans[-1].spec = up
+    for i, us in enumerate(getattr(spec, "usdts", None) or []):
+        plans.append(_plan_usdt(len(plans), us, f"spec.usdts[{i}]", offline))
+        plans[-1].spec = us
     if not plans:
         raise PolicyError("spec: the policy has no kprobes, tracepoints or uprobes")
+    for fn, method, section, attach, syscall, where in plan_enforcers(policy, features, offline):
+        plans.append(HookPlan(len(plans), "enforcer", fn, method, section, attach, syscall,
+                              False, [], [], where))  # fmt: skip
     for p in plans:
+        if p.kind == "enforcer":
+            continue
         p.lists = lists
+        _add_data_args(p)
         _check_selectors(p)
+        _resolve_args(p, features)
     return plans
+
+
+def _add_data_args(p: HookPlan) -> None:
+    """`data` entries (source current_task) after the arguments: read as arguments are,
+    from the source instead of the hook's arguments."""
+    data = getattr(p.spec, "data", None) or []
+    first = len(p.args)
+    for j, d in enumerate(data):
+        where = f"{p.yaml_path}.data[{j}]"
+        support.refuse_data_entry(d, where)
+        ap = ArgPlan(first + j, d.index, d.type, d.label)
+        ap.is_data = True
+        ap.fetch = DATA_SOURCES[d.source]
+        if d.type in SLOT_TYPES:
+            ap.slot = p.nslots
+            p.nslots += 1
+        p.args.append(ap)
+    if len(p.args) > 6:
+        raise PolicyError(f"{p.yaml_path}: at most 6 arguments and data entries per hook")
+
+
+def _resolve_args(p: HookPlan, f) -> None:
+    """`resolve:` paths into member reads at the offsets of this kernel's BTF."""
+    spec_args = getattr(p.spec, "args", None) or []
+    spec_data = getattr(p.spec, "data", None) or []
+    ndeclared = len([a for a in p.args if not a.is_data])
+    for a in p.args:
+        if a.is_data:
+            j = a.pos - ndeclared
+            path, where = spec_data[j].resolve, f"{p.yaml_path}.data[{j}].resolve"
+            funcs = ["struct task_struct"]  # source current_task
+        else:
+            path = spec_args[a.pos].resolve if a.pos < len(spec_args) else ""
+            where = f"{p.yaml_path}.args[{a.pos}].resolve"
+            funcs = []
+        if not path:
+            continue
+        if not funcs and (p.user_mem or p.method in ("tracepoint", "uprobe")):
+            raise PolicyError(
+                f"{where}: resolve follows kernel struct members of a kernel function's "
+                f"argument; this hook ({p.method}) has no BTF-typed kernel arguments"
+            )
+        if funcs:
+            pass
+        elif p.kind == "lsm":
+            funcs = [f"bpf_lsm_{p.function_name}", f"security_{p.function_name}"]
+        elif p.method == "tp_btf":
+            funcs = [f"btf_trace_{p.event}"]
+        else:
+            funcs = [p.function_name]
+        from appliance.policy.resolve import ResolveError, c_expression, resolve_path
+
+        btf = getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux"
+        try:
+            res = resolve_path(btf, funcs, a.index, path, a.type)
+        except ResolveError as e:
+            raise PolicyError(f"{where}: {e}") from None
+        a.resolve_c = c_expression(res, "{raw}")
 
 
 def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
@@ -168,6 +247,11 @@ def _plan_args(args, ypath: str, user_mem: bool) -> tuple[list[ArgPlan], int]:
                 "is a user pointer or a number (use string, char_buf, fd or an int type)"
             )
         ap = ArgPlan(j, a.index, t, a.label, a.size_arg_index)
+        if t in CAP_SET_TYPES:  # the set itself, not the pointer to it
+            off = "0" if t == "kernel_cap_t" else f"bpf_core_field_offset(struct cred, {t})"
+            ap.resolve_c = f"rd_kernel((u64)({{raw}}) + {off}, 8)"
+        ap.return_copy = bool(getattr(a, "return_copy", False))
+        ap.count = getattr(a, "size", 0)
         if t in SLOT_TYPES:
             ap.slot = slot
             slot += 1
@@ -195,7 +279,10 @@ def _sys_enter_tracepoint(ypath: str, base: str) -> tuple[str, str, tuple[str, s
 def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     if kp.return_ or kp.return_arg is not None:
         return _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
-    support.refuse_data(kp, ypath)
+    if any(a.return_copy for a in kp.args):
+        plan = _plan_kprobe_return(hid, kp, call, syscall, ypath, f)
+        plan.ret_hidden = True  # the return probe only copies the buffers
+        return plan
     wants_override = any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
     if syscall:
         base = syscall_base(call)
@@ -249,10 +336,13 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
 
 def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:
     """A kernel function this kernel cannot hook, with an equivalent, and nothing asked
-    that only the function itself can do (Override, data: refused as before)."""
+    that only the function itself can do (Override, data, returnCopy, a returned sock:
+    planned on the function, which this kernel then refuses naming what it lacks)."""
     if syscall or f.kprobes or f.fentry or equivalent_of(call) is None:
         return False
-    if kp.data:
+    if kp.data or any(a.return_copy for a in kp.args):
+        return False
+    if kp.return_arg is not None and kp.return_arg.type in RET_SLOT_TYPES:
         return False
     return not any(act.action == "Override" for s in kp.selectors for act in s.match_actions)
 
@@ -273,7 +363,7 @@ def _plan_equivalent(hid: int, kp, call: str, ypath: str, f) -> list[HookPlan]:
     ret = bool(kp.return_ or kp.return_arg is not None)
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
     if ret:
-        support.refuse_return_type(ret_type, ypath)
+        support.refuse_return_type(ret_type, ypath, syscall=True)  # the syscall's exit
     cast = has_rdonly_cast(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux")
     for hook in hooks:
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
@@ -330,9 +420,10 @@ def _plan_all_syscalls(hid: int, kp, ypath: str) -> HookPlan:
 def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookPlan:
     """A hook whose event carries the return value: kprobe + kretprobe where kprobes
     exist, else (syscalls) the sys_enter/sys_exit tracepoint pair."""
-    support.refuse_data(kp, ypath)
-    support.refuse_return(kp, ypath)
     ret_type = kp.return_arg.type if kp.return_arg is not None else "int"
+    support.refuse_return_type(ret_type, ypath, syscall)
+    if any(act.action == "Override" for s in kp.selectors for act in s.match_actions):
+        return _plan_override_return(hid, kp, call, syscall, ypath, f, ret_type)
     if syscall:
         base = syscall_base(call)
         fn = arch_prefix() + "sys_" + base
@@ -355,11 +446,56 @@ def _plan_kprobe_return(hid: int, kp, call: str, syscall: bool, ypath: str, f) -
         ret_section, ret_attach = f"kretprobe/{fn}", ("auto", "")
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
     act = kp.return_arg_action or ""
-    return HookPlan(
+    plan = HookPlan(
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
         ret_type=ret_type, ret_section=ret_section, ret_attach=ret_attach, return_action=act,
     )  # fmt: skip
+    _add_ret_slot(plan)
+    return plan
+
+
+def _plan_override_return(
+    hid: int, kp, call: str, syscall: bool, ypath: str, f, ret_type: str
+) -> HookPlan:
+    """Override with `return: true`: the entry program overrides (fmod_ret or
+    bpf_override_return) and sends an overridden call's event at once, its return value
+    being the override's; the other calls are finished by the return program (fexit
+    after fmod_ret, kretprobe after a kprobe)."""
+    fn = arch_prefix() + "sys_" + syscall_base(call) if syscall else call
+    if not syscall and fn.startswith("security_") and f.fmod_ret and f.fentry:
+        method, section = "fmod_ret", f"fmod_ret/{fn}"
+        ret_section = f"fexit/{fn}"
+    elif f.kprobes and f.override_return:
+        method, section = "kprobe", f"kprobe/{fn}"
+        ret_section = f"kretprobe/{fn}"
+    else:
+        need = "fmod_ret on a security_* function (BPF trampolines) or " if not syscall else ""
+        raise PolicyError(
+            f"{ypath}: Override on {fn} needs {need}bpf_override_return (kprobes with "
+            "error injection); this kernel has neither, so the policy is refused rather "
+            "than loaded without enforcement"
+        )
+    args, nslots = _plan_args(kp.args, ypath, user_mem=syscall)
+    plan = HookPlan(
+        hid, "kprobe", fn, method, section, ("auto", ""), syscall, syscall, args, kp.selectors,
+        ypath, message=kp.message, tags=list(kp.tags), nslots=nslots, ret=True,
+        ret_type=ret_type, ret_section=ret_section, ret_attach=("auto", ""),
+        return_action=kp.return_arg_action or "",
+    )  # fmt: skip
+    if ret_section.startswith("fexit/"):
+        from appliance.bpf.libbpf import function_arg_count
+
+        nargs = function_arg_count(getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux", fn)
+        plan.ret_nargs = nargs if nargs is not None else max([a.index + 1 for a in args] + [1])
+    _add_ret_slot(plan)
+    return plan
+
+
+def _add_ret_slot(plan: HookPlan) -> None:
+    if plan.ret_type in RET_SLOT_TYPES:
+        plan.ret_slot = plan.nslots
+        plan.nslots += 1
 
 
 def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
@@ -369,7 +505,6 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             f"{ypath}.call: fentries need BPF trampolines, which this kernel does not load "
             "(use kprobes instead)"
         )
-    support.refuse_data(fe, ypath)
     if any(act.action == "Override" for s in fe.selectors for act in s.match_actions):
         raise PolicyError(f"{ypath}: Override on fentries is not supported; use fmod_ret")
     fn = arch_prefix() + "sys_" + syscall_base(fe.call) if fe.syscall else fe.call
@@ -388,7 +523,8 @@ def _plan_fentry(hid: int, fe, ypath: str, f, offline: bool) -> HookPlan:
             nargs = len(fe.args)
         plan.ret = True
         plan.ret_type = fe.return_arg.type if fe.return_arg is not None else "int"
-        support.refuse_return_type(plan.ret_type, ypath)
+        support.refuse_return_type(plan.ret_type, ypath, fe.syscall)
+        _add_ret_slot(plan)
         plan.ret_section = f"fexit/{fn}"
         plan.ret_attach = ("auto", "")
         plan.ret_nargs = nargs
@@ -438,7 +574,9 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) ->
 def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> HookPlan:
     """`raw: true`: a tp_btf program; args index TP_PROTO, checked against the BTF types."""
     args, nslots = _plan_args(tp.args, ypath, user_mem=False)
-    why = raw_tracepoint_problem(tp.event, args, offline, btf)
+    # an argument with resolve: is typed by the member it ends at (checked by _resolve_args)
+    plain = [a for a in args if not tp.args[a.pos].resolve]
+    why = raw_tracepoint_problem(tp.event, plain, offline, btf)
     if why:
         raise PolicyError(f"{ypath}.{why}")
     return HookPlan(
@@ -465,23 +603,80 @@ def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> H
     )  # fmt: skip
 
 
+def _plan_usdt(hid: int, us, ypath: str, offline: bool) -> HookPlan:
+    """A USDT probe: a uprobe at the probe's instruction, its arguments read as its SDT
+    note says (appliance.policy.usdt)."""
+    from appliance.policy.usdt import UsdtError, fetch_c, find_probe
+
+    probe = None
+    if not (offline and not os.path.exists(us.path)):
+        if not os.path.exists(us.path):
+            raise PolicyError(f"{ypath}.path: {us.path} does not exist")
+        try:
+            probe = find_probe(us.path, us.provider, us.name)
+        except (UsdtError, OSError) as e:
+            raise PolicyError(f"{ypath}: {e}") from None
+    args, nslots = _plan_args(us.args, ypath, user_mem=True)
+    for a in args:
+        if probe is None:
+            a.fetch = "((u64)0)"  # the binary is on the target machine
+        elif a.index >= len(probe.args):
+            raise PolicyError(
+                f"{ypath}.args[{a.pos}].index: USDT {us.provider}:{us.name} has "
+                f"{len(probe.args)} arguments"
+            )
+        else:
+            a.fetch = fetch_c(probe.args[a.index])
+    off, sem = (probe.offset, probe.semaphore) if probe else (0, 0)
+    plan = HookPlan(
+        hid, "usdt", us.name, "uprobe", "uprobe", ("usdt", f"{us.path}:{off}:{sem}"), False,
+        True, args, us.selectors, ypath, path=us.path, symbol=us.provider, message=us.message,
+        tags=list(us.tags), nslots=nslots,
+    )  # fmt: skip
+    plan.usdt = probe
+    return plan
+
+
 def _check_selectors(p: HookPlan) -> None:
     for si, s in enumerate(p.selectors):
         sp = f"{p.yaml_path}.selectors[{si}]"
         if s.match_return_args and not p.ret:
             raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
         support.refuse_selector_fields(s, sp)
-        for mi, ma in enumerate(s.match_args):
-            for a in arg_targets(p, ma, f"{sp}.matchArgs[{mi}]"):
-                support.refuse_operator(a.type, ma, f"{sp}.matchArgs[{mi}]")
+        for key, flts in (("matchArgs", s.match_args), ("matchData", s.match_data)):
+            for mi, ma in enumerate(flts):
+                for a in arg_targets(p, ma, f"{sp}.{key}[{mi}]", key):
+                    support.refuse_operator(a.type, ma, f"{sp}.{key}[{mi}]")
         for ai, act in enumerate(s.match_actions):
             support.refuse_action(act, f"{sp}.matchActions[{ai}]")
+            if act.action == "Set":
+                _check_set(p, act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
                 raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
+            if (act.kernel_stack_trace or act.user_stack_trace) and p.stack_slot < 0:
+                p.stack_slot = p.nslots  # the stack ids of the event (appliance.policy.stacks)
+                p.nslots += 1
             p.actions.add(act.action)
 
 
-def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
+def _check_set(p: HookPlan, act, path: str) -> None:
+    """Set writes a value into a USDT argument: one the note places in user memory."""
+    if p.kind != "usdt":
+        raise PolicyError(f"{path}.action: Set writes USDT arguments; this hook is a {p.kind}")
+    if p.usdt is None:
+        return  # offline: the note is in the binary on the target machine
+    idx = act.arg_index or 0
+    args = p.usdt.args
+    if idx >= len(args):
+        raise PolicyError(f"{path}.argIndex: the USDT probe has {len(args)} arguments")
+    if args[idx].kind != "mem":
+        raise PolicyError(
+            f"{path}.argIndex: USDT argument {idx} is {args[idx].kind} "
+            f"({args[idx].reg or args[idx].offset}), not memory: a uprobe cannot write it"
+        )
+
+
+def arg_targets(p: HookPlan, ma, path: str, kind: str = "matchArgs") -> list[ArgPlan]:
     """The declared arguments a matchArgs entry refers to (Tetragon's rules: `args` are
     positions in the args list, `index` matches an argument's index)."""
     from appliance.policy.model import resolve_arg_selector
@@ -492,7 +687,8 @@ def arg_targets(p: HookPlan, ma, path: str) -> list[ArgPlan]:
         if any(i not in by_index for i in idxs):
             raise PolicyError(f"{path}.index: no argument with index {idxs} is declared")
         return [by_index[i] for i in idxs]
-    res = resolve_arg_selector(p.spec, ma, "matchArgs")
+    res = resolve_arg_selector(p.spec, ma, kind)  # type: ignore[arg-type]
     if res.error:
         raise PolicyError(f"{path}: {res.error}")
-    return [p.args[pos] for pos, _arg in res.targets]
+    first = len([a for a in p.args if not a.is_data]) if kind == "matchData" else 0
+    return [p.args[first + pos] for pos, _arg in res.targets]

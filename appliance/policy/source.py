@@ -8,6 +8,7 @@ and ``LineIndex`` lets every problem name its line.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,10 +108,41 @@ def read_source(source: str | os.PathLike[str], file: str | None) -> tuple[str, 
     return text, file or "<text>"
 
 
+_SHELL_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Z_][A-Z0-9_]*\b")
+_GO_TEMPLATE = re.compile(r"\{\{[^}]*\}\}")
+
+
+def template_problems(text: str, file: str) -> list[Problem]:
+    """A policy file that is still a template: ``${VAR}`` (shell) or ``{{ .X }}`` (Go)
+    placeholders outside comments. Each is refused with how to render the file."""
+    problems: list[Problem] = []
+    base = os.path.basename(file) or "FILE"
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+        shell = [m for m in _SHELL_VAR.findall(code) if m.startswith("${")]
+        if shell:
+            msg = (
+                f"{', '.join(dict.fromkeys(shell))} is not substituted: this policy file is a "
+                f"template; set the variables and substitute them first, e.g. "
+                f"`envsubst < {base} > policy.yaml`"
+            )
+            problems.append(Problem(file, "", msg, line=n))
+        go = _GO_TEMPLATE.findall(code)
+        if go:
+            msg = (
+                f"{', '.join(dict.fromkeys(go))} is an unrendered Go template placeholder: "
+                "render the policy template (fill in its values) before loading"
+            )
+            problems.append(Problem(file, "", msg, line=n))
+    return problems
+
+
 def parse_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]:
     """Split a YAML stream into documents and validate each against the schema."""
     docs: list[Document] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = template_problems(text, file)
+    if problems:
+        return docs, problems  # a template: nothing else is worth reporting before rendering
     loader = UniqueKeyLoader(text)
     try:
         index = 0

@@ -13,13 +13,21 @@ from appliance.errors import PolicyError
 from appliance.policy.model import Selector, TracepointSpec, TracingPolicy
 from appliance.policy.problems import PathT
 from appliance.policy.vocabulary import (
+    CAP_SET_OPS,
+    CAP_SET_TYPES,
+    DATA_SOURCES,
+    INT32_ARR_MAX,
     INT_ARG_ENCODING,
     INT_OPS,
+    KERNEL_PTR_TYPES,
     MAP_OPS,
     PATH_TYPES,
     POSTFIX_MAX,
+    RET_SLOT_TYPES,
+    RETURN_COPY_TYPES,
     SLOT_TYPES,
     SOCK_OPS,
+    SOCKADDR_OPS,
     STRING_OPS,
     SUPPORTED_ACTIONS,
     SUPPORTED_TYPES,
@@ -27,14 +35,11 @@ from appliance.policy.vocabulary import (
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
-UNSUPPORTED: set[str] = {"loader", "enforcers"}
+UNSUPPORTED: set[str] = {"loader"}
 
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.
 UNSUPPORTED_SELECTORS: dict[str, str] = {
-    "match_namespace_changes": "matchNamespaceChanges",
-    "match_capability_changes": "matchCapabilityChanges",
-    "match_data": "matchData",
     "match_return_actions": "matchReturnActions",
 }
 
@@ -134,16 +139,6 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
 # meets each part of a hook, and raises what the kernel cannot do itself.
 
 
-def refuse_spec_sections(spec) -> None:
-    """Sections of a policy this engine does not load yet."""
-    if getattr(spec, "usdts", None):
-        raise PolicyError("spec.usdts: USDT probes are not supported yet")
-    if spec.killers:
-        raise PolicyError("spec.killers: killers (NotifyEnforcer) are not supported yet")
-    if getattr(spec, "enforcers", None):
-        raise PolicyError("spec.enforcers: enforcers are not supported yet")
-
-
 def refuse_list_pattern(lst, ypath: str) -> None:
     """A `call: list:NAME` whose list has a pattern and no values."""
     if lst.pattern and not lst.values:
@@ -168,30 +163,44 @@ def refuse_arg(a, path: str) -> None:
             f"{path}.type: argument type {t!r} is not supported yet "
             f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
         )
-    if getattr(a, "return_copy", False):
-        raise PolicyError(f"{path}.returnCopy: not supported yet")
-    if getattr(a, "resolve", ""):
-        raise PolicyError(f"{path}.resolve: not supported yet")
+    if getattr(a, "return_copy", False) and t not in RETURN_COPY_TYPES:
+        raise PolicyError(
+            f"{path}.returnCopy: only {' and '.join(sorted(RETURN_COPY_TYPES))} arguments are "
+            f"copied at return in this engine, not {t!r}"
+        )
+    if t == "int32_arr" and not 0 < getattr(a, "size", 0) <= INT32_ARR_MAX:
+        raise PolicyError(
+            f"{path}.size: an int32_arr needs its number of values, 1 to {INT32_ARR_MAX}"
+        )
 
 
-def refuse_data(hook, ypath: str) -> None:
-    """`data:` entries of a hook."""
-    if hook.data:
-        raise PolicyError(f"{ypath}.data: not supported yet")
+def refuse_data_entry(d, path: str) -> None:
+    """A `data:` entry (``path``: its YAML path) from a source or of a type the engine
+    does not read."""
+    if d.source not in DATA_SOURCES:
+        raise PolicyError(
+            f"{path}.source: {d.source!r} is not a data source of this engine "
+            f"(known: {', '.join(sorted(DATA_SOURCES))})"
+        )
+    if not d.resolve:
+        raise PolicyError(f"{path}.resolve: a data entry names the member to read")
+    if d.type not in SUPPORTED_TYPES or d.type in KERNEL_PTR_TYPES:
+        raise PolicyError(f"{path}.type: data entries are strings or integers, not {d.type!r}")
 
 
-def refuse_return(hook, ypath: str) -> None:
-    """What a hook reporting its return value asks beyond it: Override, or a return value
-    other than an integer."""
-    if any(act.action == "Override" for s in hook.selectors for act in s.match_actions):
-        raise PolicyError(f"{ypath}: Override together with return is not supported yet")
-    refuse_return_type(hook.return_arg.type if hook.return_arg is not None else "int", ypath)
-
-
-def refuse_return_type(ret_type: str, ypath: str) -> None:
-    """Return values are read as integers only."""
-    if ret_type not in INT_ARG_ENCODING:
-        raise PolicyError(f"{ypath}.returnArg.type: {ret_type!r} return values not supported")
+def refuse_return_type(ret_type: str, ypath: str, syscall: bool = False) -> None:
+    """Return values are integers, or (kernel functions) a sock read by the return probe."""
+    if ret_type in INT_ARG_ENCODING:
+        return
+    path = f"{ypath}.returnArg.type"
+    if ret_type in RET_SLOT_TYPES and not syscall:
+        return
+    if ret_type in RET_SLOT_TYPES:
+        raise PolicyError(f"{path}: a syscall returns a number, not a {ret_type!r}")
+    raise PolicyError(
+        f"{path}: {ret_type!r} return values are not supported (supported: integer types, "
+        f"{', '.join(sorted(RET_SLOT_TYPES))})"
+    )
 
 
 def refuse_return_of_all_syscalls(hook, ypath: str) -> None:
@@ -216,11 +225,14 @@ def refuse_selector_fields(sel, path: str) -> None:
 
 def refuse_action(act, path: str) -> None:
     """An action (``path``: its YAML path) the engine does not take, or asks of it what it
-    does not collect (stack traces, IMA hashes)."""
+    does not collect (IMA hashes)."""
     if act.action not in SUPPORTED_ACTIONS:
         raise PolicyError(f"{path}.action: {act.action} is not supported yet")
-    if act.kernel_stack_trace or act.user_stack_trace or act.ima_hash:
-        raise PolicyError(f"{path}: stack traces and IMA hashes are not supported yet")
+    if act.ima_hash:
+        raise PolicyError(
+            f"{path}.imaHash: not supported by this engine (IMA hashes need "
+            "bpf_ima_file_hash, callable only from sleepable BPF LSM programs)"
+        )
 
 
 def refuse_operator(arg_type: str, ma, path: str) -> None:
@@ -230,8 +242,14 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
         ok = op in STRING_OPS or (arg_type == "fd" and op in INT_OPS)
     elif arg_type in ("sock", "socket"):
         ok = op in SOCK_OPS
+    elif arg_type == "skb":
+        ok = op in SOCK_OPS and op not in ("State", "NotState")
+    elif arg_type == "sockaddr":
+        ok = op in SOCKADDR_OPS
     elif arg_type in SLOT_TYPES:
         ok = False
+    elif arg_type in CAP_SET_TYPES:
+        ok = op in CAP_SET_OPS
     else:
         ok = op in INT_OPS or (op in MAP_OPS and arg_type in INT_ARG_ENCODING)
     if not ok:

@@ -38,6 +38,7 @@ INT_TYPE_RANGES: dict[str, tuple[int, bool]] = {
     "sint64": (64, True),
     "int64": (64, True),
     "ulong": (64, False),
+    "unsigned long": (64, False),
     "uint64": (64, False),
     "size_t": (64, False),
     "bpf_cmd": (32, False),

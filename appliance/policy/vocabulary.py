@@ -22,22 +22,39 @@ INT_ARG_ENCODING = {
     "sint64": ("s64", "long_arg"),
     "int64": ("s64", "long_arg"),
     "ulong": ("u64", "size_arg"),
+    "unsigned long": ("u64", "size_arg"),
     "uint64": ("u64", "size_arg"),
     "size_t": ("u64", "size_arg"),
     "capability": ("s32", "capability_arg"),
     "syscall64": ("u64", "syscall64"),
     "bpf_cmd": ("s32", "bpf_cmd_arg"),
     "nop": ("u64", None),
+    # capability sets: a kernel_cap_t (by pointer) or a cred's set, read into the value
+    "kernel_cap_t": ("u64", "kernel_cap_t_arg"),
+    "cap_inheritable": ("u64", "cap_inheritable_arg"),
+    "cap_permitted": ("u64", "cap_permitted_arg"),
+    "cap_effective": ("u64", "cap_effective_arg"),
 }
+CAP_SET_TYPES = {"kernel_cap_t", "cap_inheritable", "cap_permitted", "cap_effective"}
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
-              "socket"}  # fmt: skip
+              "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter",
+              "int32_arr"}  # fmt: skip
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
-                    "skb", "linux_binprm", "kiocb", "socket"}  # fmt: skip
+                    "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
+                    "perf_event", "bpf_map", "iov_iter"} | CAP_SET_TYPES  # fmt: skip
 # types whose selectors compare a path string
-PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb"}
+PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
+              "dentry"}  # fmt: skip
 SUPPORTED_TYPES = set(INT_ARG_ENCODING) | SLOT_TYPES
+# return values read as the object they point to (a slot filled by the return probe)
+RET_SLOT_TYPES = {"sock"}
+# argument types whose buffer the return probe copies (returnCopy: the callee fills it)
+RETURN_COPY_TYPES = {"char_buf", "int32_arr"}
+INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
+# `data` entries: each source's C expression (the pointer `resolve` starts from)
+DATA_SOURCES = {"current_task": "((u64)bpf_get_current_task())"}
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
 # set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
@@ -46,18 +63,24 @@ SOCK_OPS = {
     "SPort", "NotSPort", "SPortPriv", "NotSPortPriv", "DPort", "NotDPort", "DPortPriv",
     "NotDPortPriv", "SAddr", "NotSAddr", "DAddr", "NotDAddr", "Protocol", "Family", "State",
 }  # fmt: skip
+# one socket address (sockaddr): Tetragon matches it with the source operators
+SOCKADDR_OPS = {"Family", "SAddr", "NotSAddr", "SPort", "NotSPort", "SPortPriv", "NotSPortPriv"}
+# capability sets (CAP_SET_TYPES)
+CAP_SET_OPS = {"Equal", "NotEqual", "Mask", "CapabilityMask"}
 POSTFIX_MAX = 1022  # the string comparison limit (a slot less its last byte)
 
 ACTION_NUM = {
     "Post": 1, "FollowFD": 2, "Sigkill": 3, "UnfollowFD": 4, "Override": 5, "CopyFD": 6,
     "GetUrl": 7, "DnsLookup": 8, "NoPost": 9, "Signal": 10, "TrackSock": 11,
-    "UntrackSock": 12,
+    "UntrackSock": 12, "NotifyEnforcer": 13, "CleanupEnforcerNotification": 14, "Set": 15,
 }  # fmt: skip
 ACTION_ENUM = {
     1: "KPROBE_ACTION_POST", 2: "KPROBE_ACTION_FOLLOWFD", 3: "KPROBE_ACTION_SIGKILL",
     4: "KPROBE_ACTION_UNFOLLOWFD", 5: "KPROBE_ACTION_OVERRIDE", 6: "KPROBE_ACTION_COPYFD",
     7: "KPROBE_ACTION_GETURL", 8: "KPROBE_ACTION_DNSLOOKUP", 9: "KPROBE_ACTION_NOPOST",
     10: "KPROBE_ACTION_SIGNAL", 11: "KPROBE_ACTION_TRACKSOCK", 12: "KPROBE_ACTION_UNTRACKSOCK",
+    13: "KPROBE_ACTION_NOTIFYENFORCER", 14: "KPROBE_ACTION_CLEANUPENFORCERNOTIFICATION",
+    15: "KPROBE_ACTION_SET",
 }  # fmt: skip
 # actions with an effect in the kernel or in the agent; the rest need nothing more than
 # the event (FollowFD & co: fd arguments are resolved through the fd table directly)

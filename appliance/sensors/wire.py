@@ -22,7 +22,9 @@ CLONE = struct.Struct("<IIQ")
 EXIT = struct.Struct("<IIQ")
 EXEC_EXTRA = struct.Struct("<6I3Q10I")  # creds, capabilities, namespaces
 EXEC_DATA = HEADER.size + EXEC.size + EXEC_EXTRA.size
-EXEC_INFO = struct.Struct(f"<II{BINARY_MAX}s")  # bin_len, flags, bin: the execve_map value
+EXEC_INFO_STATE = 1  # exec_info.flags: the caps and namespaces hold the state at exec
+# the execve_map value: bin_len, flags, bin, then caps and namespaces at exec, padding
+EXEC_INFO = struct.Struct(f"<II{BINARY_MAX}s3Q10I2I")
 EXEC_INFO_KEY = struct.Struct("<I")  # the execve_map key: a thread-group id
 
 LAYOUTS = (
@@ -35,9 +37,13 @@ LAYOUTS = (
 
 
 def exec_info(binary: str) -> bytes:
-    """The execve_map value of a binary, as the exec program stores it (room kept for a NUL)."""
+    """The execve_map value of a process older than the agent (room kept for a NUL).
+
+    Its exec-time capabilities and namespaces are unknown: they stay zero and the flags
+    leave out EXEC_INFO_STATE, so matchCapabilityChanges/matchNamespaceChanges skip it.
+    """
     b = binary.encode()[: BINARY_MAX - 1]
-    return EXEC_INFO.pack(len(b), 0, b)
+    return EXEC_INFO.pack(len(b), 0, b, 0, 0, 0, *([0] * 12))
 
 
 @dataclass(slots=True)

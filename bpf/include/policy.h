@@ -296,7 +296,25 @@ struct sock_info {
 	u16 protocol;
 	u8 state;
 	u8 pad;
+	u32 saddr6[4]; /* IPv6 (family AF_INET6), network order */
+	u32 daddr6[4];
 };
+
+static __always_inline void sock_fill(struct sock_info *si, struct sock *sk)
+{
+	si->saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	si->daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	si->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si->type = BPF_CORE_READ(sk, sk_type);
+	si->protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (si->family == 10 && bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		BPF_CORE_READ_INTO(&si->saddr6, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&si->daddr6, sk, __sk_common.skc_v6_daddr);
+	}
+}
 
 static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *sk)
 {
@@ -305,14 +323,42 @@ static __always_inline void sock_arg(struct pmsg *m, int k, int a, struct sock *
 		m->aflags[a] |= ARG_ERROR;
 		return;
 	}
-	si.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-	si.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-	si.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	si.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	si.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	si.state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	si.type = BPF_CORE_READ(sk, sk_type);
-	si.protocol = BPF_CORE_READ(sk, sk_protocol);
+	sock_fill(&si, sk);
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
+	m->lens[a] = sizeof(si);
+}
+
+/* A returned sock (returnArg type sock) into slot k; all zero for NULL. */
+static __always_inline void sock_ret(struct pmsg *m, int k, struct sock *sk)
+{
+	struct sock_info si = {};
+	if (sk)
+		sock_fill(&si, sk);
+	__builtin_memcpy(m->slots[k], &si, sizeof(si));
+}
+
+/* sockaddr: family, address and port in a sock_info (as its source), an AF_UNIX path
+ * at SOCKADDR_UN_PATH of the slot */
+#define SOCKADDR_UN_PATH 64
+static __always_inline void sockaddr_arg(struct pmsg *m, int k, int a, const void *sa)
+{
+	struct sock_info si = {};
+	struct { u16 family; u16 port; u32 addr; } in4 = {};
+	struct { u16 family; u16 port; u32 flow; u32 addr[4]; } in6 = {};
+	if (!sa || bpf_probe_read_kernel(&in4, sizeof(in4), sa) < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	si.family = in4.family;
+	if (in4.family == 2) {
+		si.saddr = in4.addr;
+		si.sport = __builtin_bswap16(in4.port);
+	} else if (in4.family == 10 && bpf_probe_read_kernel(&in6, sizeof(in6), sa) == 0) {
+		__builtin_memcpy(si.saddr6, in6.addr, 16);
+		si.sport = __builtin_bswap16(in6.port);
+	} else if (in4.family == 1) {
+		bpf_probe_read_kernel_str(&m->slots[k][SOCKADDR_UN_PATH], 108, sa + 2);
+	}
 	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 	m->lens[a] = sizeof(si);
 }
@@ -420,13 +466,137 @@ static __always_inline void bpf_attr_arg(struct pmsg *m, int k, int a, union bpf
 	m->lens[a] = sizeof(bi);
 }
 
-/* skb: lengths, marks and the IPv4/TCP-UDP 5-tuple */
+/* up to 8 bytes of kernel memory as a number (0 when unreadable): resolve: chains */
+static __always_inline u64 rd_kernel(u64 addr, u32 size)
+{
+	u64 v = 0;
+	bpf_probe_read_kernel(&v, size < 8 ? size : 8, (const void *)addr);
+	return v;
+}
+
+/* dentry: its path up to the root of its mount (a dentry alone has no mount) */
+static __always_inline void dentry_arg(struct pmsg *m, int k, int a, struct dentry *d)
+{
+	if (!d) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], d, NULL);
+}
+
+/* iov_iter: the bytes of its first segment (a user buffer, an iovec or a kvec), at most
+ * the iterator's count, as char_buf */
+static __always_inline void iov_iter_arg(struct pmsg *m, int k, int a, struct iov_iter *it)
+{
+	if (!it) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	u64 count = BPF_CORE_READ(it, count);
+	const void *base = NULL;
+	u64 len = count;
+	int user = 1;
+	int kind = bpf_core_field_exists(it->iter_type) ? BPF_CORE_READ(it, iter_type) : -1;
+	const struct iovec *iov = NULL;
+	if (bpf_core_field_exists(it->ubuf) && bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+	    kind == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+		base = BPF_CORE_READ(it, ubuf);
+	} else {
+		if (kind >= 0 && bpf_core_enum_value_exists(enum iter_type, ITER_KVEC) &&
+		    kind == bpf_core_enum_value(enum iter_type, ITER_KVEC)) {
+			user = 0;
+			iov = BPF_CORE_READ(it, kvec);
+		} else if (bpf_core_field_exists(it->__iov)) {
+			iov = BPF_CORE_READ(it, __iov);
+		} else if (bpf_core_field_exists(it->iov)) {
+			iov = BPF_CORE_READ(it, iov);
+		}
+		if (iov) {
+			base = BPF_CORE_READ(iov, iov_base);
+			u64 l = BPF_CORE_READ(iov, iov_len);
+			if (l < len)
+				len = l;
+		}
+	}
+	if (!base) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	buf_arg(m, k, a, base, len, user);
+}
+
+/* perf_event: the attr's type, config, probe offset and (kprobe PMU) function name */
+struct perf_event_info {
+	u64 config;
+	u64 probe_offset;
+	u32 type;
+	u32 pad;
+	char kprobe_func[128];
+};
+
+static __always_inline void perf_event_arg(struct pmsg *m, int k, int a, struct perf_event *ev)
+{
+	struct perf_event_info *pi = (struct perf_event_info *)m->slots[k];
+	if (!ev) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	pi->config = BPF_CORE_READ(ev, attr.config);
+	pi->probe_offset = BPF_CORE_READ(ev, attr.probe_offset);
+	pi->type = BPF_CORE_READ(ev, attr.type);
+	pi->pad = 0;
+	pi->kprobe_func[0] = 0;
+	const char *fn = (const char *)BPF_CORE_READ(ev, attr.kprobe_func);
+	if (fn && bpf_probe_read_user_str(pi->kprobe_func, sizeof(pi->kprobe_func), fn) < 0 &&
+	    bpf_probe_read_kernel_str(pi->kprobe_func, sizeof(pi->kprobe_func), fn) < 0)
+		pi->kprobe_func[0] = 0;
+	m->lens[a] = sizeof(*pi);
+}
+
+/* bpf_map: type, sizes and name */
+struct bpf_map_info_arg {
+	u32 map_type, key_size, value_size, max_entries;
+	char name[16];
+};
+
+static __always_inline void bpf_map_arg(struct pmsg *m, int k, int a, struct bpf_map *map)
+{
+	struct bpf_map_info_arg bi = {};
+	if (!map) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	bi.map_type = BPF_CORE_READ(map, map_type);
+	bi.key_size = BPF_CORE_READ(map, key_size);
+	bi.value_size = BPF_CORE_READ(map, value_size);
+	bi.max_entries = BPF_CORE_READ(map, max_entries);
+	BPF_CORE_READ_STR_INTO(&bi.name, map, name);
+	__builtin_memcpy(m->slots[k], &bi, sizeof(bi));
+	m->lens[a] = sizeof(bi);
+}
+
+/* skb: lengths, marks and the IPv4/IPv6 TCP-UDP 5-tuple */
 struct skb_info {
 	u32 hash, len, priority, mark;
 	u32 saddr, daddr;
 	u16 sport, dport;
 	u16 l3proto;
 	u8 proto, pad;
+	u16 family; /* AF_INET, AF_INET6 or 0 */
+	u16 pad2;
+	u32 saddr6[4]; /* IPv6, network order */
+	u32 daddr6[4];
+};
+
+/* the fixed IPv6 header as on the wire */
+struct ipv6_wire {
+	u8 prio_version;
+	u8 flow[3];
+	__be16 payload_len;
+	u8 nexthdr;
+	u8 hop_limit;
+	u32 saddr[4];
+	u32 daddr[4];
 };
 
 static __always_inline void skb_arg(struct pmsg *m, int k, int a, struct sk_buff *skb)
@@ -445,16 +615,24 @@ static __always_inline void skb_arg(struct pmsg *m, int k, int a, struct sk_buff
 	u16 nh = BPF_CORE_READ(skb, network_header);
 	u16 th = BPF_CORE_READ(skb, transport_header);
 	struct iphdr ip = {};
+	struct ipv6_wire ip6 = {};
 	if (si.l3proto == 0x0800 && bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0) {
+		si.family = 2;
 		si.saddr = ip.saddr;
 		si.daddr = ip.daddr;
 		si.proto = ip.protocol;
-		if (ip.protocol == 6 || ip.protocol == 17) {
-			__be16 ports[2] = {};
-			bpf_probe_read_kernel(ports, sizeof(ports), head + th);
-			si.sport = __builtin_bswap16(ports[0]);
-			si.dport = __builtin_bswap16(ports[1]);
-		}
+	} else if (si.l3proto == 0x86DD &&
+		   bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) == 0) {
+		si.family = 10;
+		si.proto = ip6.nexthdr;
+		__builtin_memcpy(si.saddr6, ip6.saddr, 16);
+		__builtin_memcpy(si.daddr6, ip6.daddr, 16);
+	}
+	if (si.family && (si.proto == 6 || si.proto == 17)) {
+		__be16 ports[2] = {};
+		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+		si.sport = __builtin_bswap16(ports[0]);
+		si.dport = __builtin_bswap16(ports[1]);
 	}
 	__builtin_memcpy(m->slots[k], &si, sizeof(si));
 	m->lens[a] = sizeof(si);

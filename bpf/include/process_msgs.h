@@ -43,10 +43,15 @@ struct msg_header {
  * exec and fork (and by the agent for processes found in procfs), read by
  * policy programs for matchBinaries. Policy objects reuse this map's fd. */
 #define BINARY_MAX 256
+#define EXEC_INFO_STATE 1 /* flags: caps and ns hold the state at exec */
 struct exec_info {
 	u32 bin_len; /* without the NUL */
 	u32 flags;
 	char bin[BINARY_MAX];
+	/* capabilities and namespaces at exec (matchCapabilityChanges, matchNamespaceChanges) */
+	u64 cap_permitted, cap_effective, cap_inheritable;
+	u32 ns[10]; /* the order of msg_exec.ns */
+	u32 pad[2];
 };
 
 struct msg_exec {

@@ -51,6 +51,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_STACK_TRACE = 7,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_LRU_PERCPU_HASH = 10,
 	BPF_MAP_TYPE_LPM_TRIE = 11,
@@ -62,6 +63,8 @@ enum {
 	BPF_NOEXIST = 1,
 	BPF_EXIST = 2,
 };
+
+#define BPF_F_USER_STACK (1ULL << 8)
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -248,6 +251,13 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+struct in6_addr {
+	union {
+		u8 u6_addr8[16];
+		__be32 u6_addr32[4];
+	} in6_u;
+};
+
 struct sock_common {
 	union {
 		struct {
@@ -263,6 +273,8 @@ struct sock_common {
 	};
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
 };
 
 struct sock {
@@ -289,6 +301,46 @@ union bpf_attr {
 		u32 insn_cnt;
 		char prog_name[16];
 	};
+};
+
+struct iovec {
+	void *iov_base;
+	size_t iov_len;
+};
+
+/* the kinds of iov_iter (Linux 5.14+); older kernels have a `type` bit field instead */
+enum iter_type {
+	ITER_IOVEC = 0,
+	ITER_KVEC = 1,
+	ITER_UBUF = 6,
+};
+
+struct iov_iter {
+	u8 iter_type;
+	size_t count;
+	const struct iovec *iov; /* before Linux 6.4 */
+	const struct iovec *__iov; /* Linux 6.4+ */
+	const struct iovec *kvec;
+	void *ubuf; /* Linux 6.0+ */
+};
+
+struct perf_event_attr {
+	u32 type;
+	u64 config;
+	u64 kprobe_func; /* a user pointer, for kprobe PMU events */
+	u64 probe_offset;
+};
+
+struct perf_event {
+	struct perf_event_attr attr;
+};
+
+struct bpf_map {
+	enum bpf_map_type map_type;
+	u32 key_size;
+	u32 value_size;
+	u32 max_entries;
+	char name[16];
 };
 
 struct sk_buff {

@@ -59,6 +59,8 @@ TYPE_SETS = [
     ["module", "bpf_attr", "uint64"],
     ["skb", "sock", "socket"],
     ["linux_binprm", "kiocb", "size_t"],
+    ["sockaddr", "dentry", "perf_event"],
+    ["bpf_map", "unsigned long", "char_buf", "iov_iter"],
 ]
 
 
@@ -139,9 +141,9 @@ def test_unsupported_is_refused_with_path():
         syscall: false
         args:
         - index: 0
-          type: "dentry"
+          type: "load_info"
     """)
-    with pytest.raises(PolicyError, match=r"spec.kprobes\[0\].args\[0\].type: .*dentry"):
+    with pytest.raises(PolicyError, match=r"spec.kprobes\[0\].args\[0\].type: .*load_info"):
         plan_policy(parse_policy(text), AllFeatures())
 
 
@@ -233,3 +235,96 @@ def test_long_string_value_refused_not_truncated(size, refused, tmp_path):
             generate(plans)
     else:
         assert "== 1022" in generate(plans)
+
+
+NETWORK_AND_RETURN = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "network-and-return"
+spec:
+  kprobes:
+  - call: "ip6_output"
+    syscall: false
+    args:
+    - index: 1
+      type: sock
+    - index: 2
+      type: skb
+    selectors:
+    - matchArgs:
+      - index: 2
+        operator: "DAddr"
+        values: ["127.0.0.1/8", "::1/128", "fd00::/8"]
+      - index: 2
+        operator: "NotSAddr"
+        values: ["2001:db8::1"]
+      - index: 2
+        operator: "Protocol"
+        values: ["IPPROTO_UDP"]
+      - index: 2
+        operator: "DPort"
+        values: ["53", "8000-8080"]
+      - index: 1
+        operator: "DAddr"
+        values: ["::1"]
+  - call: "security_socket_connect"
+    syscall: false
+    args:
+    - index: 1
+      type: sockaddr
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: "Family"
+        values: ["AF_INET6"]
+      - index: 1
+        operator: "SAddr"
+        values: ["::1", "127.0.0.1"]
+      - index: 1
+        operator: "SPort"
+        values: ["80"]
+  - call: "tcp_create_openreq_child"
+    syscall: false
+    return: true
+    args:
+    - index: 0
+      type: sock
+    returnArg:
+      type: sock
+  - call: "security_inode_copy_up_xattr"
+    syscall: false
+    return: true
+    args:
+    - index: 0
+      type: string
+    returnArg:
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["security.capability"]
+      matchActions:
+      - action: Override
+        argError: 1
+  - call: "sys_read"
+    syscall: true
+    args:
+    - index: 0
+      type: fd
+    - index: 1
+      type: char_buf
+      returnCopy: true
+"""
+
+
+def test_network_selectors_and_return_kinds_compile(tmp_path):
+    plans = plan_policy(parse_policy(NETWORK_AND_RETURN), AllFeatures(), offline=True)
+    methods = [(p.method, p.ret_section.split("/")[0]) for p in plans]
+    assert methods == [("fentry", ""), ("fentry", ""), ("kprobe", "kretprobe"),
+                       ("fmod_ret", "fexit"), ("kprobe", "kretprobe")]  # fmt: skip
+    assert plans[2].ret_slot == 1 and plans[4].ret_hidden
+    src = generate(plans)
+    assert "sock_ret(m, 1," in src and "m->ret = 1; emit(" in src
+    compile_policy(src, str(tmp_path))

@@ -25,13 +25,6 @@ def _sel(**kw) -> list[dict]:
 _RET = {"return": True, "returnArg": _arg("int")}
 _DATA = [_arg("int", source="current_task", resolve="pid")]
 CASES = {
-    "spec.usdts: USDT probes are not supported yet": {
-        "usdts": [{"path": "/bin/sh", "provider": "p", "name": "n"}]
-    },
-    "spec.killers: killers (NotifyEnforcer) are not supported yet": {
-        "killers": [{"calls": ["sys_openat"]}],
-        "kprobes": [{"call": "sys_openat", "syscall": True}],
-    },
     "spec.kprobes[0].call: list patterns are not supported yet": {
         "lists": [{"name": "l", "type": "syscalls", "pattern": "open.*"}],
         "kprobes": [{"call": "list:l", "syscall": True}],
@@ -45,19 +38,26 @@ CASES = {
     "spec.kprobes[0].args[0].type: 'auto' needs BTF argument resolution": {
         "kprobes": [_kp(args=[_arg("auto")])]
     },
-    "spec.kprobes[0].args[0].returnCopy: not supported yet": {
-        "kprobes": [_kp(args=[_arg("char_buf", returnCopy=True)])]
+    "spec.kprobes[0].args[0].returnCopy: only char_buf and int32_arr arguments are copied "
+    "at return in this engine, not 'string'": {
+        "kprobes": [_kp(args=[_arg("string", returnCopy=True)])]
     },
-    "spec.kprobes[0].data: not supported yet": {"kprobes": [_kp(**_RET, data=_DATA)]},
-    "spec.fentries[0].data: not supported yet": {
-        "fentries": [{"call": "security_file_open", "data": _DATA}]
+    "spec.kprobes[0].args[0].size: an int32_arr needs its number of values, 1 to 255": {
+        "kprobes": [_kp(args=[_arg("int32_arr")])]
     },
-    "spec.kprobes[0]: Override together with return is not supported yet": {
-        "kprobes": [_kp(**_RET, selectors=_sel(matchActions=[{"action": "Override"}]))]
+    "spec.kprobes[0].data[0].source: 'pt_regs' is not a data source of this engine "
+    "(known: current_task)": {
+        "kprobes": [_kp(data=[_arg("int", source="pt_regs", resolve="pid")])]
     },
-    "spec.fentries[0].returnArg.type: 'string' return values not supported": {
+    "spec.fentries[0].returnArg.type: 'string' return values are not supported (supported: "
+    "integer types, sock)": {
         "fentries": [{"call": "security_file_open", "return": True, "returnArg": _arg("string")}]
     },
+    "spec.kprobes[0].returnArg.type: a syscall returns a number, not a 'sock'": {
+        "kprobes": [
+            {"call": "sys_openat", "syscall": True, "return": True, "returnArg": _arg("sock")}
+        ]
+    },  # fmt: skip
     "spec.kprobes[0].return: return values of all syscalls are not supported": {
         "lists": [{"name": "l", "type": "generated_syscalls"}],
         "kprobes": [{"call": "list:l", "syscall": True, "return": True}],
@@ -68,25 +68,36 @@ CASES = {
             _kp(**_RET, selectors=_sel(matchReturnArgs=[{"operator": "Prefix", "values": ["a"]}]))
         ]
     },
-    "spec.kprobes[0].selectors[0].matchData: not supported yet": {
-        "kprobes": [
-            _kp(selectors=_sel(matchData=[{"index": 0, "operator": "Equal", "values": ["1"]}]))
-        ]
+    "spec.kprobes[0].selectors[0].matchReturnActions: not supported yet": {
+        "kprobes": [_kp(**_RET, selectors=_sel(matchReturnActions=[{"action": "Post"}]))]
     },
-    "spec.kprobes[0].selectors[0].matchActions[0].action: NotifyEnforcer is not supported yet": {
-        "kprobes": [_kp(selectors=_sel(matchActions=[{"action": "NotifyEnforcer"}]))]
-    },
-    "spec.kprobes[0].selectors[0].matchActions[0]: stack traces and IMA hashes are not "
-    "supported yet": {
-        "kprobes": [
-            _kp(selectors=_sel(matchActions=[{"action": "Post", "kernelStackTrace": True}]))
-        ]
+    "spec.kprobes[0].selectors[0].matchActions[0].imaHash: not supported by this engine (IMA "
+    "hashes need bpf_ima_file_hash, callable only from sleepable BPF LSM programs)": {
+        "kprobes": [_kp(selectors=_sel(matchActions=[{"action": "Post", "imaHash": True}]))]
     },
     "spec.kprobes[0].selectors[0].matchArgs[0].operator: GT is not supported on a 'file' "
     "argument in this engine": {
         "kprobes": [
             _kp(
                 args=[_arg("file")],
+                selectors=_sel(matchArgs=[{"index": 0, "operator": "GT", "values": ["1"]}]),
+            )
+        ]
+    },
+    "spec.kprobes[0].selectors[0].matchArgs[0].operator: State is not supported on a 'skb' "
+    "argument in this engine": {
+        "kprobes": [
+            _kp(
+                args=[_arg("skb")],
+                selectors=_sel(matchArgs=[{"index": 0, "operator": "State", "values": ["1"]}]),
+            )
+        ]
+    },
+    "spec.kprobes[0].selectors[0].matchArgs[0].operator: GT is not supported on a "
+    "'kernel_cap_t' argument in this engine": {
+        "kprobes": [
+            _kp(
+                args=[_arg("kernel_cap_t")],
                 selectors=_sel(matchArgs=[{"index": 0, "operator": "GT", "values": ["1"]}]),
             )
         ]
@@ -134,3 +145,48 @@ def test_inmap_on_an_integer_argument_is_planned():
     }
     plans = plan_policy(TracingPolicy.model_validate(doc), AllFeatures(), offline=True)
     assert [p.name for p in plans] == ["security_file_open"]
+
+
+# What the engine refused before and now plans (on a kernel with every feature).
+PLANNED = {
+    # the binary on the target machine (offline planning)
+    "usdts": {"usdts": [{"path": "/opt/absent/app", "provider": "p", "name": "n"}]},
+    "killers": {
+        "killers": [{"calls": ["sys_openat"]}],
+        "kprobes": [{"call": "sys_openat", "syscall": True}],
+    },
+    "data": {"kprobes": [_kp(**_RET, data=_DATA)]},
+    "Override with return": {
+        "kprobes": [_kp(**_RET, selectors=_sel(matchActions=[{"action": "Override"}]))]
+    },
+    "sock return value": {"kprobes": [_kp(return_=True, returnArg=_arg("sock"))]},
+    "returnCopy": {"kprobes": [_kp(args=[_arg("char_buf", returnCopy=True, sizeArgIndex=1)])]},
+    "stack traces": {
+        "kprobes": [
+            _kp(selectors=_sel(matchActions=[{"action": "Post", "kernelStackTrace": True}]))
+        ]
+    },
+    "CapabilityMask": {
+        "kprobes": [
+            _kp(
+                args=[_arg("cap_effective")],
+                selectors=_sel(
+                    matchArgs=[
+                        {"index": 0, "operator": "CapabilityMask", "values": ["CAP_SYS_ADMIN"]}
+                    ]
+                ),
+            )
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(PLANNED))
+def test_planned_now(name):
+    doc = {
+        "apiVersion": "cilium.io/v1alpha1",
+        "kind": "TracingPolicy",
+        "metadata": {"name": "planned"},
+        "spec": PLANNED[name],
+    }
+    assert plan_policy(TracingPolicy.model_validate(doc), AllFeatures(), offline=True)

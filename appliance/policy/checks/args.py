@@ -11,7 +11,7 @@ from appliance.policy.problems import PathT
 
 _RESOLVE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
 
-BUFFER_TYPES = frozenset({"char_buf", "char_iovec"})
+BUFFER_TYPES = frozenset({"char_buf", "char_iovec", "int32_arr"})
 
 # Highest prototype position a size argument can have (sizeArgIndex is 1-based).
 MAX_SIZE_ARG_INDEX = 6

@@ -26,6 +26,7 @@ OPERATOR_ARG_TYPES: dict[str, frozenset[str]] = {
     "InRange": V.INT_TYPES,
     "NotInRange": V.INT_TYPES,
     "Mask": V.INT_TYPES | V.CAP_TYPES,
+    "CapabilityMask": V.CAP_TYPES,
     "SPort": V.NET_TYPES,
     "NotSPort": V.NET_TYPES,
     "SPortPriv": V.NET_TYPES,
@@ -126,7 +127,7 @@ def check_value(ctx: Context, q: PathT, op: str, t: str, value: str) -> None:
                     f"(got {t}) so ids of every ABI compare correctly",
                 )
         return
-    if op in ("Equal", "NotEqual", "InMap", "NotInMap", "Mask", "GT", "LT"):
+    if op in ("Equal", "NotEqual", "InMap", "NotInMap", "Mask", "CapabilityMask", "GT", "LT"):
         if t in V.INT_TYPES:
             V.parse_int_for_type(value, t)
         elif t in V.CAP_TYPES:

@@ -1,0 +1,93 @@
+"""matchNamespaceChanges / matchCapabilityChanges: a namespace or capability of the
+calling process differs from what it had when it executed its binary (the process
+sensor keeps that state in the execve map). Syscall hooks: run on this host too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from .conftest import start_policy_agent
+from .test_policies import Policy, kprobe_events
+
+MARK = 434343  # getpgid of a pid that does not exist: only this test's calls match
+CALL = f"""
+import os
+try:
+    os.getpgid({MARK})
+except ProcessLookupError:
+    pass
+"""
+UNSHARE_UTS = "import ctypes; assert ctypes.CDLL(None).unshare(0x04000000) == 0\n"
+DROP_TO_NOBODY = "import os; os.setresuid(65534, 65534, 65534)\n"
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    a = start_policy_agent(tmp_path_factory)
+    yield a
+    a.stop()
+
+
+def _run(code: str) -> int:
+    p = subprocess.Popen([sys.executable, "-c", code])
+    assert p.wait() == 0
+    return p.pid
+
+
+POLICY = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "{name}"
+spec:
+  kprobes:
+  - call: "sys_getpgid"
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: "Equal"
+        values:
+        - "{mark}"
+{selector}
+"""
+
+
+def test_match_namespace_changes(agent, tmp_path):
+    # the selector of Tetragon's match_namespace_changes.yaml, on the UTS namespace
+    sel = "      matchNamespaceChanges:\n      - operator: In\n        values:\n        - Uts"
+    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
+            name="ns-changes", mark=MARK, selector=sel))):  # fmt: skip
+        same = _run(CALL)
+        changed = _run(UNSHARE_UTS + CALL)
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "ns-changes")["process_kprobe"]  # fmt: skip
+    assert ev["process"]["pid"] == changed
+    assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "ns-changes"))
+
+
+def test_match_capability_changes(agent, tmp_path):
+    # the selector of Tetragon's match_capability_changes.yaml
+    sel = textwrap.indent(textwrap.dedent("""
+    matchCapabilityChanges:
+    - type: Effective
+      operator: In
+      isNamespaceCapability: false
+      values:
+      - "CAP_SETUID"
+    """).strip("\n"), "      ")  # fmt: skip
+    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
+            name="cap-changes", mark=MARK, selector=sel))):  # fmt: skip
+        same = _run(CALL)
+        dropped = _run(DROP_TO_NOBODY + CALL)
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "cap-changes")["process_kprobe"]  # fmt: skip
+    assert ev["process"]["pid"] == dropped
+    assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "cap-changes"))

@@ -1,0 +1,81 @@
+"""Enforcers: a selector's NotifyEnforcer tells the enforcer program on the enforcer's
+calls what to do (argSig, argError) in that thread. Signal only: runs on this host (the
+enforcer sits on the syscall's sys_exit tracepoint); making the call fail needs
+fmod_ret / bpf_override_return, and where the kernel has neither the policy is refused
+naming them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from .conftest import kernel_has_kprobes, start_policy_agent
+from .test_policies import Policy, tetra
+
+MARK = -7  # lseek(-7): only this test's calls match
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    a = start_policy_agent(tmp_path_factory)
+    yield a
+    a.stop()
+
+
+# Tetragon's killer.yaml, in its current words (enforcers, NotifyEnforcer) and on lseek
+ENFORCER = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "{name}"
+spec:
+  kprobes:
+  - call: "sys_lseek"
+    syscall: true
+    args:
+    - index: 0
+      type: "int"
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: "Equal"
+        values:
+        - "{mark}"
+      matchActions:
+      - action: "NotifyEnforcer"
+        argSig: 9
+{error}
+  enforcers:
+  - calls:
+    - "sys_lseek"
+"""
+
+
+def test_notify_enforcer_signal(agent, tmp_path):
+    text = ENFORCER.format(name="enforce-lseek", mark=MARK, error="")
+    with Policy(agent, tmp_path, textwrap.dedent(text)):
+        listed = tetra(agent, "tracingpolicy", "list").stdout
+        killed = subprocess.run([sys.executable, "-c", f"import os; os.lseek({MARK}, 0, 0)"])
+        ok = subprocess.run([sys.executable, "-c", "import os; os.lseek(0, 0, 1)"])
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "enforce-lseek")["process_kprobe"]  # fmt: skip
+    assert killed.returncode == -9
+    assert ok.returncode in (0, 1)  # not notified: not killed (fd 0 may not be seekable)
+    assert ev["action"] == "KPROBE_ACTION_NOTIFYENFORCER"
+    assert ev["args"] == [{"int_arg": MARK}]
+    assert "sys_lseek" in listed
+
+
+@pytest.mark.skipif(kernel_has_kprobes(), reason="this kernel may be able to override")
+def test_notify_enforcer_error_needs_override(agent, tmp_path):
+    text = ENFORCER.format(name="enforce-lseek-error", mark=MARK, error="        argError: -1")
+    path = tmp_path / "enforce-error.yaml"
+    path.write_text(textwrap.dedent(text))
+    out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
+    msg = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "spec.enforcers[0].calls" in msg and "bpf_override_return" in msg, msg
+    assert "not supported" not in msg

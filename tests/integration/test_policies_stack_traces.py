@@ -1,0 +1,61 @@
+"""Post with kernelStackTrace / userStackTrace: the stacks of the call in the event
+(``kernel_stack_trace``, ``user_stack_trace``), named from /proc/kallsyms and the ELF
+symbols of the mapped files; addresses only with --expose-stack-addresses. A syscall
+hook: runs on this host's tracepoints too."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from .conftest import start_policy_agent
+from .test_policies import Policy
+
+MARK = 424242  # getpgid of a pid that does not exist: only this test's calls match
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    a = start_policy_agent(tmp_path_factory)
+    yield a
+    a.stop()
+
+
+def test_kernel_and_user_stack_traces(agent, tmp_path):
+    # the action of Tetragon's stack_traces.yaml, on a syscall this host can hook
+    with Policy(agent, tmp_path, textwrap.dedent(f"""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "stack-traces"
+    spec:
+      kprobes:
+      - call: "sys_getpgid"
+        syscall: true
+        args:
+        - index: 0
+          type: int
+        selectors:
+        - matchArgs:
+          - index: 0
+            operator: "Equal"
+            values:
+            - "{MARK}"
+          matchActions:
+          - action: Post
+            kernelStackTrace: true
+            userStackTrace: true
+    """)):  # fmt: skip
+        with pytest.raises(ProcessLookupError):
+            os.getpgid(MARK)
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "stack-traces")["process_kprobe"]  # fmt: skip
+    assert ev["args"] == [{"int_arg": MARK}]
+    kernel = ev["kernel_stack_trace"]
+    assert kernel and all("symbol" in f and "address" not in f for f in kernel)
+    assert any("syscall" in f["symbol"] for f in kernel), kernel
+    user = ev["user_stack_trace"]
+    assert user and "address" not in user[0]
+    assert "libc" in user[0]["module"] and "getpgid" in user[0].get("symbol", ""), user[0]
