@@ -5,7 +5,8 @@
 Without --grpc-address the agent's gRPC servicer (RuntimeHook with the default registry
 sink) is served on a temporary unix socket; with it, the hook calls that running agent.
 Prints the median and max of ``--count`` hook invocations (a process, OCI state on stdin,
-the bundle's config.json, the RuntimeHook call), the hook's import time alone, then
+the bundle's config.json, the RuntimeHook call), its CPU time (user + system: steady when
+the machine is loaded), the hook's import time alone, then
 ``--count`` runc starts of ``busybox true`` without and with the hook, interleaved.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +36,13 @@ def ms(xs: list[float]) -> str:
     return f"median {statistics.median(xs) * 1000:.1f} ms, max {max(xs) * 1000:.1f} ms"
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of the finished children: unlike wall-clock time, it does
+    not grow when other work on a shared machine delays the hook."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=30)
@@ -51,11 +60,13 @@ def main() -> int:
         hook_args = [HOOK, f"--grpc-address={addr}", f"--log-fname={logf}", "createRuntime"]
         bundle = runc_bundle.make(os.path.join(tmp, "b"), "bench", None, {})
         state = json.dumps({"ociVersion": "1.0.2", "id": "bench", "bundle": bundle})
-        hook_t = []
+        hook_t, hook_cpu = [], []
         for _ in range(a.count):
+            c0 = children_cpu()
             t0 = time.perf_counter()
             r = subprocess.run(hook_args, input=state, text=True, capture_output=True)
             hook_t.append(time.perf_counter() - t0)
+            hook_cpu.append(children_cpu() - c0)
             if r.returncode != 0:
                 print("hook failed:", r.stderr, file=sys.stderr)
                 return 1
@@ -70,6 +81,7 @@ def main() -> int:
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             py.append(time.perf_counter() - t0)
         print(f"hook per container start ({a.count} runs against {addr}): {ms(hook_t)}")
+        print(f"  hook CPU time (user + system) per start: {ms(hook_cpu)}")
         print(f"  python start alone: {ms(py)}; python + hook module import: {ms(imp)}")
         why = runc_bundle.missing()
         if why:
