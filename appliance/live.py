@@ -29,8 +29,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
-
 from appliance.errors import (
     BtfNotFound,
     FilterError,
@@ -50,6 +48,7 @@ from appliance.settings import (
     LIVE_SETTINGS,
     LoadedSettings,
     Settings,
+    ValidationError,
     diff_settings,
     effective_settings_lines,
     format_value,

@@ -46,10 +46,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
-
 from appliance.errors import SettingsError
+from appliance.frozen_model import FrozenModel, ValidationError, ValueProblem
+from appliance.frozen_model import field as _f
 
 __all__ = [
     "ADMIN_DROPIN_DIR",
@@ -64,6 +63,7 @@ __all__ = [
     "LoadedSettings",
     "Settings",
     "SettingsError",
+    "ValidationError",
     "build_arg_parser",
     "diff_settings",
     "effective_settings_lines",
@@ -134,8 +134,8 @@ _DURATION_UNITS = {
 _LEVEL_ALIASES = {"warning": "warn", "err": "error", "critical": "fatal"}
 
 
-def _err(reason: str) -> PydanticCustomError:
-    return PydanticCustomError("setting_value", reason)
+def _err(reason: str) -> ValueProblem:
+    return ValueProblem(reason)
 
 
 def _parse_bool(text: str) -> bool:
@@ -285,7 +285,7 @@ def _coerce(name: str, value: Any) -> Any:
     if isinstance(value, timedelta) or (
         isinstance(value, bool | int | float) and not isinstance(value, str)
     ):
-        # Typed Python values go to pydantic's own checks, except the string-like kinds.
+        # Typed Python values go to the model's type checks, except the string-like kinds.
         if annotation is str:
             value = _scalar_text(value)
         else:
@@ -318,11 +318,23 @@ def _coerce(name: str, value: Any) -> Any:
 # --- the model --------------------------------------------------------------------------
 
 
-def _f(default: Any, description: str, **constraints: Any) -> Any:
-    return Field(default, description=description, **constraints)
+def _retry_not_zero(value: int) -> int:
+    if value == 0:
+        raise _err("zero is invalid: use a negative number for no limit")
+    return value
 
 
-class Settings(BaseModel):
+def _ancestor_kinds(value: tuple[str, ...]) -> tuple[str, ...]:
+    kinds = ("base", "kprobe", "tracepoint", "uprobe", "lsm", "usdt")
+    unknown = [v for v in value if v not in kinds]
+    if unknown:
+        raise _err(f"unknown event type {unknown[0]!r}: expected some of {', '.join(kinds)}")
+    if value and "base" not in value:
+        raise _err("'base' is needed by the other event types")
+    return value
+
+
+class Settings(FrozenModel):
     """Every daemon setting, one typed field each; the flag name is the field name with
     dashes (``export_filename`` is ``--export-filename``).
 
@@ -332,9 +344,7 @@ class Settings(BaseModel):
     """
 
     # a plain model: the files, environment and flags are layered by load_settings, which
-    # knows where each value came from (pydantic-settings' own sources would add 5 MB of
-    # imports for nothing)
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    # knows where each value came from; defaults are not checked
 
     # -- configuration sources
     config_dir: str = _f(
@@ -466,9 +476,9 @@ class Settings(BaseModel):
     expose_kernel_addresses: bool = _f(
         False, "Older name of --expose-stack-addresses; either one enables it"
     )
-    cgroup_rate: Annotated[str, _CGROUP_RATE] = Field(
+    cgroup_rate: Annotated[str, _CGROUP_RATE] = _f(
         "",
-        description="Rate limit of base sensor events per cgroup as <events>,<interval> "
+        "Rate limit of base sensor events per cgroup as <events>,<interval> "
         "(e.g. '1000,1s'). Disabled if empty",
     )
 
@@ -580,34 +590,13 @@ class Settings(BaseModel):
         False, "Track cgroup ids of processes. Default: the value of --enable-cgidmap"
     )
 
-    @field_validator("*", mode="before")
     @classmethod
-    def _parse_text(cls, value: Any, info: Any) -> Any:
-        return _coerce(info.field_name, value)
+    def _before(cls, name: str, value: Any) -> Any:
+        return _coerce(name, value)
 
-    @field_validator("k8s_controlplane_retry", mode="after")
-    @classmethod
-    def _retry_not_zero(cls, value: int) -> int:
-        if value == 0:
-            raise _err("zero is invalid: use a negative number for no limit")
-        return value
-
-    @field_validator("enable_ancestors", mode="after")
-    @classmethod
-    def _ancestor_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        kinds = ("base", "kprobe", "tracepoint", "uprobe", "lsm", "usdt")
-        unknown = [v for v in value if v not in kinds]
-        if unknown:
-            raise _err(f"unknown event type {unknown[0]!r}: expected some of {', '.join(kinds)}")
-        if value and "base" not in value:
-            raise _err("'base' is needed by the other event types")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _consistent(self) -> None:
         if self.force_small_progs and self.force_large_progs:
             raise ValueError("force-small-progs and force-large-progs are both set")
-        return self
 
     # -- derived values
 
@@ -637,6 +626,11 @@ class Settings(BaseModel):
             _parse_duration(interval) if interval.strip() else timedelta(0),
         )
 
+
+Settings._after = {
+    "k8s_controlplane_retry": _retry_not_zero,
+    "enable_ancestors": _ancestor_kinds,
+}
 
 #: Flag name (``export-filename``) -> field name (``export_filename``), in field order.
 FLAG_NAMES: dict[str, str] = {name.replace("_", "-"): name for name in Settings.model_fields}
@@ -737,7 +731,7 @@ def inert_settings_warnings(s: Settings, names: Iterable[str] | None = None) -> 
     fields = Settings.model_fields
     out = []
     for name in fields if names is None else names:
-        default = fields[name].get_default(call_default_factory=True)
+        default = fields[name].default
         if name in INERT_SETTINGS and getattr(s, name) != default:
             flag = name.replace("_", "-")
             out.append(
