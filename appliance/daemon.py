@@ -341,6 +341,17 @@ class Agent:
             out.update(self.policies.lost_counts())
         return out
 
+    def drop_counts(self) -> dict[str, int]:
+        """Every drop counter the agent keeps, by name: the events lost of
+        :meth:`lost_counts` and the streams, processes and held events given up."""
+        out = self.lost_counts()
+        out["grpc_subscribers_rejected"] = self.hub.rejected
+        out["grpc_slow_subscribers_disconnected"] = self.hub.slow_disconnected
+        out["process_cache_evicted"] = self.cache.evicted
+        if self.event_cache is not None:
+            out["event_cache_evicted"] = self.event_cache.evicted
+        return out
+
     def error_counts(self) -> dict[str, int]:
         out = dict(self.pipeline.errors)
         out["decode"] = self.decode_errors

@@ -93,6 +93,10 @@ class LiveAgent(Protocol):
     #: the BTF file the next policy compile uses
     btf: str
 
+    def drop_counts(self) -> Mapping[str, int]: ...
+
+    def error_counts(self) -> Mapping[str, int]: ...
+
 
 # --- exporters --------------------------------------------------------------------------
 
@@ -497,6 +501,10 @@ def status(agent: LiveAgent):
         resp.last_applied_time.FromNanoseconds(int(st.last_applied_time * 1e9))
     for name, state_name, error in policy_statuses(agent):
         resp.policies.add(name=name, state=state_name, error=error)
+    for name, value in agent.drop_counts().items():
+        resp.drops.add(name=name, value=value)
+    for name, value in sorted(agent.error_counts().items()):
+        resp.errors.add(name=name, value=value)
     return resp
 
 

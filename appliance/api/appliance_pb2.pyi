@@ -75,8 +75,16 @@ class AgentPolicyStatus(_message.Message):
     error: str
     def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
+class AgentCounter(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: int
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+
 class GetAgentStatusResponse(_message.Message):
-    __slots__ = ("pid", "start_time", "version", "settings", "policies_enabled", "policies", "last_config_error", "last_config_error_time", "config_errors", "last_applied_time", "config_changes", "log_level", "metadata_source")
+    __slots__ = ("pid", "start_time", "version", "settings", "policies_enabled", "policies", "last_config_error", "last_config_error_time", "config_errors", "last_applied_time", "config_changes", "log_level", "metadata_source", "drops", "errors")
     PID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +98,8 @@ class GetAgentStatusResponse(_message.Message):
     CONFIG_CHANGES_FIELD_NUMBER: _ClassVar[int]
     LOG_LEVEL_FIELD_NUMBER: _ClassVar[int]
     METADATA_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DROPS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
     pid: int
     start_time: _timestamp_pb2.Timestamp
     version: str
@@ -103,4 +113,6 @@ class GetAgentStatusResponse(_message.Message):
     config_changes: int
     log_level: str
     metadata_source: str
-    def __init__(self, pid: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., settings: _Optional[_Iterable[str]] = ..., policies_enabled: _Optional[bool] = ..., policies: _Optional[_Iterable[_Union[AgentPolicyStatus, _Mapping]]] = ..., last_config_error: _Optional[str] = ..., last_config_error_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_errors: _Optional[int] = ..., last_applied_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_changes: _Optional[int] = ..., log_level: _Optional[str] = ..., metadata_source: _Optional[str] = ...) -> None: ...
+    drops: _containers.RepeatedCompositeFieldContainer[AgentCounter]
+    errors: _containers.RepeatedCompositeFieldContainer[AgentCounter]
+    def __init__(self, pid: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., settings: _Optional[_Iterable[str]] = ..., policies_enabled: _Optional[bool] = ..., policies: _Optional[_Iterable[_Union[AgentPolicyStatus, _Mapping]]] = ..., last_config_error: _Optional[str] = ..., last_config_error_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_errors: _Optional[int] = ..., last_applied_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_changes: _Optional[int] = ..., log_level: _Optional[str] = ..., metadata_source: _Optional[str] = ..., drops: _Optional[_Iterable[_Union[AgentCounter, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[AgentCounter, _Mapping]]] = ...) -> None: ...

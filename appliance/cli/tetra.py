@@ -146,7 +146,8 @@ def cmd_status(args) -> int:
 
 
 def _print_agent_status(args) -> None:
-    """The appliance's own status: policies and the last configuration error."""
+    """The appliance's own status: policies, the last configuration error and every
+    drop and error counter."""
     import grpc
 
     from appliance.api import appliance_pb2, appliance_pb2_grpc
@@ -162,6 +163,12 @@ def _print_agent_status(args) -> None:
     print(f"Policies: {len(st.policies)} loaded")
     if st.last_config_error:
         print(f"Last configuration error: {st.last_config_error}")
+    for title, counters in (("Drops", st.drops), ("Errors", st.errors)):
+        if counters:
+            print(f"{title}:")
+            width = max(len(c.name) for c in counters)
+            for c in counters:
+                print(f"  {c.name:{width}} {c.value}")
 
 
 def cmd_version(args) -> int:

@@ -43,6 +43,12 @@ class FakeAgent:
         self.pipeline.emit(event)
         self.pipeline.flush()
 
+    def drop_counts(self) -> dict[str, int]:
+        return {"export_file": self.pipeline.write_lost}
+
+    def error_counts(self) -> dict[str, int]:
+        return dict(self.pipeline.errors)
+
 
 EXEC = {"process_exec": {"process": {"binary": "/bin/true", "pid": 1}}}
 
