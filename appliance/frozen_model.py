@@ -164,6 +164,8 @@ class FrozenModel:
                 data[name] = check(value) if check else value
             except ValueProblem as e:
                 problems.append({"type": "setting_value", "loc": (name,), "msg": e.reason})
+            except ValueError as e:  # a parser's own refusal, in its words
+                problems.append({"type": "value_error", "loc": (name,), "msg": str(e)})
         if problems:
             raise ValidationError(type(self).__name__, problems)
         for name, info in fields.items():
