@@ -420,6 +420,38 @@ def test_unknown_kind():
     assert p.message.startswith("unknown kind 'Policy' (expected one of: TracingPolicy,")
 
 
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bigsecret
+spec:
+  containers:
+  - image: ubuntu
+    name: c
+"""
+
+
+def test_kubectl_manifest_skips_other_objects():
+    """A manifest for kubectl apply: the Pod beside the policy is skipped with a warning."""
+    text = y(POD) + "---\n" + y(LSEEK)
+    (policy,) = load_policies(text)
+    assert policy.name == "lseek-test" and policy.source.document == 1
+    problems = validate_text(text, "m.yaml")
+    assert not errors(problems)
+    (warn,) = warnings(problems)
+    assert warn.path == "apiVersion" and warn.line == 1
+    assert warn.message == "not a policy (kind Pod of v1): document skipped"
+
+
+def test_manifest_without_policy_still_refused():
+    """With no cilium.io object in the file, a Pod is an unknown kind, as before."""
+    errs = {p.path: p.message for p in errors(validate_text(y(POD), "pod.yaml"))}
+    assert errs["kind"].startswith("unknown kind 'Pod'")
+    with pytest.raises(PolicyLoadError):
+        load_policies(y(POD))
+
+
 @pytest.mark.parametrize(
     ("old", "new", "path", "message"),
     [
