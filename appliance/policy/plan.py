@@ -14,7 +14,7 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
-from appliance.policy import support
+from appliance.policy import ftrace_list, support
 from appliance.policy.enforcer import plan_enforcers
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
@@ -135,7 +135,8 @@ def plan_policy(
                 plans.append(_plan_all_syscalls(len(plans), kp, ypath))
                 plans[-1].spec = kp
                 continue
-            support.refuse_list_pattern(lst, ypath)
+            if lst.type == "generated_ftrace":
+                calls = ftrace_list.expand(lst, ypath, offline)
         for call in calls:
             if equivalents and _wants_equivalent(kp, call, syscall, features):
                 for p in _plan_equivalent(len(plans), kp, call, ypath, features):

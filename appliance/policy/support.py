@@ -139,12 +139,6 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
 # meets each part of a hook, and raises what the kernel cannot do itself.
 
 
-def refuse_list_pattern(lst, ypath: str) -> None:
-    """A `call: list:NAME` whose list has a pattern and no values."""
-    if lst.pattern and not lst.values:
-        raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
-
-
 def refuse_uprobe(up, ypath: str) -> None:
     """Uprobes by offset or address, and return uprobes."""
     if up.offsets or up.addrs or up.ref_ctr_offsets:
