@@ -35,7 +35,7 @@ from appliance.policy.vocabulary import (
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
-UNSUPPORTED: set[str] = {"loader"}
+UNSUPPORTED: set[str] = set()
 
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.

@@ -1154,14 +1154,12 @@ spec:
 """
 
 
-def test_unsupported_features_are_reported():
+def test_loader_is_supported():
+    """spec.loader (process_loader events) loads beside any hook."""
     [policy] = load_policies(y(LSM))
-    found = {(p.path, p.message, p.severity) for p in unsupported(policy)}
-    assert found == {
-        ("spec.loader", "not supported by this engine yet: loader events (spec.loader)",
-         "unsupported"),
-    }  # fmt: skip
-    assert validate_text(y(LSM), "lsm.yaml", check_support=False) == []
+    assert policy.spec.loader is True
+    assert unsupported(policy) == []
+    assert validate_text(y(LSM), "lsm.yaml") == []
 
 
 def test_unsupported_set_is_driven_by_the_module_set(monkeypatch):
@@ -1223,7 +1221,8 @@ def test_validate_main_warnings_do_not_fail(tmp_path, capsys):
     ]
 
 
-def test_validate_main_unsupported_fails(tmp_path, capsys):
+def test_validate_main_unsupported_fails(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(support, "UNSUPPORTED", {"loader"})
     path = write(tmp_path, "lsm.yaml", LSM)
     assert validate_main([str(path)]) == 1
     out = capsys.readouterr().out
