@@ -154,6 +154,7 @@ def lib() -> ctypes.CDLL:
         "btf__type_by_id": (c_void_p, [c_void_p, ctypes.c_uint32]),
         "btf__free": (None, [c_void_p]),
         "btf__name_by_offset": (c_char_p, [c_void_p, ctypes.c_uint32]),
+        "btf__type_cnt": (ctypes.c_uint32, [c_void_p]),
     }
     for fname, (restype, argtypes) in decl.items():
         f = getattr(lb, fname)
@@ -277,6 +278,23 @@ def function_arg_count(btf_path: str, name: str) -> int | None:
         func = ctypes.cast(lb.btf__type_by_id(btf, fid), ctypes.POINTER(ctypes.c_uint32))
         proto = ctypes.cast(lb.btf__type_by_id(btf, func[2]), ctypes.POINTER(ctypes.c_uint32))
         return proto[1] & 0xFFFF  # info: vlen in the low 16 bits
+    finally:
+        lb.btf__free(btf)
+
+
+def function_names(btf_path: str) -> list[str] | None:
+    """Names of the kernel functions BTF describes (None without BTF)."""
+    lb = lib()
+    btf = lb.btf__parse(btf_path.encode(), None)
+    if not btf:
+        return None
+    try:
+        out = []
+        for tid in range(1, lb.btf__type_cnt(btf)):
+            t = ctypes.cast(lb.btf__type_by_id(btf, tid), ctypes.POINTER(ctypes.c_uint32))
+            if (t[1] >> 24) & 0x1F == BTF_KIND_FUNC:
+                out.append((lb.btf__name_by_offset(btf, t[0]) or b"").decode())
+        return out
     finally:
         lb.btf__free(btf)
 

@@ -27,3 +27,15 @@ def tracepoint_format(subsys: str, event: str) -> list[tuple[str, int, int, bool
         name = re.split(r"[\s*]", decl.split("[")[0])[-1]
         out.append((name, int(m.group(2)), int(m.group(3)), m.group(4) == "1"))
     return out
+
+
+def available_functions() -> list[str] | None:
+    """The functions ftrace can attach to (available_filter_functions), without their
+    module suffix and each once; None where tracefs does not list them."""
+    path = os.path.join(tracefs_root(), "available_filter_functions")
+    try:
+        with open(path) as f:
+            names = [line.split(None, 1)[0] for line in f if line.strip()]
+    except OSError:
+        return None
+    return list(dict.fromkeys(names))

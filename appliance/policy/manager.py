@@ -23,6 +23,7 @@ from appliance.bpf.libbpf import BpfObject
 from appliance.bpf.syscalls import arch_prefix, syscall_names
 from appliance.errors import BpfError, PolicyError
 from appliance.metrics import read_percpu_counters
+from appliance.policy import loader
 from appliance.sensors.dispatch import MessageTable
 from appliance.sensors.wire import MSG_POLICY
 
@@ -456,6 +457,11 @@ class PolicyManager:
                 body["args"] = args
             body["action"] = decode.action_name(action)
             key = "process_lsm"
+        elif plan.loader:
+            body = loader.event_body(body, args, pid)
+            if body is None:
+                return None  # an anonymous executable mapping: no file to report
+            key = "process_loader"
         elif plan.kind == "tracepoint":
             body["subsys"] = plan.subsys
             body["event"] = plan.event

@@ -14,7 +14,7 @@ from appliance.bpf.elf import elf_symbol_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
-from appliance.policy import support
+from appliance.policy import ftrace_list, loader, support
 from appliance.policy.enforcer import plan_enforcers
 from appliance.policy.equivalents import equivalent_of
 from appliance.policy.rawtp import raw_tracepoint_problem
@@ -98,6 +98,7 @@ class HookPlan:
     verdict_on: bool = False  # set by the emitter: this hook's program uses the cache
     aux_attach: list[tuple[str, str, str]] = field(default_factory=list)  # (prog, how, target)
     lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
+    loader: bool = False  # the spec.loader hook: its events are process_loader
     value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
     @property
@@ -135,7 +136,8 @@ def plan_policy(
                 plans.append(_plan_all_syscalls(len(plans), kp, ypath))
                 plans[-1].spec = kp
                 continue
-            support.refuse_list_pattern(lst, ypath)
+            if lst.type == "generated_ftrace":
+                calls = ftrace_list.expand(lst, ypath, offline)
         for call in calls:
             if equivalents and _wants_equivalent(kp, call, syscall, features):
                 for p in _plan_equivalent(len(plans), kp, call, ypath, features):
@@ -152,6 +154,10 @@ def plan_policy(
     for i, tp in enumerate(spec.tracepoints):
         plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline, features))
         plans[-1].spec = tp
+    if loader.wanted(policy):
+        plans.append(_plan_tracepoint(len(plans), loader.HOOK, "spec.loader", offline, features))
+        plans[-1].spec = loader.HOOK
+        plans[-1].loader = True
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
         support.refuse_uprobe(up, f"spec.uprobes[{i}]")

@@ -171,12 +171,23 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Problem]
         problems.append(Problem(file, "", "no policy found (the file has no YAML document)"))
 
     several = len(docs) > 1
+    has_policy_group = any(_policy_group(doc.data) for doc in docs)
     for doc in docs:
         docno = doc.index if several else None
         rep = Reporter(file, doc.lines, docno)
         data = doc.data
         if not isinstance(data, dict):
             rep.error((), f"a policy document must be a mapping, got {describe_value(data)}")
+            doc.problems = rep.problems
+            continue
+        if has_policy_group and _foreign_object(data):
+            # A manifest for kubectl apply: its other objects (a Pod, a Namespace)
+            # are the API server's business, the policies beside them are ours.
+            rep.warn(
+                ("apiVersion",),
+                f"not a policy (kind {data.get('kind')} of {data.get('apiVersion')}): "
+                "document skipped",
+            )
             doc.problems = rep.problems
             continue
         kind = data.get("kind")
@@ -207,6 +218,20 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Problem]
                 doc.policy._source = None
         doc.problems = rep.problems
     return docs, problems
+
+
+def _policy_group(data: object) -> bool:
+    """Whether a document claims Tetragon's API group (cilium.io)."""
+    if not isinstance(data, dict):
+        return False
+    api = data.get("apiVersion")
+    return isinstance(api, str) and api.split("/", 1)[0] == "cilium.io"
+
+
+def _foreign_object(data: dict) -> bool:
+    """A Kubernetes object of another API group: both apiVersion and kind set, not cilium.io."""
+    api, kind = data.get("apiVersion"), data.get("kind")
+    return isinstance(api, str) and isinstance(kind, str) and not _policy_group(data)
 
 
 def doc_number(doc: Document, docs: list[Document]) -> int | None:

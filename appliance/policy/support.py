@@ -35,7 +35,7 @@ from appliance.policy.vocabulary import (
 
 # Features this engine cannot load yet. The compiler removes names as it
 # learns them (and may add any feature name that ``features()`` reports).
-UNSUPPORTED: set[str] = {"loader"}
+UNSUPPORTED: set[str] = set()
 
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.
@@ -137,12 +137,6 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
 
 # The refusals below are the engine's, whatever the kernel: the planner calls them where it
 # meets each part of a hook, and raises what the kernel cannot do itself.
-
-
-def refuse_list_pattern(lst, ypath: str) -> None:
-    """A `call: list:NAME` whose list has a pattern and no values."""
-    if lst.pattern and not lst.values:
-        raise PolicyError(f"{ypath}.call: list patterns are not supported yet")
 
 
 def refuse_uprobe(up, ypath: str) -> None:

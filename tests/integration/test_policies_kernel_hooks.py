@@ -291,3 +291,53 @@ def test_fentries_with_return(agent, tmp_path):
         assert ev["args"][0]["sock_arg"]["dport"] == port
         assert ev["return"] == {"int_arg": 0}
         assert "fexit/tcp_connect" in tetra_list(agent)
+
+
+def test_generated_ftrace_list(agent, tmp_path):
+    """A generated_ftrace list stands for the kernel functions its pattern matches
+    (available_filter_functions): each one is hooked where the kernel has kprobes or
+    fentry, and the policy is refused naming what the kernel lacks where it has neither."""
+    target = tmp_path / "ftrace-list.txt"
+    target.write_text("x")
+    text = textwrap.dedent(f"""
+    apiVersion: cilium.io/v1alpha1
+    kind: TracingPolicy
+    metadata:
+      name: "ftrace-list"
+    spec:
+      lists:
+      - name: "installs"
+        type: "generated_ftrace"
+        pattern: "^fd_install$"
+      kprobes:
+      - call: "list:installs"
+        syscall: false
+        args:
+        - index: 0
+          type: int
+        - index: 1
+          type: "file"
+        selectors:
+        - matchArgs:
+          - index: 1
+            operator: "Equal"
+            values:
+            - "{target}"
+    """)  # fmt: skip
+    if not (HAS_KPROBES or _fentry_ok()):
+        path = tmp_path / "ftrace-list.yaml"
+        path.write_text(text)
+        out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
+        assert out.returncode != 0
+        assert (
+            "spec.kprobes[0].call: fd_install is not a syscall; hooking it needs kprobes or "
+            "BPF trampolines (fentry), and this kernel has neither"
+        ) in out.stderr + out.stdout
+        assert "ftrace-list" not in tetra_list(agent)
+        return
+    with Policy(agent, tmp_path, text):
+        open(target).close()
+        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
+                            == "ftrace-list")["process_kprobe"]  # fmt: skip
+        assert ev["function_name"] == "fd_install"
+        assert ev["args"][1]["file_arg"]["path"] == str(target)

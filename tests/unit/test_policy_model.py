@@ -420,6 +420,38 @@ def test_unknown_kind():
     assert p.message.startswith("unknown kind 'Policy' (expected one of: TracingPolicy,")
 
 
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bigsecret
+spec:
+  containers:
+  - image: ubuntu
+    name: c
+"""
+
+
+def test_kubectl_manifest_skips_other_objects():
+    """A manifest for kubectl apply: the Pod beside the policy is skipped with a warning."""
+    text = y(POD) + "---\n" + y(LSEEK)
+    (policy,) = load_policies(text)
+    assert policy.name == "lseek-test" and policy.source.document == 1
+    problems = validate_text(text, "m.yaml")
+    assert not errors(problems)
+    (warn,) = warnings(problems)
+    assert warn.path == "apiVersion" and warn.line == 1
+    assert warn.message == "not a policy (kind Pod of v1): document skipped"
+
+
+def test_manifest_without_policy_still_refused():
+    """With no cilium.io object in the file, a Pod is an unknown kind, as before."""
+    errs = {p.path: p.message for p in errors(validate_text(y(POD), "pod.yaml"))}
+    assert errs["kind"].startswith("unknown kind 'Pod'")
+    with pytest.raises(PolicyLoadError):
+        load_policies(y(POD))
+
+
 @pytest.mark.parametrize(
     ("old", "new", "path", "message"),
     [
@@ -1122,14 +1154,12 @@ spec:
 """
 
 
-def test_unsupported_features_are_reported():
+def test_loader_is_supported():
+    """spec.loader (process_loader events) loads beside any hook."""
     [policy] = load_policies(y(LSM))
-    found = {(p.path, p.message, p.severity) for p in unsupported(policy)}
-    assert found == {
-        ("spec.loader", "not supported by this engine yet: loader events (spec.loader)",
-         "unsupported"),
-    }  # fmt: skip
-    assert validate_text(y(LSM), "lsm.yaml", check_support=False) == []
+    assert policy.spec.loader is True
+    assert unsupported(policy) == []
+    assert validate_text(y(LSM), "lsm.yaml") == []
 
 
 def test_unsupported_set_is_driven_by_the_module_set(monkeypatch):
@@ -1191,7 +1221,8 @@ def test_validate_main_warnings_do_not_fail(tmp_path, capsys):
     ]
 
 
-def test_validate_main_unsupported_fails(tmp_path, capsys):
+def test_validate_main_unsupported_fails(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(support, "UNSUPPORTED", {"loader"})
     path = write(tmp_path, "lsm.yaml", LSM)
     assert validate_main([str(path)]) == 1
     out = capsys.readouterr().out

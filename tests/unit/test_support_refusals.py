@@ -25,10 +25,6 @@ def _sel(**kw) -> list[dict]:
 _RET = {"return": True, "returnArg": _arg("int")}
 _DATA = [_arg("int", source="current_task", resolve="pid")]
 CASES = {
-    "spec.kprobes[0].call: list patterns are not supported yet": {
-        "lists": [{"name": "l", "type": "syscalls", "pattern": "open.*"}],
-        "kprobes": [{"call": "list:l", "syscall": True}],
-    },
     "spec.uprobes[0]: uprobes by offset/address not supported yet": {
         "uprobes": [{"path": "/bin/sh", "offsets": [10]}]
     },
