@@ -31,6 +31,11 @@ spec:
     args:
     - index: 0
       type: "load_info"
+  - call: "do_init_module"
+    syscall: false
+    args:
+    - index: 0
+      type: "module"
 """
 
 
@@ -55,6 +60,18 @@ def _traceable(fn: str) -> bool:
         return False
 
 
+def _module_event(fn: str):
+    def pred(e: dict) -> bool:
+        k = e.get("process_kprobe", {})
+        return (
+            k.get("policy_name") == "module-load"
+            and k.get("function_name") == fn
+            and k["args"][0].get("module_arg", {}).get("name") == MODULE
+        )
+
+    return pred
+
+
 @pytest.mark.skipif(not kernel_has_kprobes(), reason="kernel without kprobes")
 def test_load_info_reports_the_module_being_loaded(agent, tmp_path):
     if not os.path.exists("/proc/modules"):
@@ -73,17 +90,18 @@ def test_load_info_reports_the_module_being_loaded(agent, tmp_path):
             subprocess.run(["modprobe", MODULE], check=True)
         finally:
             subprocess.run(["modprobe", "-r", MODULE], capture_output=True)
-        ev = agent.wait_for(
-            lambda e: (
-                e.get("process_kprobe", {}).get("policy_name") == "module-load"
-                and e["process_kprobe"]["args"][0].get("module_arg", {}).get("name") == MODULE
-            )
-        )["process_kprobe"]
-    assert ev["function_name"] == "check_modstruct_version"
+        evs = {fn: agent.wait_for(_module_event(fn))["process_kprobe"]
+               for fn in ("check_modstruct_version", "do_init_module")}  # fmt: skip
+    ev = evs["check_modstruct_version"]
+    # the loaded module (struct module): name and taints, no signature (as Tetragon)
+    (loaded,) = evs["do_init_module"]["args"]
+    assert "signature_ok" not in loaded["module_arg"], loaded
     mod = ev["args"][0]["module_arg"]
     # a signed module verifies against the distribution's key built into its kernel
     assert mod["signature_ok"] is signed, (mod, ko)
     assert set(mod.get("tainted", [])) <= {"TAINT_UNSIGNED_MODULE", "TAINT_OUT_OF_TREE_MODULE"}
+    if signed:  # an in-tree module verified against the kernel's key taints nothing
+        assert loaded["module_arg"] == {"name": MODULE}, loaded
     assert ev["process"]["binary"].endswith("kmod") or "modprobe" in ev["process"]["binary"]
 
 

@@ -125,3 +125,11 @@ def test_load_info_decodes_as_kernel_module():
     ]
     signed = struct.pack("<IIQ56s", 1, 0, 0, b"dummy")
     assert _slots(plan, signed) == [{"module_arg": {"name": "dummy", "signature_ok": True}}]
+
+
+def test_module_decodes_name_and_taints_without_signature():
+    (plan,) = _plan("module", call="do_init_module")
+    slot = struct.pack("<IIQ56s", 0, 0, 1 << 0, b"nvidia")
+    assert _slots(plan, slot) == [
+        {"module_arg": {"name": "nvidia", "tainted": ["TAINT_PROPRIETARY_MODULE"]}}
+    ]
