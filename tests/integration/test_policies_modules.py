@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from .conftest import kernel_has_kprobes, start_policy_agent
+from .conftest import kernel_function_traceable, kernel_has_kprobes, start_policy_agent
 from .test_policies import Policy, tetra
 
 MODULE = "dummy"  # drivers/net/dummy.ko: loads and unloads without hardware
@@ -52,14 +52,6 @@ def _module_file(name: str) -> str | None:
     return path if out.returncode == 0 and path.endswith(".ko") else None
 
 
-def _traceable(fn: str) -> bool:
-    try:
-        with open("/sys/kernel/tracing/available_filter_functions") as f:
-            return any(line.split()[0] == fn for line in f if line.strip())
-    except OSError:
-        return False
-
-
 def _module_event(fn: str):
     def pred(e: dict) -> bool:
         k = e.get("process_kprobe", {})
@@ -79,7 +71,7 @@ def test_load_info_reports_the_module_being_loaded(agent, tmp_path):
     ko = _module_file(MODULE)
     if ko is None:
         pytest.skip(f"no uncompressed {MODULE}.ko for this kernel")
-    if not _traceable("check_modstruct_version"):
+    if not kernel_function_traceable("check_modstruct_version"):
         pytest.skip("check_modstruct_version is not traceable on this kernel")
     with open(ko, "rb") as f:
         f.seek(-len(SIGNATURE_TRAILER), os.SEEK_END)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import kernel_has_kprobes, start_policy_agent
+from .conftest import kernel_function_traceable, kernel_has_kprobes, start_policy_agent
 from .test_policies import Policy, tetra
 
 # one UDP datagram to the loopback device, sent by the child whose pid the test knows
@@ -106,7 +106,7 @@ def test_net_device_type_checked_against_btf(agent, tmp_path):
     assert "spec.tracepoints[0].args[0].type" in msg and "struct sk_buff *" in msg, msg
 
 
-# dev_set_mtu(struct net_device *dev, int new_mtu): `ip link set lo mtu N`
+# dev_set_mtu_ext(struct net_device *dev, int new_mtu, ...): `ip link set lo mtu N`
 MTU_POLICY = """
 apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -114,7 +114,7 @@ metadata:
   name: "netdev-mtu"
 spec:
   kprobes:
-  - call: "dev_set_mtu"
+  - call: "dev_set_mtu_ext"
     syscall: false
     args:
     - index: 0
@@ -130,18 +130,10 @@ spec:
 """
 
 
-def _traceable(fn: str) -> bool:
-    try:
-        with open("/sys/kernel/tracing/available_filter_functions") as f:
-            return any(line.split()[0] == fn for line in f if line.strip())
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not kernel_has_kprobes(), reason="kernel without kprobes")
 def test_kprobe_net_device(agent, tmp_path):
-    if not _traceable("dev_set_mtu"):
-        pytest.skip("dev_set_mtu is not traceable on this kernel")
+    if not kernel_function_traceable("dev_set_mtu_ext"):
+        pytest.skip("dev_set_mtu_ext is not traceable on this kernel")
     mtu = open("/sys/class/net/lo/mtu").read().strip()
     with Policy(agent, tmp_path, MTU_POLICY):
         try:
@@ -154,5 +146,5 @@ def test_kprobe_net_device(agent, tmp_path):
                 and e["process_kprobe"]["args"][1].get("int_arg") == 1500
             )
         )["process_kprobe"]
-        assert ev["function_name"] == "dev_set_mtu"
+        assert ev["function_name"] == "dev_set_mtu_ext"
         assert ev["args"][0] == {"string_arg": "lo"}
