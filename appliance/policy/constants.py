@@ -155,6 +155,17 @@ IP_PROTOCOLS: dict[str, int] = {
 }
 
 # TCP states (include/net/tcp_states.h), as used by the State operator.
+# a module's taint flags (1 << TAINT_*) Tetragon names, in its order (TaintedBitsType)
+TAINT_BITS: dict[int, str] = {
+    1 << 0: "TAINT_PROPRIETARY_MODULE",
+    1 << 1: "TAINT_FORCED_MODULE",
+    1 << 2: "TAINT_FORCED_UNLOAD_MODULE",
+    1 << 10: "TAINT_STAGED_MODULE",
+    1 << 12: "TAINT_OUT_OF_TREE_MODULE",
+    1 << 13: "TAINT_UNSIGNED_MODULE",
+    1 << 15: "TAINT_KERNEL_LIVE_PATCH_MODULE",
+    1 << 18: "TAINT_TEST_MODULE",
+}
 TCP_STATES: dict[str, int] = {
     "TCP_ESTABLISHED": 1,
     "TCP_SYN_SENT": 2,

@@ -8,7 +8,7 @@ import struct
 import threading
 
 from appliance.bpf.layout import Layout
-from appliance.policy.constants import TCP_STATES
+from appliance.policy.constants import TAINT_BITS, TCP_STATES
 from appliance.policy.plan import HookPlan
 from appliance.policy.vocabulary import ACTION_ENUM, INT_ARG_ENCODING
 
@@ -17,6 +17,7 @@ SLOTS_AT = PMSG.size
 SLOT = 1024
 ARG_TRUNCATED, ARG_ERROR = 1, 2
 SOCK = struct.Struct("<IIHHHHHBB4I4I")
+LOAD_INFO = struct.Struct("<IIQ56s")  # struct load_info_msg (module and load_info)
 FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
 SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
 PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP",
@@ -95,8 +96,10 @@ def decode_args(
                 arg = {"process_credentials_arg": _cred(raw)}
             elif a.type == "user_namespace":
                 arg = {"user_ns_arg": _cred(raw)["user_ns"]} if len(raw) >= CRED.size else {}
-            elif a.type == "module":
-                arg = {"module_arg": {"name": _cstr(raw)}}
+            elif a.type in ("module", "load_info"):
+                arg = {"module_arg": _kernel_module(raw, a.type == "load_info")}
+            elif a.type == "net_device":  # Tetragon reports the device's name as a string
+                arg = {"string_arg": _cstr(raw)}
             elif a.type == "bpf_attr":
                 arg = {"bpf_attr_arg": _bpf_attr(raw)}
             elif a.type == "skb":
@@ -162,6 +165,7 @@ LAYOUTS = (
     Layout("skb_info", (SKB,)),
     Layout("perf_event_info", (PERF_EVENT,)),
     Layout("bpf_map_info_arg", (BPF_MAP,)),
+    Layout("load_info_msg", (LOAD_INFO,)),
 )
 PROG_TYPES = {
     0: "BPF_PROG_TYPE_UNSPEC", 1: "BPF_PROG_TYPE_SOCKET_FILTER", 2: "BPF_PROG_TYPE_KPROBE",
@@ -277,6 +281,22 @@ def _addr(family: int, v4: int, v6: bytes) -> str:
     if family == 10:
         return socket.inet_ntop(socket.AF_INET6, v6)
     return socket.inet_ntoa(struct.pack("<I", v4))
+
+
+def _kernel_module(slot: bytes, loading: bool) -> dict:
+    """KernelModule: name, the taint flags the module brings and, for a module being loaded
+    (load_info), signature_ok (false too where the kernel checks no signature, as Tetragon
+    reports it)."""
+    if len(slot) < LOAD_INFO.size:
+        return {}
+    sig_ok, _pad, taints, name = LOAD_INFO.unpack_from(slot)
+    out: dict = {"name": _cstr(name)}
+    if loading:
+        out["signature_ok"] = bool(sig_ok)
+    tainted = [n for bit, n in TAINT_BITS.items() if taints & bit]
+    if tainted:
+        out["tainted"] = tainted
+    return out
 
 
 SOCKADDR_UN_PATH = 64  # where sockaddr_arg puts an AF_UNIX path in its slot

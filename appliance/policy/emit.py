@@ -563,6 +563,8 @@ _CAST_FILL = {
     "perf_event": ("perf_event_arg", "struct perf_event *"),
     "bpf_map": ("bpf_map_arg", "struct bpf_map *"),
     "iov_iter": ("iov_iter_arg", "struct iov_iter *"),
+    "net_device": ("net_device_arg", "const struct net_device *"),
+    "load_info": ("load_info_arg", "struct load_info *"),
 }
 #: argument types reported as the file they point to (read from the local, see "socket")
 _FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}

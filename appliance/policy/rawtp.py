@@ -19,7 +19,8 @@ POINTER_TYPES = {
     "socket": "struct socket *", "cred": "struct cred *", "skb": "struct sk_buff *",
     "linux_binprm": "struct linux_binprm *", "module": "struct module *",
     "user_namespace": "struct user_namespace *", "bpf_attr": "union bpf_attr *",
-    "kiocb": "struct kiocb *",
+    "kiocb": "struct kiocb *", "net_device": "struct net_device *",
+    "load_info": "struct load_info *",
 }  # fmt: skip
 STRING_TYPES = {"string", "char_buf", "filename"}
 

@@ -16,6 +16,7 @@ from appliance.policy.vocabulary import (
     CAP_SET_OPS,
     CAP_SET_TYPES,
     DATA_SOURCES,
+    IFNAME_MAX,
     INT32_ARR_MAX,
     INT_ARG_ENCODING,
     INT_OPS,
@@ -234,6 +235,24 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
     op = ma.operator
     if arg_type in PATH_TYPES:
         ok = op in STRING_OPS or (arg_type == "fd" and op in INT_OPS)
+    elif arg_type == "net_device":  # its name, as Tetragon compares it
+        ok = op in STRING_OPS
+        if not ok:
+            raise PolicyError(
+                f"{path}.operator: a 'net_device' argument is compared by its name, with "
+                f"{', '.join(sorted(STRING_OPS))}, not {op}"
+            )
+        for vi, v in enumerate(ma.values):
+            if len(str(v).encode()) > IFNAME_MAX:
+                raise PolicyError(
+                    f"{path}.values[{vi}]: {str(v)!r} is longer than a device name can be "
+                    f"({IFNAME_MAX} bytes)"
+                )
+    elif arg_type == "load_info":
+        raise PolicyError(
+            f"{path}.operator: a 'load_info' argument is only reported (Tetragon filters "
+            "none of its fields)"
+        )
     elif arg_type in ("sock", "socket"):
         ok = op in SOCK_OPS
     elif arg_type == "skb":

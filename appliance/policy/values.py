@@ -50,6 +50,8 @@ STRING_TYPES: frozenset[str] = frozenset(
 )
 # Kernel objects reported (and compared) as a path.
 PATH_TYPES: frozenset[str] = frozenset({"file", "path", "fd", "dentry", "linux_binprm"})
+# Network devices, compared by name with the string operators (as Tetragon does).
+NETDEV_TYPES: frozenset[str] = frozenset({"net_device"})
 # Kernel objects compared with the network operators.
 NET_TYPES: frozenset[str] = frozenset({"sock", "skb", "sockaddr", "socket"})
 # Capability numbers or sets.
@@ -72,7 +74,6 @@ OPAQUE_TYPES: frozenset[str] = frozenset(
         "module",
         "kiocb",
         "iov_iter",
-        "net_device",
     }
 )
 

@@ -439,11 +439,59 @@ static __always_inline void userns_arg(struct pmsg *m, int k, int a, struct user
 	m->lens[a] = sizeof(ci);
 }
 
+/* A module being loaded (struct load_info): Tetragon's KernelModule. sig_ok is only in
+ * kernels built with CONFIG_MODULE_SIG (elsewhere it stays 0). */
+struct load_info_msg {
+	u32 sig_ok;
+	u32 pad;
+	u64 taints;
+	char name[56];
+};
+
+static __always_inline void load_info_arg(struct pmsg *m, int k, int a, struct load_info *info)
+{
+	struct load_info_msg *lm = (struct load_info_msg *)m->slots[k];
+	const char *name = 0;
+	bool ok = 0;
+
+	__builtin_memset(lm, 0, sizeof(*lm));
+	m->lens[a] = sizeof(*lm);
+	if (!info || bpf_probe_read_kernel(&name, sizeof(name), &info->name) < 0 ||
+	    bpf_probe_read_kernel_str(lm->name, sizeof(lm->name), name) < 0) {
+		m->aflags[a] |= ARG_ERROR;
+		return;
+	}
+	lm->taints = BPF_CORE_READ(info, mod, taints);
+	if (bpf_core_field_exists(info->sig_ok) &&
+	    bpf_probe_read_kernel(&ok, sizeof(ok), &info->sig_ok) == 0)
+		lm->sig_ok = ok;
+}
+
+/* A loaded module (struct module): its name and taints, in the same message (Tetragon
+ * reports no signature for it). */
 static __always_inline void module_arg(struct pmsg *m, int k, int a, struct module *mod)
 {
-	if (!mod || bpf_probe_read_kernel_str(m->slots[k], 56, (void *)mod + bpf_core_field_offset(struct module, name)) < 0)
+	struct load_info_msg *lm = (struct load_info_msg *)m->slots[k];
+
+	__builtin_memset(lm, 0, sizeof(*lm));
+	m->lens[a] = sizeof(*lm);
+	if (!mod || bpf_probe_read_kernel_str(lm->name, sizeof(lm->name), (void *)mod + bpf_core_field_offset(struct module, name)) < 0) {
 		m->aflags[a] |= ARG_ERROR;
-	m->lens[a] = 56;
+		return;
+	}
+	lm->taints = BPF_CORE_READ(mod, taints);
+}
+
+/* A network device: its name (IFNAMSIZ bytes), compared as a string. */
+static __always_inline void net_device_arg(struct pmsg *m, int k, int a, const struct net_device *dev)
+{
+	long l = dev ? bpf_probe_read_kernel_str(m->slots[k], 16, (void *)dev + bpf_core_field_offset(struct net_device, name)) : -1;
+	if (l < 1) {
+		m->aflags[a] |= ARG_ERROR;
+		m->slots[k][0] = 0;
+		l = 1;
+	}
+	m->lens[a] = l - 1;
 }
 
 struct bpf_attr_info {

@@ -293,6 +293,18 @@ struct socket {
 
 struct module {
 	char name[56];
+	unsigned long taints;
+};
+
+/* kernel/module/internal.h: what load_module() knows of a module being loaded */
+struct load_info {
+	const char *name;
+	struct module *mod;
+	bool sig_ok;
+};
+
+struct net_device {
+	char name[16];
 };
 
 union bpf_attr {

@@ -301,6 +301,15 @@ def kernel_has_kprobes() -> bool:
     return any(os.path.exists(p) for p in KPROBE_EVENTS)
 
 
+def kernel_function_traceable(fn: str) -> bool:
+    """Whether ftrace lists ``fn`` (it exists and is not inlined), so a kprobe can attach."""
+    try:
+        with open("/sys/kernel/tracing/available_filter_functions") as f:
+            return any(line.split()[0] == fn for line in f if line.strip())
+    except OSError:
+        return False
+
+
 def expected_syscall_hook(name: str, with_return: bool = False) -> str:
     """How the engine attaches a syscall kprobe on this kernel, as `tracingpolicy list`
     shows it: fentry when trampolines load, else kprobe, else the syscall tracepoint."""

@@ -61,6 +61,7 @@ TYPE_SETS = [
     ["linux_binprm", "kiocb", "size_t"],
     ["sockaddr", "dentry", "perf_event"],
     ["bpf_map", "unsigned long", "char_buf", "iov_iter"],
+    ["net_device", "load_info", "int"],
 ]
 
 
@@ -141,9 +142,9 @@ def test_unsupported_is_refused_with_path():
         syscall: false
         args:
         - index: 0
-          type: "load_info"
+          type: "bpf_prog"
     """)
-    with pytest.raises(PolicyError, match=r"spec.kprobes\[0\].args\[0\].type: .*load_info"):
+    with pytest.raises(PolicyError, match=r"spec.kprobes\[0\].args\[0\].type: .*bpf_prog"):
         plan_policy(parse_policy(text), AllFeatures())
 
 

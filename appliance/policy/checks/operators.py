@@ -8,17 +8,19 @@ from appliance.policy.model import LIST_PREFIX, Arg, ArgSelector
 from appliance.policy.problems import PathT
 
 _ANY_VALUE_TYPES = V.INT_TYPES | V.STRING_TYPES | V.PATH_TYPES | V.CAP_TYPES | V.SYSCALL_TYPES
+# what a name is compared with: Tetragon takes no maps on a net_device
+_NAME_TYPES = V.STRING_TYPES | V.PATH_TYPES | V.NETDEV_TYPES
 
 # Argument types each operator applies to.
 OPERATOR_ARG_TYPES: dict[str, frozenset[str]] = {
-    "Equal": _ANY_VALUE_TYPES,
-    "NotEqual": _ANY_VALUE_TYPES,
+    "Equal": _ANY_VALUE_TYPES | V.NETDEV_TYPES,
+    "NotEqual": _ANY_VALUE_TYPES | V.NETDEV_TYPES,
     "InMap": _ANY_VALUE_TYPES,
     "NotInMap": _ANY_VALUE_TYPES,
-    "Prefix": V.STRING_TYPES | V.PATH_TYPES,
-    "NotPrefix": V.STRING_TYPES | V.PATH_TYPES,
-    "Postfix": V.STRING_TYPES | V.PATH_TYPES,
-    "NotPostfix": V.STRING_TYPES | V.PATH_TYPES,
+    "Prefix": _NAME_TYPES,
+    "NotPrefix": _NAME_TYPES,
+    "Postfix": _NAME_TYPES,
+    "NotPostfix": _NAME_TYPES,
     "SubString": V.STRING_TYPES | V.PATH_TYPES,
     "SubStringIgnCase": V.STRING_TYPES | V.PATH_TYPES,
     "GT": V.INT_TYPES,
