@@ -13,25 +13,39 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from typing import TYPE_CHECKING
 
 from appliance.bpf.elf import elf_build_id
-from appliance.policy.model import TracepointSpec, TracingPolicy
+
+if TYPE_CHECKING:
+    from appliance.policy.model import TracepointSpec, TracingPolicy
 
 PROT_EXEC = 0x4
 # sys_enter_mmap format field indexes (common fields first, then __syscall_nr, addr,
 # len, prot, flags, fd, off): stable since the syscall tracepoints exist
 PROT_FIELD, FD_FIELD = 7, 9
 
-HOOK = TracepointSpec.model_validate(
-    {
-        "subsystem": "syscalls",
-        "event": "sys_enter_mmap",
-        "args": [{"index": FD_FIELD, "type": "fd"}, {"index": PROT_FIELD, "type": "uint64"}],
-        "selectors": [
-            {"matchArgs": [{"index": PROT_FIELD, "operator": "Mask", "values": [str(PROT_EXEC)]}]}
-        ],
-    }
-)
+
+@functools.cache
+def hook() -> TracepointSpec:
+    """The tracepoint the loader runs on, built on first use: the policy model (pydantic)
+    loads with the first policy, not with the agent."""
+    from appliance.policy.model import TracepointSpec
+
+    return TracepointSpec.model_validate(
+        {
+            "subsystem": "syscalls",
+            "event": "sys_enter_mmap",
+            "args": [{"index": FD_FIELD, "type": "fd"}, {"index": PROT_FIELD, "type": "uint64"}],
+            "selectors": [
+                {
+                    "matchArgs": [
+                        {"index": PROT_FIELD, "operator": "Mask", "values": [str(PROT_EXEC)]}
+                    ]
+                }
+            ],
+        }
+    )
 
 
 def wanted(policy: TracingPolicy) -> bool:

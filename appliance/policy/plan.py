@@ -155,8 +155,8 @@ def plan_policy(
         plans.append(_plan_tracepoint(len(plans), tp, f"spec.tracepoints[{i}]", offline, features))
         plans[-1].spec = tp
     if loader.wanted(policy):
-        plans.append(_plan_tracepoint(len(plans), loader.HOOK, "spec.loader", offline, features))
-        plans[-1].spec = loader.HOOK
+        plans.append(_plan_tracepoint(len(plans), loader.hook(), "spec.loader", offline, features))
+        plans[-1].spec = loader.hook()
         plans[-1].loader = True
     for i, up in enumerate(spec.uprobes):
         symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
