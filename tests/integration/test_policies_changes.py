@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .policy_harness import Policy, kprobe_events, wait_policy_event
 
 MARK = 434343  # getpgid of a pid that does not exist: only this test's calls match
 CALL = f"""
@@ -67,8 +67,7 @@ def test_match_namespace_changes(agent, tmp_path):
             name="ns-changes", mark=MARK, selector=sel))):  # fmt: skip
         same = _run(CALL)
         changed = _run(UNSHARE_UTS + CALL)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "ns-changes")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "ns-changes")
     assert ev["process"]["pid"] == changed
     assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "ns-changes"))
 
@@ -87,7 +86,6 @@ def test_match_capability_changes(agent, tmp_path):
             name="cap-changes", mark=MARK, selector=sel))):  # fmt: skip
         same = _run(CALL)
         dropped = _run(DROP_TO_NOBODY + CALL)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "cap-changes")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "cap-changes")
     assert ev["process"]["pid"] == dropped
     assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "cap-changes"))

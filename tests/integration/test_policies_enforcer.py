@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from .conftest import kernel_has_kprobes, start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import Policy, tetra, wait_policy_event
 
 MARK = -7  # lseek(-7): only this test's calls match
 
@@ -60,8 +60,7 @@ def test_notify_enforcer_signal(agent, tmp_path):
         listed = tetra(agent, "tracingpolicy", "list").stdout
         killed = subprocess.run([sys.executable, "-c", f"import os; os.lseek({MARK}, 0, 0)"])
         ok = subprocess.run([sys.executable, "-c", "import os; os.lseek(0, 0, 1)"])
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "enforce-lseek")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "enforce-lseek")
     assert killed.returncode == -9
     assert ok.returncode in (0, 1)  # not notified: not killed (fd 0 may not be seekable)
     assert ev["action"] == "KPROBE_ACTION_NOTIFYENFORCER"

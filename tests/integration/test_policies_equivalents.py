@@ -17,7 +17,7 @@ import pytest
 from appliance.cli.compact import event_line
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events, tetra
+from .policy_harness import Policy, kprobe_events, tetra
 from .test_policies_kernel_hooks import HAS_KPROBES, _fentry_ok
 
 pytestmark = pytest.mark.skipif(

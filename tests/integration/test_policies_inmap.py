@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import PY, Policy, tetra
+from .policy_harness import PY, Policy, tetra
 
 
 @pytest.fixture(scope="module")

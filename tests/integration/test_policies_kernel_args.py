@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import Policy
 from .test_policies_kernel_hooks import _fentry_ok, needs_kprobes
 
 pytestmark = needs_kprobes

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import Policy
 
 BASE = "/nonexistent-fault-postfix"
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .policy_harness import Policy, kprobe_events
 from .test_policies_kernel_hooks import needs_kprobes
 
 pytestmark = needs_kprobes

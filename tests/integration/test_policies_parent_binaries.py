@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import PY, Policy
+from .policy_harness import PY, Policy
 
 SH = os.path.realpath("/bin/sh")
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import Policy, tetra
 
 TRUE = os.path.realpath("/bin/true")
 

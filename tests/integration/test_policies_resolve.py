@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import Policy, tetra, wait_policy_event
 
 TRUE = os.path.realpath("/bin/true")
 PARENT = "resolvparent"  # the comm the exec's parent sets for itself
@@ -61,8 +61,7 @@ def test_resolve_parent_comm_and_pid(agent, tmp_path):
         parent = subprocess.Popen([sys.executable, "-c", SPAWN])
         parent.wait()
         subprocess.run([TRUE], check=True)  # another parent: filtered out in the kernel
-        ev = agent.wait_for(lambda e: e.get("process_tracepoint", {}).get("policy_name")
-                            == "resolve-parent")["process_tracepoint"]  # fmt: skip
+        ev = wait_policy_event(agent, "resolve-parent", "process_tracepoint")
     assert ev["args"] == [{"string_arg": PARENT}, {"int_arg": parent.pid}]
     assert ev["process"]["binary"] == TRUE
 
@@ -118,8 +117,7 @@ def test_data_current_task(agent, tmp_path):
     with Policy(agent, tmp_path, DATA):
         child = subprocess.run([sys.executable, "-c", code])
         os.getpgid(0)  # another comm: filtered out by matchData
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "data-current-task")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "data-current-task")
     assert child.returncode == 0
     assert ev["args"] == [{"int_arg": 0}]
     assert ev["data"] == [{"uint_arg": os.geteuid(), "label": "euid"}, {"string_arg": "datacomm"}]

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .policy_harness import Policy, kprobe_events, wait_policy_event
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,7 @@ def test_read_buffer_copied_at_return(agent, tmp_path):
             assert os.read(fd, 4096) == payload
         finally:
             os.close(fd)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "read-return-copy")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "read-return-copy")
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert base64.b64decode(ev["args"][1]["bytes_arg"]) == payload
         assert ev["args"][2] == {"size_arg": "4096"}

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import Policy, wait_policy_event
 
 MARK = 424242  # getpgid of a pid that does not exist: only this test's calls match
 
@@ -50,8 +50,7 @@ def test_kernel_and_user_stack_traces(agent, tmp_path):
     """)):  # fmt: skip
         with pytest.raises(ProcessLookupError):
             os.getpgid(MARK)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "stack-traces")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "stack-traces")
     assert ev["args"] == [{"int_arg": MARK}]
     kernel = ev["kernel_stack_trace"]
     assert kernel and all("symbol" in f and "address" not in f for f in kernel)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import Policy, tetra, wait_policy_event
 
 SOURCE = ROOT / "tests" / "fixtures" / "usdt" / "usdt_probes.c"
 
@@ -35,8 +35,7 @@ def program(tmp_path_factory) -> Path:
 
 
 def _usdt_event(agent, name: str) -> dict:
-    return agent.wait_for(lambda e: e.get("process_usdt", {}).get("policy_name")
-                          == name)["process_usdt"]  # fmt: skip
+    return wait_policy_event(agent, name, "process_usdt")
 
 
 def test_usdt_arguments(agent, tmp_path, program):
