@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import orjson
+import pytest
 
-from .conftest import ROOT, RunningAgent, _clean_env
+from .conftest import ROOT, RunningAgent, _clean_env, start_policy_agent
 
 PY = os.path.realpath(sys.executable)
 
@@ -120,3 +121,16 @@ def _block(text: str, prefix: str) -> list[str]:
     """``text`` dedented and indented by ``prefix``, as lines (none when empty)."""
     text = textwrap.dedent(text).strip("\n")
     return textwrap.indent(text, prefix).splitlines() if text else []
+
+
+def policy_agent_fixture():
+    """A module-scoped ``agent`` fixture: one agent with a policy cache for the module's
+    tests (``agent = policy_agent_fixture()`` at module level)."""
+
+    @pytest.fixture(scope="module", name="agent")
+    def _agent(tmp_path_factory) -> Iterator[RunningAgent]:
+        a = start_policy_agent(tmp_path_factory)
+        yield a
+        a.stop()
+
+    return _agent

@@ -16,25 +16,20 @@ from .conftest import (
     _clean_env,
     expected_syscall_hook,
     kernel_has_kprobes,
-    start_policy_agent,
 )
-from .policy_harness import (  # noqa: F401 (Policy, kprobe_events, tetra, PY: shared here too)
+from .policy_harness import (
     PY,
     Policy,
     arg_selector,
     kprobe_events,
+    policy_agent_fixture,  # noqa: F401 (Policy, kprobe_events, tetra, PY: shared here too)
     policy_yaml,
     py,
     tetra,
     wait_policy_event,
 )
 
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 LSEEK = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()

@@ -8,10 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .policy_harness import Policy, kprobe_events, wait_policy_event
+from .policy_harness import Policy, kprobe_events, policy_agent_fixture, wait_policy_event
 
 MARK = 434343  # getpgid of a pid that does not exist: only this test's calls match
 CALL = f"""
@@ -25,11 +22,7 @@ UNSHARE_UTS = "import ctypes; assert ctypes.CDLL(None).unshare(0x04000000) == 0\
 DROP_TO_NOBODY = "import os; os.setresuid(65534, 65534, 65534)\n"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def _run(code: str) -> int:

@@ -12,17 +12,13 @@ import textwrap
 
 import pytest
 
-from .conftest import kernel_has_kprobes, start_policy_agent
-from .policy_harness import Policy, tetra, wait_policy_event
+from .conftest import kernel_has_kprobes
+from .policy_harness import Policy, policy_agent_fixture, tetra, wait_policy_event
 
 MARK = -7  # lseek(-7): only this test's calls match
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 # Tetragon's killer.yaml, in its current words (enforcers, NotifyEnforcer) and on lseek

@@ -15,8 +15,14 @@ import pytest
 
 from appliance.cli.compact import event_line
 
-from .conftest import start_policy_agent
-from .policy_harness import Policy, arg_selector, kprobe_events, policy_yaml, tetra
+from .policy_harness import (
+    Policy,
+    arg_selector,
+    kprobe_events,
+    policy_agent_fixture,
+    policy_yaml,
+    tetra,
+)
 from .test_policies_kernel_hooks import HAS_KPROBES, _fentry_ok
 
 pytestmark = pytest.mark.skipif(
@@ -35,11 +41,7 @@ def _file_policy(name: str, action: str, binary: str = "") -> str:
     return policy_yaml(name, "security_file_permission", ["file", "int"], selector, syscall=False)
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def test_read_of_shadow_is_posted_as_security_file_permission(agent, tmp_path):

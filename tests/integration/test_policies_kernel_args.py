@@ -12,8 +12,7 @@ import textwrap
 
 import pytest
 
-from .conftest import start_policy_agent
-from .policy_harness import Policy
+from .policy_harness import Policy, policy_agent_fixture
 from .test_policies_kernel_hooks import _fentry_ok, needs_kprobes
 
 pytestmark = needs_kprobes
@@ -21,11 +20,7 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 SYS_BPF, SYS_PERF_EVENT_OPEN = 321, 298  # x86_64
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def _kernel_has(symbol: str) -> bool:

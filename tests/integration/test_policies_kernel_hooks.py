@@ -12,11 +12,11 @@ import pytest
 
 from appliance.bpf.features import KPROBE_EVENTS
 
-from .conftest import start_policy_agent
 from .policy_harness import (
     Policy,
     arg_selector,
     kprobe_events,
+    policy_agent_fixture,
     policy_yaml,
     tetra,
     wait_policy_event,
@@ -36,11 +36,7 @@ needs_kprobes = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 @contextlib.contextmanager

@@ -14,19 +14,12 @@ import subprocess
 import textwrap
 import uuid
 
-import pytest
-
-from .conftest import start_policy_agent
-from .policy_harness import Policy
+from .policy_harness import Policy, policy_agent_fixture
 
 BASE = "/nonexistent-fault-postfix"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def _path(total: int, tail: str) -> str:

@@ -8,18 +8,13 @@ import socket
 
 import pytest
 
-from .conftest import start_policy_agent
-from .policy_harness import Policy, kprobe_events
+from .policy_harness import Policy, kprobe_events, policy_agent_fixture
 from .test_policies_kernel_hooks import needs_kprobes
 
 pytestmark = needs_kprobes
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def _udp_to(host: str, port: int, family: int = socket.AF_INET) -> None:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
-import pytest
-
-from .conftest import start_policy_agent
-from .policy_harness import PY, Policy
+from .policy_harness import PY, Policy, policy_agent_fixture
 
 SH = os.path.realpath("/bin/sh")
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 POLICY = f"""

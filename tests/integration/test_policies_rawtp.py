@@ -6,19 +6,12 @@ import os
 import subprocess
 import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .policy_harness import Policy, tetra
+from .policy_harness import Policy, policy_agent_fixture, tetra
 
 TRUE = os.path.realpath("/bin/true")
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 # Tetragon's examples/tracingpolicy/rawtp.yaml, as a `tracepoints` entry with raw: true

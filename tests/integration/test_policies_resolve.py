@@ -10,10 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .policy_harness import Policy, tetra, wait_policy_event
+from .policy_harness import Policy, policy_agent_fixture, tetra, wait_policy_event
 
 TRUE = os.path.realpath("/bin/true")
 PARENT = "resolvparent"  # the comm the exec's parent sets for itself
@@ -23,11 +20,7 @@ SPAWN = (
 )
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 RESOLVE = f"""

@@ -7,17 +7,9 @@ import base64
 import os
 import textwrap
 
-import pytest
+from .policy_harness import Policy, kprobe_events, policy_agent_fixture, wait_policy_event
 
-from .conftest import start_policy_agent
-from .policy_harness import Policy, kprobe_events, wait_policy_event
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def test_read_buffer_copied_at_return(agent, tmp_path):

@@ -10,17 +10,12 @@ import textwrap
 
 import pytest
 
-from .conftest import start_policy_agent
-from .policy_harness import Policy, wait_policy_event
+from .policy_harness import Policy, policy_agent_fixture, wait_policy_event
 
 MARK = 424242  # getpgid of a pid that does not exist: only this test's calls match
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 def test_kernel_and_user_stack_traces(agent, tmp_path):

@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, start_policy_agent
-from .policy_harness import Policy, tetra, wait_policy_event
+from .conftest import ROOT
+from .policy_harness import Policy, policy_agent_fixture, tetra, wait_policy_event
 
 SOURCE = ROOT / "tests" / "fixtures" / "usdt" / "usdt_probes.c"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = policy_agent_fixture()
 
 
 @pytest.fixture(scope="module")
