@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
-from .policy_harness import Policy, kprobe_events, policy_agent_fixture, wait_policy_event
+from .policy_harness import (
+    Policy,
+    arg_selector,
+    kprobe_events,
+    policy_agent_fixture,
+    policy_yaml,
+    wait_policy_event,
+)
 
 MARK = 434343  # getpgid of a pid that does not exist: only this test's calls match
 CALL = f"""
@@ -31,33 +37,15 @@ def _run(code: str) -> int:
     return p.pid
 
 
-POLICY = """
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "{name}"
-spec:
-  kprobes:
-  - call: "sys_getpgid"
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{mark}"
-{selector}
-"""
+def _policy(name: str, then: str) -> str:
+    """getpgid(MARK) selected, and ``then`` (more keys of that selector) on top."""
+    return policy_yaml(name, "sys_getpgid", ["int"], arg_selector(0, "Equal", MARK, then=then))
 
 
 def test_match_namespace_changes(agent, tmp_path):
     # the selector of Tetragon's match_namespace_changes.yaml, on the UTS namespace
-    sel = "      matchNamespaceChanges:\n      - operator: In\n        values:\n        - Uts"
-    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
-            name="ns-changes", mark=MARK, selector=sel))):  # fmt: skip
+    sel = "matchNamespaceChanges:\n- operator: In\n  values:\n  - Uts"
+    with Policy(agent, tmp_path, _policy("ns-changes", sel)):
         same = _run(CALL)
         changed = _run(UNSHARE_UTS + CALL)
         ev = wait_policy_event(agent, "ns-changes")
@@ -67,16 +55,15 @@ def test_match_namespace_changes(agent, tmp_path):
 
 def test_match_capability_changes(agent, tmp_path):
     # the selector of Tetragon's match_capability_changes.yaml
-    sel = textwrap.indent(textwrap.dedent("""
+    sel = """
     matchCapabilityChanges:
     - type: Effective
       operator: In
       isNamespaceCapability: false
       values:
       - "CAP_SETUID"
-    """).strip("\n"), "      ")  # fmt: skip
-    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
-            name="cap-changes", mark=MARK, selector=sel))):  # fmt: skip
+    """
+    with Policy(agent, tmp_path, _policy("cap-changes", sel)):
         same = _run(CALL)
         dropped = _run(DROP_TO_NOBODY + CALL)
         ev = wait_policy_event(agent, "cap-changes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from .policy_harness import PY, Policy, policy_agent_fixture
+from .policy_harness import PY, Policy, arg_selector, policy_agent_fixture, policy_yaml
 
 SH = os.path.realpath("/bin/sh")
 
@@ -13,34 +13,12 @@ SH = os.path.realpath("/bin/sh")
 agent = policy_agent_fixture()
 
 
-POLICY = f"""
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "parent-binaries"
-spec:
-  kprobes:
-  - call: "sys_lseek"
-    syscall: true
-    args:
-    - index: 0
-      type: "int"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values: ["9999"]
-      matchParentBinaries:
-      - operator: "In"
-        values: ["{SH}"]
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values: ["9998"]
-      matchParentBinaries:
-      - operator: "NotPrefix"
-        values: ["{SH}", "/nonexistent/"]
-"""
+IN_SH = f'matchParentBinaries:\n- operator: "In"\n  values: ["{SH}"]'
+NOT_SH = f'matchParentBinaries:\n- operator: "NotPrefix"\n  values: ["{SH}", "/nonexistent/"]'
+POLICY = policy_yaml(
+    "parent-binaries", "sys_lseek", ["int"],
+    arg_selector(0, "Equal", 9999, then=IN_SH) + arg_selector(0, "Equal", 9998, then=NOT_SH),
+)  # fmt: skip
 
 
 def _events(agent) -> list[dict]:

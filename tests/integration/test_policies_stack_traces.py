@@ -6,43 +6,29 @@ hook: runs on this host's tracepoints too."""
 from __future__ import annotations
 
 import os
-import textwrap
 
 import pytest
 
-from .policy_harness import Policy, policy_agent_fixture, wait_policy_event
+from .policy_harness import (
+    Policy,
+    arg_selector,
+    policy_agent_fixture,
+    policy_yaml,
+    wait_policy_event,
+)
 
 MARK = 424242  # getpgid of a pid that does not exist: only this test's calls match
 
+STACKS = "matchActions:\n- action: Post\n  kernelStackTrace: true\n  userStackTrace: true"
 
 agent = policy_agent_fixture()
 
 
 def test_kernel_and_user_stack_traces(agent, tmp_path):
     # the action of Tetragon's stack_traces.yaml, on a syscall this host can hook
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "stack-traces"
-    spec:
-      kprobes:
-      - call: "sys_getpgid"
-        syscall: true
-        args:
-        - index: 0
-          type: int
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "{MARK}"
-          matchActions:
-          - action: Post
-            kernelStackTrace: true
-            userStackTrace: true
-    """)):  # fmt: skip
+    selector = arg_selector(0, "Equal", MARK, then=STACKS)
+    policy = policy_yaml("stack-traces", "sys_getpgid", ["int"], selector)
+    with Policy(agent, tmp_path, policy):
         with pytest.raises(ProcessLookupError):
             os.getpgid(MARK)
         ev = wait_policy_event(agent, "stack-traces")
