@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import orjson
 import pytest
@@ -58,10 +58,21 @@ def kprobe_events(agent: RunningAgent, policy: str, kind: str = "process_kprobe"
 
 
 def wait_policy_event(
-    agent: RunningAgent, policy: str, kind: str = "process_kprobe", timeout: float = 10
+    agent: RunningAgent,
+    policy: str,
+    where: Callable[[dict], bool] | None = None,
+    *,
+    kind: str = "process_kprobe",
+    timeout: float = 10,
 ) -> dict:
-    """The first ``kind`` event of ``policy`` (its body), waiting up to ``timeout``."""
-    return agent.wait_for(lambda e: e.get(kind, {}).get("policy_name") == policy, timeout)[kind]
+    """The first ``kind`` event of ``policy`` (its body) that ``where`` accepts, waiting
+    up to ``timeout``: other processes of the host may match the same policy."""
+
+    def pred(e: dict) -> bool:
+        body = e.get(kind, {})
+        return body.get("policy_name") == policy and (where is None or where(body))
+
+    return agent.wait_for(pred, timeout)[kind]
 
 
 def py(code: str, *, exe: str = PY) -> subprocess.CompletedProcess:

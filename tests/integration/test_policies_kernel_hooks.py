@@ -180,7 +180,7 @@ def test_lsm_hook_override(agent, tmp_path):
     with Policy(agent, tmp_path, policy):
         with pytest.raises(PermissionError):
             open(target).close()
-        ev = wait_policy_event(agent, "lsm-deny-open", "process_lsm")
+        ev = wait_policy_event(agent, "lsm-deny-open", kind="process_lsm")
         assert ev["function_name"] == "file_open"
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE"

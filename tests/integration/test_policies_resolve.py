@@ -54,7 +54,7 @@ def test_resolve_parent_comm_and_pid(agent, tmp_path):
         parent = subprocess.Popen([sys.executable, "-c", SPAWN])
         parent.wait()
         subprocess.run([TRUE], check=True)  # another parent: filtered out in the kernel
-        ev = wait_policy_event(agent, "resolve-parent", "process_tracepoint")
+        ev = wait_policy_event(agent, "resolve-parent", kind="process_tracepoint")
     assert ev["args"] == [{"string_arg": PARENT}, {"int_arg": parent.pid}]
     assert ev["process"]["binary"] == TRUE
 

@@ -31,7 +31,7 @@ def program(tmp_path_factory) -> Path:
 
 
 def _usdt_event(agent, name: str) -> dict:
-    return wait_policy_event(agent, name, "process_usdt")
+    return wait_policy_event(agent, name, kind="process_usdt")
 
 
 def test_usdt_arguments(agent, tmp_path, program):
