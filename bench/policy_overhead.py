@@ -42,7 +42,6 @@ import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.integration.conftest import stop_process  # noqa: E402
 from tests.integration.policy_harness import arg_selector, policy_yaml  # noqa: E402
 
 LOOP_C = r"""
@@ -175,12 +175,7 @@ class Agent:
         return total
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, grace=20)
         self.log.close()
 
 

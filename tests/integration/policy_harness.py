@@ -83,7 +83,7 @@ def py(code: str, *, exe: str = PY) -> subprocess.CompletedProcess:
 def policy_yaml(
     name: str,
     call: str,
-    args: Sequence[str | tuple[int, str]] = (),
+    args: Sequence[str | tuple] = (),
     selectors: str = "",
     *,
     hook: str = "kprobes",
@@ -91,10 +91,10 @@ def policy_yaml(
     call_extra: str = "",
     spec_extra: str = "",
 ) -> str:
-    """A one-hook TracingPolicy: ``args`` are types (indexed in order) or (index, type);
+    """A one-hook TracingPolicy (``call`` is "subsystem/event" for tracepoints): ``args``
+    are types (indexed in order) or (index, type[, {more keys}]);
     ``selectors`` is the YAML list under ``selectors:``; ``call_extra`` more keys of the
     hook, ``spec_extra`` more keys of the spec (both YAML, dedented here)."""
-    key = "hook" if hook == "lsmhooks" else "call"
     lines = [
         "apiVersion: cilium.io/v1alpha1",
         "kind: TracingPolicy",
@@ -102,16 +102,21 @@ def policy_yaml(
         f'  name: "{name}"',
         "spec:",
         f"  {hook}:",
-        f'  - {key}: "{call}"',
     ]
+    if hook == "tracepoints":
+        subsystem, event = call.split("/", 1)
+        lines += [f'  - subsystem: "{subsystem}"', f'    event: "{event}"']
+    else:
+        lines.append(f'  - {"hook" if hook == "lsmhooks" else "call"}: "{call}"')
     if syscall is not None:
         lines.append(f"    syscall: {'true' if syscall else 'false'}")
     lines += _block(call_extra, "    ")
     if args:
         lines.append("    args:")
         for i, a in enumerate(args):
-            index, type_ = a if isinstance(a, tuple) else (i, a)
+            index, type_, *more = a if isinstance(a, tuple) else (i, a)
             lines += [f"    - index: {index}", f'      type: "{type_}"']
+            lines += [f'      {k}: "{v}"' for extra in more for k, v in extra.items()]
     if selectors:
         lines.append("    selectors:")
         lines += _block(selectors, "    ")

@@ -10,7 +10,14 @@ import subprocess
 import sys
 import textwrap
 
-from .policy_harness import Policy, policy_agent_fixture, tetra, wait_policy_event
+from .policy_harness import (
+    Policy,
+    arg_selector,
+    policy_agent_fixture,
+    policy_yaml,
+    tetra,
+    wait_policy_event,
+)
 
 TRUE = os.path.realpath("/bin/true")
 PARENT = "resolvparent"  # the comm the exec's parent sets for itself
@@ -23,30 +30,12 @@ SPAWN = (
 agent = policy_agent_fixture()
 
 
-RESOLVE = f"""
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "resolve-parent"
-spec:
-  tracepoints:
-  - subsystem: "sched"
-    event: "sched_process_exec"
-    raw: true
-    args:
-    - index: 0
-      type: "string"
-      resolve: "real_parent.comm"
-    - index: 0
-      type: "int"
-      resolve: "real_parent.tgid"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{PARENT}"
-"""
+PARENT_ARGS = [(0, "string", {"resolve": "real_parent.comm"}),
+               (0, "int", {"resolve": "real_parent.tgid"})]  # fmt: skip
+RESOLVE = policy_yaml(
+    "resolve-parent", "sched/sched_process_exec", PARENT_ARGS, arg_selector(0, "Equal", PARENT),
+    hook="tracepoints", syscall=None, call_extra="raw: true",
+)  # fmt: skip
 
 
 def test_resolve_parent_comm_and_pid(agent, tmp_path):
