@@ -139,9 +139,9 @@ def _block(text: str, prefix: str) -> list[str]:
     return textwrap.indent(text, prefix).splitlines() if text else []
 
 
-def policy_agent_fixture():
+def agent_fixture():
     """A module-scoped ``agent`` fixture: one agent with a policy cache for the module's
-    tests (``agent = policy_agent_fixture()`` at module level)."""
+    tests (``agent = agent_fixture()`` at module level)."""
 
     @pytest.fixture(scope="module", name="agent")
     def _agent(tmp_path_factory) -> Iterator[RunningAgent]:

@@ -20,16 +20,16 @@ from .conftest import (
 from .policy_harness import (
     PY,
     Policy,
+    agent_fixture,  # noqa: F401 (Policy, kprobe_events, tetra, PY: shared here too)
     arg_selector,
     kprobe_events,
-    policy_agent_fixture,  # noqa: F401 (Policy, kprobe_events, tetra, PY: shared here too)
     policy_yaml,
     py,
     tetra,
     wait_policy_event,
 )
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 LSEEK = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()

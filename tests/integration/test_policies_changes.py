@@ -9,9 +9,9 @@ import sys
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
     kprobe_events,
-    policy_agent_fixture,
     policy_yaml,
     wait_policy_event,
 )
@@ -28,7 +28,7 @@ UNSHARE_UTS = "import ctypes; assert ctypes.CDLL(None).unshare(0x04000000) == 0\
 DROP_TO_NOBODY = "import os; os.setresuid(65534, 65534, 65534)\n"
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def _run(code: str) -> int:

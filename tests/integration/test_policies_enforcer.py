@@ -14,8 +14,8 @@ import pytest
 from .conftest import kernel_has_kprobes
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
-    policy_agent_fixture,
     policy_yaml,
     tetra,
     wait_policy_event,
@@ -24,7 +24,7 @@ from .policy_harness import (
 MARK = -7  # lseek(-7): only this test's calls match
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 # Tetragon's killer.yaml, in its current words (enforcers, NotifyEnforcer) and on lseek

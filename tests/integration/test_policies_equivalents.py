@@ -17,9 +17,9 @@ from appliance.cli.compact import event_line
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
     kprobe_events,
-    policy_agent_fixture,
     policy_yaml,
     tetra,
 )
@@ -41,7 +41,7 @@ def _file_policy(name: str, action: str, binary: str = "") -> str:
     return policy_yaml(name, "security_file_permission", ["file", "int"], selector, syscall=False)
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def test_read_of_shadow_is_posted_as_security_file_permission(agent, tmp_path):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
-from .policy_harness import PY, Policy, policy_agent_fixture, tetra
+from .policy_harness import PY, Policy, agent_fixture, tetra
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 # Tetragon's examples/tracingpolicy/list-syscalls-tracepoint.yaml, unchanged: it has a warning

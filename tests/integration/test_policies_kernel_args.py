@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from .policy_harness import Policy, policy_agent_fixture, wait_policy_event
+from .policy_harness import Policy, agent_fixture, wait_policy_event
 from .test_policies_kernel_hooks import _fentry_ok, needs_kprobes
 
 pytestmark = needs_kprobes
@@ -20,7 +20,7 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 SYS_BPF, SYS_PERF_EVENT_OPEN = 321, 298  # x86_64
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def _kernel_has(symbol: str) -> bool:

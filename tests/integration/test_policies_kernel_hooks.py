@@ -14,9 +14,9 @@ from appliance.bpf.features import KPROBE_EVENTS
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
     kprobe_events,
-    policy_agent_fixture,
     policy_yaml,
     tetra,
     wait_policy_event,
@@ -36,7 +36,7 @@ needs_kprobes = pytest.mark.skipif(
 )
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 @contextlib.contextmanager

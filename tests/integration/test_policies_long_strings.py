@@ -15,8 +15,8 @@ import uuid
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
-    policy_agent_fixture,
     policy_yaml,
     wait_policy_event,
 )
@@ -24,7 +24,7 @@ from .policy_harness import (
 BASE = "/nonexistent-fault-postfix"
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def _path(total: int, tail: str) -> str:

@@ -8,13 +8,13 @@ import socket
 
 import pytest
 
-from .policy_harness import Policy, kprobe_events, policy_agent_fixture, wait_policy_event
+from .policy_harness import Policy, agent_fixture, kprobe_events, wait_policy_event
 from .test_policies_kernel_hooks import needs_kprobes
 
 pytestmark = needs_kprobes
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def _udp_to(host: str, port: int, family: int = socket.AF_INET) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
-from .policy_harness import PY, Policy, arg_selector, policy_agent_fixture, policy_yaml
+from .policy_harness import PY, Policy, agent_fixture, arg_selector, policy_yaml
 
 SH = os.path.realpath("/bin/sh")
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 IN_SH = f'matchParentBinaries:\n- operator: "In"\n  values: ["{SH}"]'

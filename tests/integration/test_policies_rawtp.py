@@ -6,12 +6,12 @@ import os
 import subprocess
 import textwrap
 
-from .policy_harness import Policy, arg_selector, policy_agent_fixture, policy_yaml, tetra
+from .policy_harness import Policy, agent_fixture, arg_selector, policy_yaml, tetra
 
 TRUE = os.path.realpath("/bin/true")
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 # Tetragon's examples/tracingpolicy/rawtp.yaml, as a `tracepoints` entry with raw: true

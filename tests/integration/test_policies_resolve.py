@@ -12,8 +12,8 @@ import textwrap
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
-    policy_agent_fixture,
     policy_yaml,
     tetra,
     wait_policy_event,
@@ -27,7 +27,7 @@ SPAWN = (
 )
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 PARENT_ARGS = [(0, "string", {"resolve": "real_parent.comm"}),

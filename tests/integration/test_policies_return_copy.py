@@ -7,9 +7,9 @@ import base64
 import os
 import textwrap
 
-from .policy_harness import Policy, kprobe_events, policy_agent_fixture, wait_policy_event
+from .policy_harness import Policy, agent_fixture, kprobe_events, wait_policy_event
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def test_read_buffer_copied_at_return(agent, tmp_path):

@@ -11,8 +11,8 @@ import pytest
 
 from .policy_harness import (
     Policy,
+    agent_fixture,
     arg_selector,
-    policy_agent_fixture,
     policy_yaml,
     wait_policy_event,
 )
@@ -21,7 +21,7 @@ MARK = 424242  # getpgid of a pid that does not exist: only this test's calls ma
 
 STACKS = "matchActions:\n- action: Post\n  kernelStackTrace: true\n  userStackTrace: true"
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 def test_kernel_and_user_stack_traces(agent, tmp_path):

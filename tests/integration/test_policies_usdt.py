@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .policy_harness import Policy, policy_agent_fixture, tetra, wait_policy_event
+from .policy_harness import Policy, agent_fixture, tetra, wait_policy_event
 
 SOURCE = ROOT / "tests" / "fixtures" / "usdt" / "usdt_probes.c"
 
 
-agent = policy_agent_fixture()
+agent = agent_fixture()
 
 
 @pytest.fixture(scope="module")
