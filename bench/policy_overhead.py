@@ -42,7 +42,6 @@ import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,6 +52,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.integration.conftest import stop_process  # noqa: E402
+from tests.integration.policy_harness import arg_selector, policy_yaml  # noqa: E402
 
 LOOP_C = r"""
 #include <stdio.h>
@@ -87,47 +89,16 @@ SEC("tracepoint/syscalls/sys_enter_read")
 int empty_read(void *ctx) { return 0; }
 """
 
-FILE_POLICY = """apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "bench-file-perm"
-spec:
-  kprobes:
-  - call: "security_file_permission"
-    syscall: false
-    args:
-    - index: 0
-      type: "file"
-    - index: 1
-      type: "int"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Prefix"
-        values:
-        - "/etc/shadow"
-"""
+FILE_POLICY = policy_yaml(
+    "bench-file-perm", "security_file_permission", ["file", "int"],
+    arg_selector(0, "Prefix", "/etc/shadow"), syscall=False,
+)  # fmt: skip
 
-POLICY = """apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "{name}"
-spec:
-  kprobes:
-  - call: "sys_lseek"
-    syscall: true
-    args:
-    - index: 0
-      type: "int"
-    - index: 1
-      type: "int64"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{fd}"
-{extra}"""
+
+def lseek_policy(name: str, *fds: int, operator: str = "Equal", then: str = "") -> str:
+    """The loop's lseek(fd) selected by its fd; ``then``: more keys of the selector."""
+    selector = arg_selector(0, operator, *fds, then=then)
+    return policy_yaml(name, "sys_lseek", ["int", "int64"], selector)
 
 
 QUICKSTART = ROOT / "tests/fixtures/file_monitoring.yaml"
@@ -204,12 +175,7 @@ class Agent:
         return total
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, grace=20)
         self.log.close()
 
 
@@ -218,11 +184,8 @@ INMAP_VALUES = 10_000
 
 def inmap_policy(fd: int) -> str:
     """A selector whose InMap list (10 000 fds, none of them the loop's) never matches."""
-    values = "".join(f'        - "{fd + 1000 + i}"\n' for i in range(INMAP_VALUES))
-    text = POLICY.format(name="bench-inmap", fd="FD", extra="")
-    return text.replace('operator: "Equal"', 'operator: "InMap"').replace(
-        '        - "FD"\n', values
-    )
+    fds = range(fd + 1000, fd + 1000 + INMAP_VALUES)
+    return lseek_policy("bench-inmap", *fds, operator="InMap")
 
 
 def run_loop(exe: str, n: int, fd: int, read: bool = False) -> float:
@@ -276,14 +239,12 @@ def main() -> int:
         target = open(work / "target", "w")
         fd = target.fileno()
         never = work / "never.yaml"
-        never.write_text(POLICY.format(name="bench-never", fd=fd + 1000, extra=""))
+        never.write_text(lseek_policy("bench-never", fd + 1000))
         inmap = work / "inmap.yaml"
         inmap.write_text(inmap_policy(fd))
         every = work / "every.yaml"
-        only_loop = (
-            f"      matchBinaries:\n      - operator: In\n        values:\n        - {exe}\n"
-        )
-        every.write_text(POLICY.format(name="bench-every", fd=fd, extra=only_loop))
+        only_loop = f"matchBinaries:\n- operator: In\n  values:\n  - {exe}"
+        every.write_text(lseek_policy("bench-every", fd, then=only_loop))
         file_perm = work / "file-perm.yaml"
         file_perm.write_text(FILE_POLICY)
         (work / "readme").write_bytes(b"x")

@@ -51,6 +51,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def spawn_logged(args: list[str], logf, env: dict | None) -> subprocess.Popen:
+    """``args`` from the repository root, output to ``logf``, ``env`` over a clean one."""
+    return subprocess.Popen(
+        args, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT, env={**_clean_env(), **(env or {})}
+    )
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class RunningAgent:
     def __init__(
         self,
@@ -84,13 +102,7 @@ class RunningAgent:
         ]
         (workdir / "no-conf").mkdir(exist_ok=True)
         self._logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            stdout=self._logf,
-            stderr=subprocess.STDOUT,
-            env={**_clean_env(), **(env or {})},
-        )
+        self.proc = spawn_logged(args, self._logf, env)
         self._offset = 0
         self._events: list[dict] = []
         deadline = time.monotonic() + START_TIMEOUT
@@ -134,13 +146,7 @@ class RunningAgent:
             return r.read().decode()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._logf.close()
         return self.proc.returncode
 
@@ -179,13 +185,7 @@ class RunningController:
             *extra_args,
         ]
         self._logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            stdout=self._logf,
-            stderr=subprocess.STDOUT,
-            env={**_clean_env(), **(env or {})},
-        )
+        self.proc = spawn_logged(args, self._logf, env)
         self.wait_log(f"agent pid {agent.proc.pid}", timeout=60)
 
     def text(self) -> str:
@@ -222,13 +222,7 @@ class RunningController:
         return out
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._logf.close()
         return self.proc.returncode
 

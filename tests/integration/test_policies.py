@@ -16,58 +16,20 @@ from .conftest import (
     _clean_env,
     expected_syscall_hook,
     kernel_has_kprobes,
-    start_policy_agent,
+)
+from .policy_harness import (
+    PY,
+    Policy,
+    agent_fixture,  # noqa: F401 (Policy, kprobe_events, tetra, PY: shared here too)
+    arg_selector,
+    kprobe_events,
+    policy_yaml,
+    py,
+    tetra,
+    wait_policy_event,
 )
 
-PY = os.path.realpath(sys.executable)
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
-
-
-def tetra(agent, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "appliance.cli.tetra", "--server-address", agent.address, *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_clean_env())
-    if check:
-        assert out.returncode == 0, out.stderr
-    return out
-
-
-class Policy:
-    def __init__(self, agent, tmp_path, text: str):
-        self.agent = agent
-        self.name = [ln.split(":", 1)[1].strip().strip('"') for ln in text.splitlines()
-                     if ln.strip().startswith("name:")][0]  # fmt: skip
-        self.path = tmp_path / f"{self.name}.yaml"
-        self.path.write_text(textwrap.dedent(text))
-
-    def __enter__(self):
-        tetra(self.agent, "tracingpolicy", "add", str(self.path))
-        return self
-
-    def __exit__(self, *exc):
-        tetra(self.agent, "tracingpolicy", "delete", self.name, check=False)
-
-    def counters(self) -> dict[str, int]:
-        out = tetra(self.agent, "tracingpolicy", "list", "-o", "json").stdout
-        for p in orjson.loads(out).get("policies", []):
-            if p["name"] == self.name:
-                return {k: int(v) for k, v in (kv.split("=") for kv in p["info"].split()
-                        if "=" in kv and kv.split("=")[1].isdigit())}  # fmt: skip
-        raise AssertionError(f"{self.name} not listed")
-
-
-def kprobe_events(agent, policy: str) -> list[dict]:
-    return [e["process_kprobe"] for e in agent.events()
-            if e.get("process_kprobe", {}).get("policy_name") == policy]  # fmt: skip
-
-
-def py(code: str, *, exe: str = PY) -> subprocess.CompletedProcess:
-    return subprocess.run([exe, "-c", code], capture_output=True, text=True)
+agent = agent_fixture()
 
 
 LSEEK = (ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml").read_text()
@@ -157,34 +119,17 @@ def test_cat_open_only_cat_reaches_userspace(agent, tmp_path):
 def test_file_access_sigkill_cat(agent, tmp_path):
     f = tmp_path / "tracing_policy.yaml"
     f.write_text("kind: TracingPolicy\n")
-    policy = """
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "file-access"
-    spec:
-      kprobes:
-      - call: "sys_openat"
-        syscall: true
-        args:
-        - index: 1
-          type: "string"
-        selectors:
-        - matchArgs:
-          - index: 1
-            operator: "Postfix"
-            values:
-            - "tracing_policy.yaml"
-          matchActions:
-          - action: Sigkill
-    """
+    sigkill = "matchActions:\n- action: Sigkill"
+    policy = policy_yaml(
+        "file-access", "sys_openat", [(1, "string")],
+        arg_selector(1, "Postfix", "tracing_policy.yaml", then=sigkill),
+    )  # fmt: skip
     with Policy(agent, tmp_path, policy):
         r = subprocess.run(["cat", str(f)], capture_output=True, cwd=tmp_path)
         assert r.returncode == -9 and r.stdout == b""
         r = subprocess.run(["cat", "/etc/hostname"], capture_output=True)
         assert r.returncode == 0
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "file-access")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "file-access")
         assert ev["action"] == "KPROBE_ACTION_SIGKILL"
         assert ev["args"][0]["string_arg"].endswith("tracing_policy.yaml")
 
@@ -257,32 +202,13 @@ def test_all_generated_syscalls_limited_by_binary(agent, tmp_path):
 
 
 def test_rate_limit_drops_repeats(agent, tmp_path):
-    policy = """
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "lseek-ratelimit"
-    spec:
-      kprobes:
-      - call: "sys_lseek"
-        syscall: true
-        args:
-        - index: 0
-          type: "int"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "777"
-          matchActions:
-          - action: Post
-            rateLimit: "1m"
-    """
+    post = 'matchActions:\n- action: Post\n  rateLimit: "1m"'
+    policy = policy_yaml(
+        "lseek-ratelimit", "sys_lseek", ["int"], arg_selector(0, "Equal", 777, then=post)
+    )
     with Policy(agent, tmp_path, policy) as p:
         py("import os\nfor _ in range(50):\n    try: os.lseek(777, 0, 0)\n    except OSError: pass")
-        agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                       == "lseek-ratelimit")  # fmt: skip
+        wait_policy_event(agent, "lseek-ratelimit")
         time.sleep(0.5)
         assert len(kprobe_events(agent, "lseek-ratelimit")) == 1
         c = p.counters()
@@ -299,34 +225,16 @@ def _parent_waiting(tmp_path, child_code: str) -> tuple[subprocess.Popen, str]:
     return sh, str(fifo)
 
 
+def _lseek_minus_one_sigkill(name: str, scope: str) -> str:
+    """lseek(-1) killed, but only within ``scope`` (more keys of the one selector)."""
+    then = scope + "\nmatchActions:\n- action: Sigkill"
+    return policy_yaml(name, "sys_lseek", ["int"], arg_selector(0, "Equal", -1, then=then))
+
+
 def test_match_pids_follow_forks(agent, tmp_path):
     sh, fifo = _parent_waiting(tmp_path, "import os; os.lseek(-1, 0, 0)")
-    policy = f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "pid-tree"
-    spec:
-      kprobes:
-      - call: "sys_lseek"
-        syscall: true
-        args:
-        - index: 0
-          type: "int"
-        selectors:
-        - matchPIDs:
-          - operator: In
-            followForks: true
-            values:
-            - {sh.pid}
-          matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "-1"
-          matchActions:
-          - action: Sigkill
-    """
+    pids = f"matchPIDs:\n- operator: In\n  followForks: true\n  values:\n  - {sh.pid}"
+    policy = _lseek_minus_one_sigkill("pid-tree", pids)
     with Policy(agent, tmp_path, policy):
         open(fifo, "w").write("go\n")
         out, _ = sh.communicate(timeout=20)
@@ -336,32 +244,8 @@ def test_match_pids_follow_forks(agent, tmp_path):
 
 def test_match_binaries_follow_children(agent, tmp_path):
     sh, fifo = _parent_waiting(tmp_path, "import os; os.lseek(-1, 0, 0)")
-    policy = """
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "bin-tree"
-    spec:
-      kprobes:
-      - call: "sys_lseek"
-        syscall: true
-        args:
-        - index: 0
-          type: "int"
-        selectors:
-        - matchBinaries:
-          - operator: In
-            followChildren: true
-            values:
-            - "/bin/sh"
-          matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "-1"
-          matchActions:
-          - action: Sigkill
-    """
+    binaries = 'matchBinaries:\n- operator: In\n  followChildren: true\n  values:\n  - "/bin/sh"'
+    policy = _lseek_minus_one_sigkill("bin-tree", binaries)
     with Policy(agent, tmp_path, policy):
         open(fifo, "w").write("go\n")
         out, _ = sh.communicate(timeout=20)
@@ -432,8 +316,7 @@ def test_return_value_and_match_return_args(agent, tmp_path):
         open(present).close()  # returns an fd: filtered out at return
         with pytest.raises(FileNotFoundError):
             open(missing)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "openat-return")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "openat-return")
         assert ev["args"][0]["string_arg"] == str(missing)
         assert ev["return"] == {"int_arg": -2}
         time.sleep(0.3)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    kprobe_events,
+    policy_yaml,
+    wait_policy_event,
+)
 
 MARK = 434343  # getpgid of a pid that does not exist: only this test's calls match
 CALL = f"""
@@ -25,11 +28,7 @@ UNSHARE_UTS = "import ctypes; assert ctypes.CDLL(None).unshare(0x04000000) == 0\
 DROP_TO_NOBODY = "import os; os.setresuid(65534, 65534, 65534)\n"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def _run(code: str) -> int:
@@ -38,56 +37,35 @@ def _run(code: str) -> int:
     return p.pid
 
 
-POLICY = """
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "{name}"
-spec:
-  kprobes:
-  - call: "sys_getpgid"
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{mark}"
-{selector}
-"""
+def _policy(name: str, then: str) -> str:
+    """getpgid(MARK) selected, and ``then`` (more keys of that selector) on top."""
+    return policy_yaml(name, "sys_getpgid", ["int"], arg_selector(0, "Equal", MARK, then=then))
 
 
 def test_match_namespace_changes(agent, tmp_path):
     # the selector of Tetragon's match_namespace_changes.yaml, on the UTS namespace
-    sel = "      matchNamespaceChanges:\n      - operator: In\n        values:\n        - Uts"
-    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
-            name="ns-changes", mark=MARK, selector=sel))):  # fmt: skip
+    sel = "matchNamespaceChanges:\n- operator: In\n  values:\n  - Uts"
+    with Policy(agent, tmp_path, _policy("ns-changes", sel)):
         same = _run(CALL)
         changed = _run(UNSHARE_UTS + CALL)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "ns-changes")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "ns-changes")
     assert ev["process"]["pid"] == changed
     assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "ns-changes"))
 
 
 def test_match_capability_changes(agent, tmp_path):
     # the selector of Tetragon's match_capability_changes.yaml
-    sel = textwrap.indent(textwrap.dedent("""
+    sel = """
     matchCapabilityChanges:
     - type: Effective
       operator: In
       isNamespaceCapability: false
       values:
       - "CAP_SETUID"
-    """).strip("\n"), "      ")  # fmt: skip
-    with Policy(agent, tmp_path, textwrap.dedent(POLICY.format(
-            name="cap-changes", mark=MARK, selector=sel))):  # fmt: skip
+    """
+    with Policy(agent, tmp_path, _policy("cap-changes", sel)):
         same = _run(CALL)
         dropped = _run(DROP_TO_NOBODY + CALL)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "cap-changes")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "cap-changes")
     assert ev["process"]["pid"] == dropped
     assert all(e["process"]["pid"] != same for e in kprobe_events(agent, "cap-changes"))

@@ -8,60 +8,41 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from .conftest import kernel_has_kprobes, start_policy_agent
-from .test_policies import Policy, tetra
+from .conftest import kernel_has_kprobes
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    policy_yaml,
+    tetra,
+    wait_policy_event,
+)
 
 MARK = -7  # lseek(-7): only this test's calls match
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 # Tetragon's killer.yaml, in its current words (enforcers, NotifyEnforcer) and on lseek
-ENFORCER = """
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "{name}"
-spec:
-  kprobes:
-  - call: "sys_lseek"
-    syscall: true
-    args:
-    - index: 0
-      type: "int"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{mark}"
-      matchActions:
-      - action: "NotifyEnforcer"
-        argSig: 9
-{error}
-  enforcers:
-  - calls:
-    - "sys_lseek"
-"""
+def _enforcer(name: str, error: str = "") -> str:
+    """lseek(MARK) notifies the enforcer on sys_lseek: signal 9, and ``error`` if any."""
+    then = 'matchActions:\n- action: "NotifyEnforcer"\n  argSig: 9' + error
+    return policy_yaml(
+        name, "sys_lseek", ["int"], arg_selector(0, "Equal", MARK, then=then),
+        spec_extra='enforcers:\n- calls:\n  - "sys_lseek"',
+    )  # fmt: skip
 
 
 def test_notify_enforcer_signal(agent, tmp_path):
-    text = ENFORCER.format(name="enforce-lseek", mark=MARK, error="")
-    with Policy(agent, tmp_path, textwrap.dedent(text)):
+    with Policy(agent, tmp_path, _enforcer("enforce-lseek")):
         listed = tetra(agent, "tracingpolicy", "list").stdout
         killed = subprocess.run([sys.executable, "-c", f"import os; os.lseek({MARK}, 0, 0)"])
         ok = subprocess.run([sys.executable, "-c", "import os; os.lseek(0, 0, 1)"])
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "enforce-lseek")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "enforce-lseek")
     assert killed.returncode == -9
     assert ok.returncode in (0, 1)  # not notified: not killed (fd 0 may not be seekable)
     assert ev["action"] == "KPROBE_ACTION_NOTIFYENFORCER"
@@ -71,9 +52,8 @@ def test_notify_enforcer_signal(agent, tmp_path):
 
 @pytest.mark.skipif(kernel_has_kprobes(), reason="this kernel may be able to override")
 def test_notify_enforcer_error_needs_override(agent, tmp_path):
-    text = ENFORCER.format(name="enforce-lseek-error", mark=MARK, error="        argError: -1")
     path = tmp_path / "enforce-error.yaml"
-    path.write_text(textwrap.dedent(text))
+    path.write_text(_enforcer("enforce-lseek-error", error="\n  argError: -1"))
     out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
     msg = out.stdout + out.stderr
     assert out.returncode != 0

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
 
 import pytest
 
 from appliance.cli.compact import event_line
 
-from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events, tetra
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    kprobe_events,
+    policy_yaml,
+    tetra,
+)
 from .test_policies_kernel_hooks import HAS_KPROBES, _fentry_ok
 
 pytestmark = pytest.mark.skipif(
@@ -30,43 +35,13 @@ CAT = "/usr/bin/cat"
 
 def _file_policy(name: str, action: str, binary: str = "") -> str:
     """The shape of Tetragon's quickstart file_monitoring policy, on /etc/shadow only."""
-    binaries = (
-        f'      matchBinaries:\n      - operator: "In"\n        values:\n        - "{binary}"\n'
-        if binary
-        else ""
-    )
-    return (
-        textwrap.dedent(f"""\
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: "{name}"
-        spec:
-          kprobes:
-          - call: "security_file_permission"
-            syscall: false
-            args:
-            - index: 0
-              type: "file"
-            - index: 1
-              type: "int"
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: "Prefix"
-                values:
-                - "/etc/shadow"
-        """)
-        + binaries
-        + f"      matchActions:\n      - action: {action}\n"
-    )
+    binaries = f'matchBinaries:\n- operator: "In"\n  values:\n  - "{binary}"\n' if binary else ""
+    then = binaries + f"matchActions:\n- action: {action}"
+    selector = arg_selector(0, "Prefix", "/etc/shadow", then=then)
+    return policy_yaml(name, "security_file_permission", ["file", "int"], selector, syscall=False)
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def test_read_of_shadow_is_posted_as_security_file_permission(agent, tmp_path):
@@ -129,32 +104,20 @@ def test_sigkill_on_read_of_shadow_kills_cat(agent, tmp_path):
 
 def test_override_still_needs_the_function(agent, tmp_path):
     policy = tmp_path / "override.yaml"
-    policy.write_text(_file_policy("file-override", "Override\n        argError: -1"))
+    policy.write_text(_file_policy("file-override", "Override\n  argError: -1"))
     out = tetra(agent, "tracingpolicy", "add", str(policy), check=False)
     assert out.returncode != 0
     assert "Override" in out.stderr and "security_file_permission" in out.stderr
     assert "file-override" not in tetra(agent, "tracingpolicy", "list").stdout
 
 
-CONNECT_POLICY = textwrap.dedent("""\
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "connect-equivalent"
-    spec:
-      kprobes:
-      - call: "tcp_connect"
-        syscall: false
-        args:
-        - index: 0
-          type: "sock"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "NotDAddr"
-            values:
-            - "127.0.0.1"
-    """)
+CONNECT_POLICY = policy_yaml(
+    "connect-equivalent",
+    "tcp_connect",
+    ["sock"],
+    arg_selector(0, "NotDAddr", "127.0.0.1"),
+    syscall=False,
+)
 
 # a server on a non-loopback address and two clients, all in the test's network namespace
 CONNECT_CODE = """

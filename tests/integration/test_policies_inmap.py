@@ -5,17 +5,9 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
-import pytest
+from .policy_harness import PY, Policy, agent_fixture, tetra
 
-from .conftest import start_policy_agent
-from .test_policies import PY, Policy, tetra
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 # Tetragon's examples/tracingpolicy/list-syscalls-tracepoint.yaml, unchanged: it has a warning

@@ -12,8 +12,7 @@ import textwrap
 
 import pytest
 
-from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import Policy, agent_fixture, wait_policy_event
 from .test_policies_kernel_hooks import _fentry_ok, needs_kprobes
 
 pytestmark = needs_kprobes
@@ -21,24 +20,12 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 SYS_BPF, SYS_PERF_EVENT_OPEN = 321, 298  # x86_64
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def _kernel_has(symbol: str) -> bool:
     with open("/proc/kallsyms") as f:
         return any(line.split()[2] == symbol for line in f if len(line.split()) >= 3)
-
-
-def _first(agent, name: str, pred=lambda e: True) -> dict:
-    return agent.wait_for(
-        lambda e: (
-            e.get("process_kprobe", {}).get("policy_name") == name and pred(e["process_kprobe"])
-        )
-    )["process_kprobe"]
 
 
 def test_dentry_follow_link(agent, tmp_path):
@@ -67,7 +54,7 @@ def test_dentry_follow_link(agent, tmp_path):
             - "/followed-link"
     """)):  # fmt: skip
         link.read_text()
-        ev = _first(agent, "follow-symlink")
+        ev = wait_policy_event(agent, "follow-symlink")
         # a dentry gives the path within its mount: the tail of the link's path
         path = ev["args"][0]["path_arg"]["path"]
         assert path.endswith("/followed-link") and str(link).endswith(path)
@@ -120,11 +107,11 @@ def test_perf_event_and_bpf_map(agent, tmp_path):
         mfd = LIBC.syscall(SYS_BPF, 0, ctypes.byref(mattr), ctypes.sizeof(mattr))
         assert mfd >= 0, os.strerror(ctypes.get_errno())
         os.close(mfd)
-        pe = _first(agent, "bpf-objects", lambda e: "perf_event_arg" in e["args"][0]
+        pe = wait_policy_event(agent, "bpf-objects", lambda e: "perf_event_arg" in e["args"][0]
                     and e["process"]["pid"] == os.getpid())  # fmt: skip
         pe = pe["args"][0]["perf_event_arg"]
         assert pe["Type"] == "PERF_TYPE_SOFTWARE" and pe["Config"] == "1"
-        bm = _first(agent, "bpf-objects", lambda e: "bpf_map_arg" in e["args"][0]
+        bm = wait_policy_event(agent, "bpf-objects", lambda e: "bpf_map_arg" in e["args"][0]
                     and e["args"][0]["bpf_map_arg"]["MapName"] == "breadth_map")  # fmt: skip
         assert bm["args"][0]["bpf_map_arg"] == {
             "MapType": "BPF_MAP_TYPE_HASH", "KeySize": 4, "ValueSize": 8, "MaxEntries": 7,
@@ -188,7 +175,9 @@ def test_sockaddr_inet_and_unix(agent, tmp_path):
         u = socket.socket(socket.AF_UNIX)
         u.connect(upath)
         u.close()
-        ev = _first(agent, "security-socket-connect", lambda e: "sockaddr_arg" in e["args"][1])
+        ev = wait_policy_event(
+            agent, "security-socket-connect", lambda e: "sockaddr_arg" in e["args"][1]
+        )
         assert ev["args"][1]["sockaddr_arg"] == {"family": "AF_INET", "addr": "127.0.0.1",
                                                   "port": port}  # fmt: skip
         assert ev["args"][0]["sock_arg"]["protocol"] == "IPPROTO_TCP"
@@ -197,7 +186,7 @@ def test_sockaddr_inet_and_unix(agent, tmp_path):
         def unix_path(e):
             return e["args"][1].get("sockaddrun_arg", {}).get("path")
 
-        un = _first(agent, "security-socket-connect", lambda e: unix_path(e) == upath)
+        un = wait_policy_event(agent, "security-socket-connect", lambda e: unix_path(e) == upath)
         assert un["args"][1]["sockaddrun_arg"] == {"family": "AF_UNIX", "path": upath}
     srv.close()
     usrv.close()
@@ -248,9 +237,9 @@ def test_override_with_return(agent, tmp_path):
         def path(e):
             return e["args"][0]["file_arg"]["path"]
 
-        ev = _first(agent, "override-return", lambda e: path(e) == str(denied))
+        ev = wait_policy_event(agent, "override-return", lambda e: path(e) == str(denied))
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE" and ev["return"] == {"int_arg": -1}
-        ok = _first(agent, "override-return", lambda e: path(e) == str(allowed))
+        ok = wait_policy_event(agent, "override-return", lambda e: path(e) == str(allowed))
         assert ok["action"] == "KPROBE_ACTION_POST" and ok["return"] == {"int_arg": 0}
     open(denied).close()
 
@@ -283,7 +272,7 @@ def test_iov_iter_tty_write(agent, tmp_path):
                 - "{name}"
         """)):  # fmt: skip
             os.write(slave, b"typed on a terminal")
-            ev = _first(agent, "tty")
+            ev = wait_policy_event(agent, "tty")
     finally:
         os.close(slave)
         os.close(master)
@@ -327,7 +316,7 @@ def test_capability_sets(agent, tmp_path):
         hdr, data = CapHeader(0x20080522, 0), (CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
         assert LIBC.syscall(125, ctypes.byref(hdr), data) == 0  # capget
         assert LIBC.syscall(126, ctypes.byref(hdr), data) == 0  # capset: the same sets
-        ev = _first(agent, "cap-sets", lambda e: e["process"]["pid"] == os.getpid())
+        ev = wait_policy_event(agent, "cap-sets", lambda e: e["process"]["pid"] == os.getpid())
     eff = data[0].effective | data[1].effective << 32
     assert ev["args"][1] == {"kernel_cap_t_arg": f"{eff:016x}"}
     assert ev["args"][0] == {"cap_effective_arg": f"{eff:016x}"}  # the new cred's set

@@ -7,19 +7,28 @@ import errno
 import os
 import socket
 import subprocess
-import textwrap
 
 import pytest
 
 from appliance.bpf.features import KPROBE_EVENTS
 
-from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events, tetra
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    kprobe_events,
+    policy_yaml,
+    tetra,
+    wait_policy_event,
+)
 
 
 def tetra_list(agent) -> str:
     return tetra(agent, "tracingpolicy", "list").stdout
 
+
+OVERRIDE = "matchActions:\n- action: Override\n  argError: -1"
+RETURN_INT = 'return: true\nreturnArg:\n  index: 0\n  type: "int"'
 
 HAS_KPROBES = any(os.path.exists(p) for p in KPROBE_EVENTS)
 needs_kprobes = pytest.mark.skipif(
@@ -27,11 +36,7 @@ needs_kprobes = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 @contextlib.contextmanager
@@ -71,31 +76,13 @@ def _fentry_ok() -> bool:
 def test_fd_install_file_equal(agent, tmp_path):
     target = tmp_path / "watched.txt"
     target.write_text("x")
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "fd-install"
-    spec:
-      kprobes:
-      - call: "fd_install"
-        syscall: false
-        args:
-        - index: 0
-          type: int
-        - index: 1
-          type: "file"
-        selectors:
-        - matchArgs:
-          - index: 1
-            operator: "Equal"
-            values:
-            - "{target}"
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "fd-install", "fd_install", ["int", "file"], arg_selector(1, "Equal", target), syscall=False
+    )
+    with Policy(agent, tmp_path, policy):
         open(target).close()
         open("/etc/hostname").close()
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "fd-install")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "fd-install")
         assert ev["function_name"] == "fd_install"
         assert ev["args"][1]["file_arg"]["path"] == str(target)
         assert all(e["args"][1]["file_arg"]["path"] == str(target)
@@ -106,30 +93,16 @@ def test_fd_install_file_equal(agent, tmp_path):
 def test_security_file_permission(agent, tmp_path):
     target = tmp_path / "perm.txt"
     target.write_text("data")
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "file-permission"
-    spec:
-      kprobes:
-      - call: "security_file_permission"
-        syscall: false
-        args:
-        - index: 0
-          type: "file"
-        - index: 1
-          type: "int"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Prefix"
-            values:
-            - "{tmp_path}"
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "file-permission",
+        "security_file_permission",
+        ["file", "int"],
+        arg_selector(0, "Prefix", tmp_path),
+        syscall=False,
+    )
+    with Policy(agent, tmp_path, policy):
         target.read_text()
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "file-permission")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "file-permission")
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert ev["args"][1]["int_arg"] == 4  # MAY_READ
         assert "equivalent" not in tetra_list(agent)  # the function itself is hooked
@@ -137,25 +110,10 @@ def test_security_file_permission(agent, tmp_path):
 
 @needs_kprobes
 def test_tcp_connect_not_daddr(agent, tmp_path):
-    with Policy(agent, tmp_path, textwrap.dedent("""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "connect"
-    spec:
-      kprobes:
-      - call: "tcp_connect"
-        syscall: false
-        args:
-        - index: 0
-          type: "sock"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "NotDAddr"
-            values:
-            - "127.0.0.1"
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "connect", "tcp_connect", ["sock"], arg_selector(0, "NotDAddr", "127.0.0.1"), syscall=False
+    )
+    with Policy(agent, tmp_path, policy):
         srv = socket.socket()
         srv.bind(("127.0.0.1", 0))
         srv.listen()
@@ -167,8 +125,7 @@ def test_tcp_connect_not_daddr(agent, tmp_path):
                 s.connect(("192.0.2.1", 81))  # TEST-NET-1: never answers
             except (BlockingIOError, ConnectionRefusedError):
                 pass  # tcp_connect ran either way
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "connect")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "connect")
         s.close()
         srv.close()
         sock = ev["args"][0]["sock_arg"]
@@ -183,34 +140,19 @@ def test_override_security_file_open(agent, tmp_path):
         pytest.skip("fmod_ret programs do not load on this kernel")
     target = tmp_path / "denied.txt"
     target.write_text("x")
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "deny-open"
-    spec:
-      kprobes:
-      - call: "security_file_open"
-        syscall: false
-        args:
-        - index: 0
-          type: "file"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "{target}"
-          matchActions:
-          - action: Override
-            argError: -1
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "deny-open",
+        "security_file_open",
+        ["file"],
+        arg_selector(0, "Equal", target, then=OVERRIDE),
+        syscall=False,
+    )
+    with Policy(agent, tmp_path, policy):
         with pytest.raises(PermissionError) as exc:
             open(target).close()
         assert exc.value.errno == errno.EPERM
         open("/etc/hostname").close()
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "deny-open")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "deny-open")
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE"
     open(target).close()  # removed: allowed again
     _ = subprocess
@@ -227,31 +169,18 @@ def _bpf_lsm_active() -> bool:
 def test_lsm_hook_override(agent, tmp_path):
     target = tmp_path / "lsm-denied.txt"
     target.write_text("x")
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "lsm-deny-open"
-    spec:
-      lsmhooks:
-      - hook: "file_open"
-        args:
-        - index: 0
-          type: "file"
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "{target}"
-          matchActions:
-          - action: Override
-            argError: -1
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "lsm-deny-open",
+        "file_open",
+        ["file"],
+        arg_selector(0, "Equal", target, then=OVERRIDE),
+        hook="lsmhooks",
+        syscall=None,
+    )
+    with Policy(agent, tmp_path, policy):
         with pytest.raises(PermissionError):
             open(target).close()
-        ev = agent.wait_for(lambda e: e.get("process_lsm", {}).get("policy_name")
-                            == "lsm-deny-open")["process_lsm"]  # fmt: skip
+        ev = wait_policy_event(agent, "lsm-deny-open", kind="process_lsm")
         assert ev["function_name"] == "file_open"
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert ev["action"] == "KPROBE_ACTION_OVERRIDE"
@@ -262,30 +191,21 @@ def test_lsm_hook_override(agent, tmp_path):
 def test_fentries_with_return(agent, tmp_path):
     if not _fentry_ok():
         pytest.skip("BPF trampolines do not load on this kernel")
-    with Policy(agent, tmp_path, textwrap.dedent("""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "fentry-connect"
-    spec:
-      fentries:
-      - call: "tcp_connect"
-        syscall: false
-        return: true
-        args:
-        - index: 0
-          type: "sock"
-        returnArg:
-          index: 0
-          type: "int"
-    """)):  # fmt: skip
+    policy = policy_yaml(
+        "fentry-connect",
+        "tcp_connect",
+        ["sock"],
+        hook="fentries",
+        syscall=False,
+        call_extra=RETURN_INT,
+    )
+    with Policy(agent, tmp_path, policy):
         srv = socket.socket()
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         port = srv.getsockname()[1]
         socket.create_connection(("127.0.0.1", port)).close()
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "fentry-connect")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "fentry-connect")
         srv.close()
         assert ev["function_name"] == "tcp_connect"
         assert ev["args"][0]["sock_arg"]["dport"] == port

@@ -11,22 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import textwrap
 import uuid
 
-import pytest
-
-from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    policy_yaml,
+    wait_policy_event,
+)
 
 BASE = "/nonexistent-fault-postfix"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def _path(total: int, tail: str) -> str:
@@ -52,31 +50,8 @@ def _open(path: str) -> None:
 
 
 def _policy(name: str, values: list[str], operator: str = "Postfix") -> str:
-    vals = "\n".join(f'        - "{v}"' for v in values)
-    return (
-        textwrap.dedent(
-            f"""\
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: "{name}"
-        spec:
-          kprobes:
-          - call: "sys_openat"
-            syscall: true
-            args:
-            - index: 1
-              type: "string"
-            selectors:
-            - matchArgs:
-              - index: 1
-                operator: "{operator}"
-                values:
-        """
-        )
-        + textwrap.indent(vals, "  ")
-        + "\n"
-    )
+    selector = arg_selector(1, operator, *values)
+    return policy_yaml(name, "sys_openat", [(1, "string")], selector)
 
 
 def _matched(agent, name: str, paths: list[str], marker: str) -> set[str]:
@@ -136,38 +111,13 @@ def test_binary_postfix_longer_than_128_bytes(agent, tmp_path):
         shutil.copy(shutil.which("cat"), c)
     assert len(str(cat)) < 255, "the binary name must fit the kernel's 255 bytes"
     postfix = str(cat)[-150:]
-    text = textwrap.dedent(
-        f"""\
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: "long-binary-postfix"
-        spec:
-          kprobes:
-          - call: "sys_openat"
-            syscall: true
-            args:
-            - index: 1
-              type: "string"
-            selectors:
-            - matchArgs:
-              - index: 1
-                operator: "Prefix"
-                values:
-                - "{BASE}/"
-              matchBinaries:
-              - operator: "Postfix"
-                values:
-                - "{postfix}"
-        """
-    )
+    binary = f'matchBinaries:\n- operator: "Postfix"\n  values:\n  - "{postfix}"'
+    selector = arg_selector(1, "Prefix", f"{BASE}/", then=binary)
+    text = policy_yaml("long-binary-postfix", "sys_openat", [(1, "string")], selector)
     tag = uuid.uuid4().hex[:8]
     with Policy(agent, tmp_path, text):
         for exe, name in ((other, "miss"), (cat, "hit")):
             subprocess.run([str(exe), f"{BASE}/{name}-{tag}"], capture_output=True)
-        ev = agent.wait_for(
-            lambda e: e.get("process_kprobe", {}).get("policy_name") == "long-binary-postfix",
-            timeout=15,
-        )["process_kprobe"]
+        ev = wait_policy_event(agent, "long-binary-postfix", timeout=15)
         assert ev["args"][0]["string_arg"] == f"{BASE}/hit-{tag}", ev["args"]
         assert ev["process"]["binary"] == str(cat)

@@ -8,18 +8,13 @@ import socket
 
 import pytest
 
-from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
+from .policy_harness import Policy, agent_fixture, kprobe_events, wait_policy_event
 from .test_policies_kernel_hooks import needs_kprobes
 
 pytestmark = needs_kprobes
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def _udp_to(host: str, port: int, family: int = socket.AF_INET) -> None:
@@ -28,44 +23,10 @@ def _udp_to(host: str, port: int, family: int = socket.AF_INET) -> None:
         s.send(b"ping")
 
 
-def _first(agent, name: str, pred=lambda e: True) -> dict:
-    return agent.wait_for(
-        lambda e: (
-            e.get("process_kprobe", {}).get("policy_name") == name and pred(e["process_kprobe"])
-        )
-    )["process_kprobe"]
-
-
 # Tetragon's datagram_518.yaml (ip_output and ip6_output hooks): skb DAddr of either
 # family, with Protocol
-DATAGRAM = """
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "datagram-518"
-spec:
-  kprobes:
-  - call: "ip_output"
-    syscall: false
-    args:
-    - index: 1
-      type: sock
-      label: "sock"
-    - index: 2
-      type: skb
-      label: "datagram"
-    selectors:
-      - matchArgs:
-        - index: 2
-          operator: "Protocol"
-          values:
-          - "IPPROTO_UDP"
-        - index: 2
-          operator: "DAddr"
-          values:
-          - "127.0.0.1/32"
-          - "::1/128"
-  - call: "ip6_output"
+DATAGRAM_HOOK = """
+  - call: "{call}"
     syscall: false
     args:
     - index: 1
@@ -86,6 +47,13 @@ spec:
           - "127.0.0.1/32"
           - "::1/128"
 """
+DATAGRAM = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "datagram-518"
+spec:
+  kprobes:""" + "".join(DATAGRAM_HOOK.format(call=c) for c in ("ip_output", "ip6_output"))
 
 
 def test_skb_daddr_protocol_ipv4_and_ipv6(agent, tmp_path):
@@ -94,7 +62,7 @@ def test_skb_daddr_protocol_ipv4_and_ipv6(agent, tmp_path):
             rx.bind(("127.0.0.2", 0))
             _udp_to("127.0.0.2", rx.getsockname()[1])  # another address: filtered out
             _udp_to("127.0.0.1", 9)
-        ev = _first(agent, "datagram-518", lambda e: e["function_name"] == "ip_output")
+        ev = wait_policy_event(agent, "datagram-518", lambda e: e["function_name"] == "ip_output")
         skb = ev["args"][1]["skb_arg"]
         assert ev["args"][1]["label"] == "datagram"
         assert skb["daddr"] == "127.0.0.1" and skb["dport"] == 9
@@ -105,7 +73,7 @@ def test_skb_daddr_protocol_ipv4_and_ipv6(agent, tmp_path):
             _udp_to("::1", 9, socket.AF_INET6)
         except OSError as e:
             pytest.skip(f"no IPv6 loopback in this kernel: {e}")
-        ev6 = _first(agent, "datagram-518", lambda e: e["function_name"] == "ip6_output")
+        ev6 = wait_policy_event(agent, "datagram-518", lambda e: e["function_name"] == "ip6_output")
         skb6 = ev6["args"][1]["skb_arg"]
         assert skb6["daddr"] == "::1" and skb6["saddr"] == "::1" and skb6["dport"] == 9
         assert skb6["family"] == "AF_INET6" and skb6["protocol"] == "IPPROTO_UDP"
@@ -161,8 +129,9 @@ def test_sock_return_value(agent, tmp_path):
         cli = socket.create_connection(("127.0.0.1", port))
         conn, _ = srv.accept()
         cport = cli.getsockname()[1]
-        child = _first(agent, "accept", lambda e: e["function_name"] == "tcp_create_openreq_child"
-                       and e["return"]["sock_arg"]["sport"] == port)  # fmt: skip
+        child = wait_policy_event(agent, "accept", lambda e: e["function_name"]
+                                  == "tcp_create_openreq_child"
+                                  and e["return"]["sock_arg"]["sport"] == port)  # fmt: skip
         for s in (conn, cli, srv):
             s.close()
         ret = child["return"]["sock_arg"]
@@ -171,6 +140,6 @@ def test_sock_return_value(agent, tmp_path):
         assert ret["dport"] == cport
         assert child["args"][0]["sock_arg"]["state"] == "TCP_LISTEN"  # the listener
         assert child["return_action"] == "KPROBE_ACTION_TRACKSOCK"
-        alloc = _first(agent, "accept", lambda e: e["function_name"] == "sk_alloc")
+        alloc = wait_policy_event(agent, "accept", lambda e: e["function_name"] == "sk_alloc")
         assert alloc["args"][0] == {"int_arg": 2, "label": "family"}
         assert alloc["return"]["sock_arg"]["family"] == "AF_INET"

@@ -5,49 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 
-import pytest
-
-from .conftest import start_policy_agent
-from .test_policies import PY, Policy
+from .policy_harness import PY, Policy, agent_fixture, arg_selector, policy_yaml
 
 SH = os.path.realpath("/bin/sh")
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
-POLICY = f"""
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "parent-binaries"
-spec:
-  kprobes:
-  - call: "sys_lseek"
-    syscall: true
-    args:
-    - index: 0
-      type: "int"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values: ["9999"]
-      matchParentBinaries:
-      - operator: "In"
-        values: ["{SH}"]
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values: ["9998"]
-      matchParentBinaries:
-      - operator: "NotPrefix"
-        values: ["{SH}", "/nonexistent/"]
-"""
+IN_SH = f'matchParentBinaries:\n- operator: "In"\n  values: ["{SH}"]'
+NOT_SH = f'matchParentBinaries:\n- operator: "NotPrefix"\n  values: ["{SH}", "/nonexistent/"]'
+POLICY = policy_yaml(
+    "parent-binaries", "sys_lseek", ["int"],
+    arg_selector(0, "Equal", 9999, then=IN_SH) + arg_selector(0, "Equal", 9998, then=NOT_SH),
+)  # fmt: skip
 
 
 def _events(agent) -> list[dict]:

@@ -6,42 +6,19 @@ import os
 import subprocess
 import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import Policy, agent_fixture, arg_selector, policy_yaml, tetra
 
 TRUE = os.path.realpath("/bin/true")
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 # Tetragon's examples/tracingpolicy/rawtp.yaml, as a `tracepoints` entry with raw: true
-RAWTP = f"""
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "rawtp"
-spec:
-  tracepoints:
-  - subsystem: "sched"
-    event: "sched_process_exec"
-    raw: true
-    args:
-    - index: 2
-      type: "linux_binprm"
-    selectors:
-    - matchArgs:
-      - index: 2
-        operator: "Equal"
-        values:
-        - "{TRUE}"
-"""
+RAWTP = policy_yaml(
+    "rawtp", "sched/sched_process_exec", [(2, "linux_binprm")], arg_selector(2, "Equal", TRUE),
+    hook="tracepoints", syscall=None, call_extra="raw: true",
+)  # fmt: skip
 
 
 def test_raw_tracepoint_linux_binprm(agent, tmp_path):

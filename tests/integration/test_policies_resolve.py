@@ -10,10 +10,14 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from .conftest import start_policy_agent
-from .test_policies import Policy, tetra
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    policy_yaml,
+    tetra,
+    wait_policy_event,
+)
 
 TRUE = os.path.realpath("/bin/true")
 PARENT = "resolvparent"  # the comm the exec's parent sets for itself
@@ -23,37 +27,15 @@ SPAWN = (
 )
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
-RESOLVE = f"""
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: "resolve-parent"
-spec:
-  tracepoints:
-  - subsystem: "sched"
-    event: "sched_process_exec"
-    raw: true
-    args:
-    - index: 0
-      type: "string"
-      resolve: "real_parent.comm"
-    - index: 0
-      type: "int"
-      resolve: "real_parent.tgid"
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: "Equal"
-        values:
-        - "{PARENT}"
-"""
+PARENT_ARGS = [(0, "string", {"resolve": "real_parent.comm"}),
+               (0, "int", {"resolve": "real_parent.tgid"})]  # fmt: skip
+RESOLVE = policy_yaml(
+    "resolve-parent", "sched/sched_process_exec", PARENT_ARGS, arg_selector(0, "Equal", PARENT),
+    hook="tracepoints", syscall=None, call_extra="raw: true",
+)  # fmt: skip
 
 
 def test_resolve_parent_comm_and_pid(agent, tmp_path):
@@ -61,8 +43,7 @@ def test_resolve_parent_comm_and_pid(agent, tmp_path):
         parent = subprocess.Popen([sys.executable, "-c", SPAWN])
         parent.wait()
         subprocess.run([TRUE], check=True)  # another parent: filtered out in the kernel
-        ev = agent.wait_for(lambda e: e.get("process_tracepoint", {}).get("policy_name")
-                            == "resolve-parent")["process_tracepoint"]  # fmt: skip
+        ev = wait_policy_event(agent, "resolve-parent", kind="process_tracepoint")
     assert ev["args"] == [{"string_arg": PARENT}, {"int_arg": parent.pid}]
     assert ev["process"]["binary"] == TRUE
 
@@ -118,8 +99,7 @@ def test_data_current_task(agent, tmp_path):
     with Policy(agent, tmp_path, DATA):
         child = subprocess.run([sys.executable, "-c", code])
         os.getpgid(0)  # another comm: filtered out by matchData
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "data-current-task")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "data-current-task")
     assert child.returncode == 0
     assert ev["args"] == [{"int_arg": 0}]
     assert ev["data"] == [{"uint_arg": os.geteuid(), "label": "euid"}, {"string_arg": "datacomm"}]

@@ -7,17 +7,9 @@ import base64
 import os
 import textwrap
 
-import pytest
+from .policy_harness import Policy, agent_fixture, kprobe_events, wait_policy_event
 
-from .conftest import start_policy_agent
-from .test_policies import Policy, kprobe_events
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def test_read_buffer_copied_at_return(agent, tmp_path):
@@ -54,8 +46,7 @@ def test_read_buffer_copied_at_return(agent, tmp_path):
             assert os.read(fd, 4096) == payload
         finally:
             os.close(fd)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "read-return-copy")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "read-return-copy")
         assert ev["args"][0]["file_arg"]["path"] == str(target)
         assert base64.b64decode(ev["args"][1]["bytes_arg"]) == payload
         assert ev["args"][2] == {"size_arg": "4096"}

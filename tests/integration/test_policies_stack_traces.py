@@ -6,52 +6,32 @@ hook: runs on this host's tracepoints too."""
 from __future__ import annotations
 
 import os
-import textwrap
 
 import pytest
 
-from .conftest import start_policy_agent
-from .test_policies import Policy
+from .policy_harness import (
+    Policy,
+    agent_fixture,
+    arg_selector,
+    policy_yaml,
+    wait_policy_event,
+)
 
 MARK = 424242  # getpgid of a pid that does not exist: only this test's calls match
 
+STACKS = "matchActions:\n- action: Post\n  kernelStackTrace: true\n  userStackTrace: true"
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 def test_kernel_and_user_stack_traces(agent, tmp_path):
     # the action of Tetragon's stack_traces.yaml, on a syscall this host can hook
-    with Policy(agent, tmp_path, textwrap.dedent(f"""
-    apiVersion: cilium.io/v1alpha1
-    kind: TracingPolicy
-    metadata:
-      name: "stack-traces"
-    spec:
-      kprobes:
-      - call: "sys_getpgid"
-        syscall: true
-        args:
-        - index: 0
-          type: int
-        selectors:
-        - matchArgs:
-          - index: 0
-            operator: "Equal"
-            values:
-            - "{MARK}"
-          matchActions:
-          - action: Post
-            kernelStackTrace: true
-            userStackTrace: true
-    """)):  # fmt: skip
+    selector = arg_selector(0, "Equal", MARK, then=STACKS)
+    policy = policy_yaml("stack-traces", "sys_getpgid", ["int"], selector)
+    with Policy(agent, tmp_path, policy):
         with pytest.raises(ProcessLookupError):
             os.getpgid(MARK)
-        ev = agent.wait_for(lambda e: e.get("process_kprobe", {}).get("policy_name")
-                            == "stack-traces")["process_kprobe"]  # fmt: skip
+        ev = wait_policy_event(agent, "stack-traces")
     assert ev["args"] == [{"int_arg": MARK}]
     kernel = ev["kernel_stack_trace"]
     assert kernel and all("symbol" in f and "address" not in f for f in kernel)

@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, start_policy_agent
-from .test_policies import Policy, tetra
+from .conftest import ROOT
+from .policy_harness import Policy, agent_fixture, tetra, wait_policy_event
 
 SOURCE = ROOT / "tests" / "fixtures" / "usdt" / "usdt_probes.c"
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    a = start_policy_agent(tmp_path_factory)
-    yield a
-    a.stop()
+agent = agent_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +31,7 @@ def program(tmp_path_factory) -> Path:
 
 
 def _usdt_event(agent, name: str) -> dict:
-    return agent.wait_for(lambda e: e.get("process_usdt", {}).get("policy_name")
-                          == name)["process_usdt"]  # fmt: skip
+    return wait_policy_event(agent, name, kind="process_usdt")
 
 
 def test_usdt_arguments(agent, tmp_path, program):
