@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import subprocess
+import textwrap
 
 import pytest
 
