@@ -4,10 +4,11 @@ A selector's NotifyEnforcer stores (error, signal) for the current thread in
 ``enforcer_map``; the enforcer program on each of the enforcer's calls finds it, sends
 the signal and makes the call return the error, then forgets it. Making a call fail needs
 a way to change its return value: fmod_ret or a BPF LSM hook on a security_* function,
-bpf_override_return (kprobes with error injection) elsewhere. Where only a signal is asked
-and the kernel has neither, a syscall's enforcer runs on its sys_exit tracepoint (the
-signal is taken on the way back to user space, as from any kprobe). Anything else is
-refused, naming what the kernel lacks: never loaded weaker than asked.
+bpf_override_return (kprobes with error injection) elsewhere. Where only a signal is asked,
+the enforcer runs after the call: a syscall's on its sys_exit tracepoint, another
+function's on a kretprobe (the signal is taken on the way back to user space either
+way), so it sees the note of a hook on the call's entry whatever that hook's method.
+Anything else is refused, naming what the kernel lacks: never loaded weaker than asked.
 """
 
 from __future__ import annotations
@@ -75,11 +76,10 @@ def _method(fn: str, fn0: str, syscall: bool, f, wants_error: bool, where: str, 
     if fn.startswith("security_") and f.lsm_active and f.lsm_prog:
         hook = fn[len("security_") :]
         return "lsm", f"lsm/{hook}", ("auto", "")
-    if f.kprobes and f.override_return:
-        return "kprobe", f"kprobe/{fn}", ("auto", "")
     if not wants_error:
-        if f.kprobes:
-            return "kprobe", f"kprobe/{fn}", ("auto", "")
+        # a signal only: act after the call, so that the hook whose selector notified at
+        # the call's entry has run (a kprobe on a function runs before a BPF trampoline
+        # on it, so an entry enforcer would miss a note an fentry hook writes)
         if syscall:
             base = syscall_base(fn0)
             if not offline and tracepoint_format("syscalls", f"sys_exit_{base}") is None:
@@ -89,6 +89,10 @@ def _method(fn: str, fn0: str, syscall: bool, f, wants_error: bool, where: str, 
                 f"tracepoint/syscalls/sys_exit_{base}",
                 ("tracepoint", f"syscalls/sys_exit_{base}"),
             )
+        if f.kprobes:
+            return "kretprobe", f"kretprobe/{fn}", ("auto", "")
+    elif f.kprobes and f.override_return:
+        return "kprobe", f"kprobe/{fn}", ("auto", "")
     need = "fmod_ret (BPF trampolines) or a BPF LSM hook, or " if fn.startswith("security_") else ""
     what = "make it return NotifyEnforcer's argError" if wants_error else "hook it"
     raise PolicyError(

@@ -84,3 +84,17 @@ def test_signal_only_enforcer_on_sys_exit_without_kprobes():
     plans = plan_policy(parse_policy(text), NoHooks(), offline=True)
     enf = [p for p in plans if p.kind == "enforcer"]
     assert enf[0].section == "tracepoint/syscalls/sys_exit_dup"
+
+
+def test_signal_only_enforcer_after_the_call_with_kprobes():
+    # a kprobe runs before a BPF trampoline on the same function: an entry enforcer
+    # would miss the note of the fentry hook; after the call it sees it
+    text = ENFORCER.replace("argError: -1", "argSig: 9").replace(
+        '    - "sys_dup"', '    - "sys_dup"\n    - "fd_install"'
+    )
+    plans = plan_policy(parse_policy(text), AllFeatures(), offline=True)
+    enf = {p.function_name: p for p in plans if p.kind == "enforcer"}
+    assert enf["security_socket_connect"].method == "fmod_ret"
+    dup = next(p for fn, p in enf.items() if fn.endswith("sys_dup"))
+    assert dup.section == "tracepoint/syscalls/sys_exit_dup"
+    assert enf["fd_install"].section == "kretprobe/fd_install"
