@@ -72,7 +72,15 @@ def wait_policy_event(
         body = e.get(kind, {})
         return body.get("policy_name") == policy and (where is None or where(body))
 
-    return agent.wait_for(pred, timeout)[kind]
+    try:
+        return agent.wait_for(pred, timeout)[kind]
+    except AssertionError as e:  # what the agent said about the policy tells why
+        log = agent.log.read_text(errors="replace")
+        listed = tetra(agent, "tracingpolicy", "list", check=False).stdout
+        raise AssertionError(
+            f"{e}: no {kind} event of policy {policy}\n--- tracingpolicy list ---\n"
+            f"{listed}\n--- agent log (end) ---\n{log[-4000:]}"
+        ) from None
 
 
 def py(code: str, *, exe: str = PY) -> subprocess.CompletedProcess:
