@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 class ExportWriteFailed(OSError):
@@ -45,6 +45,7 @@ class RotatingFile:
         self.interval = rotation_interval_s
         self.perm = perm
         self._lock = threading.Lock()
+        self._last_stamp = datetime.min.replace(tzinfo=UTC)
         self._open()
 
     def _open(self) -> None:
@@ -104,7 +105,7 @@ class RotatingFile:
     def _rotate(self) -> None:
         os.close(self._fd)
         stem, ext = os.path.splitext(self.path)
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
+        stamp = self._next_stamp()
         backup = f"{stem}-{stamp}{ext}"
         self._fd = -1
         os.replace(self.path, backup)
@@ -123,6 +124,16 @@ class RotatingFile:
                 with contextlib.suppress(OSError):
                     os.unlink(backup + ".gz")
         self._prune(stem, ext)
+
+    def _next_stamp(self) -> str:
+        """The backup's time to the millisecond, later than the previous backup's: two
+        rotations within one millisecond must not give one backup the other's name."""
+        t = datetime.now(UTC)
+        now = t.replace(microsecond=t.microsecond // 1000 * 1000)
+        if now <= self._last_stamp:
+            now = self._last_stamp + timedelta(milliseconds=1)
+        self._last_stamp = now
+        return now.strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
 
     def _prune(self, stem: str, ext: str) -> None:
         if self.max_backups <= 0:

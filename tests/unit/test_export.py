@@ -40,6 +40,19 @@ def test_rotation_by_size_keeps_backups_and_mode(tmp_path):
     assert os.path.getsize(path) <= 1024 * 1024
 
 
+def test_rotations_within_one_millisecond_keep_every_backup(tmp_path):
+    path = tmp_path / "tetragon.log"
+    rf = RotatingFile(str(path), max_backups=5)
+    for i in range(4):
+        rf.write_lines([b"line %d" % i])
+        rf.rotate()
+    rf.close()
+    backups = sorted(p for p in os.listdir(tmp_path) if p != "tetragon.log")
+    assert len(backups) == 4
+    # oldest first by name, as pruning assumes
+    assert [(tmp_path / b).read_bytes() for b in backups] == [b"line %d\n" % i for i in range(4)]
+
+
 def test_rotation_compresses(tmp_path):
     path = tmp_path / "e.log"
     rf = RotatingFile(str(path), max_size_mb=1, max_backups=5, compress=True)
