@@ -19,30 +19,15 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, RunningAgent, _clean_env, system_conf_env
+from .policy_harness import arg_selector, policy_yaml
 
 SUPERVISORD = Path(sys.executable).parent / "supervisord"
 SUPERVISORCTL = Path(sys.executable).parent / "supervisorctl"
 POLICIES = 8
 
-POLICY = """\
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: {name}
-spec:
-  kprobes:
-  - call: sys_lseek
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: Equal
-        values:
-        - "-7331"
-"""
+
+def policy(name: str) -> str:
+    return policy_yaml(name, "sys_lseek", ["int"], arg_selector(0, "Equal", -7331))
 
 
 class Supervised:
@@ -178,11 +163,11 @@ def test_killed_controller_is_restarted_and_applies_nothing_twice(appliance):
     names = [f"fault-ctl-{i}" for i in range(POLICIES)]
     # half the files, applied; then the rest written while the controller is killed
     for name in names[: POLICIES // 2]:
-        (policies / f"{name}.yaml").write_text(POLICY.format(name=name))
+        (policies / f"{name}.yaml").write_text(policy(name))
     _wait(lambda: len(_applies(agent)) == POLICIES // 2, 60, "the first policies")
     os.kill(first, signal.SIGKILL)
     for name in names[POLICIES // 2 :]:
-        (policies / f"{name}.yaml").write_text(POLICY.format(name=name))
+        (policies / f"{name}.yaml").write_text(policy(name))
     second = sup.controller_pid()
     _wait(lambda: second != first, 30, "supervisord to restart the controller")
     _wait(lambda: len(_applies(agent)) == POLICIES, 60, "the policies written meanwhile")
@@ -190,7 +175,7 @@ def test_killed_controller_is_restarted_and_applies_nothing_twice(appliance):
     time.sleep(0.3)
     third_names = [f"fault-ctl-burst-{i}" for i in range(POLICIES)]
     for i, name in enumerate(third_names):
-        (policies / f"{name}.yaml").write_text(POLICY.format(name=name))
+        (policies / f"{name}.yaml").write_text(policy(name))
         if i == POLICIES // 2:
             os.kill(sup.controller_pid(), signal.SIGKILL)
     _wait(lambda: len(_applies(agent)) == 2 * POLICIES, 60, "the burst")

@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from .conftest import ROOT, RunningAgent
+from .policy_harness import arg_selector, policy_yaml
 
 FIXTURE = ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml"
 
@@ -100,25 +101,7 @@ def test_full_export_directory_is_survived_counted_and_recovered(tmp_path, small
 
 
 # posts an event for lseek(-7331): loaded, it disturbs no other process
-POST_POLICY = """\
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: fault-cache
-spec:
-  kprobes:
-  - call: sys_lseek
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: Equal
-        values:
-        - "-7331"
-"""
+POST_POLICY = policy_yaml("fault-cache", "sys_lseek", ["int"], arg_selector(0, "Equal", -7331))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import ROOT, RunningAgent
+from tests.integration.policy_harness import arg_selector, policy_yaml
 
 FIXTURE = ROOT / "tests" / "fixtures" / "lseek-sigkill.yaml"
 BPFFS = "/sys/fs/bpf"
@@ -253,31 +254,14 @@ def test_changed_policy_replaces_pin_and_dropped_policy_is_unpinned(tmp_path, bp
     assert not os.path.exists(root), os.listdir(root)
 
 
-BIN_POLICY = """\
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: lseek-sigkill-binary
-spec:
-  kprobes:
-  - call: sys_lseek
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: Equal
-        values:
-        - "-1"
-      matchBinaries:
-      - operator: In
-        values:
-        - "{exe}"
-      matchActions:
-      - action: Sigkill
-"""
+def bin_policy(exe: Path) -> str:
+    """The lseek(-1) Sigkill policy narrowed to one binary."""
+    then = (
+        f'matchBinaries:\n- operator: In\n  values:\n  - "{exe}"\nmatchActions:\n- action: Sigkill'
+    )
+    return policy_yaml(
+        "lseek-sigkill-binary", "sys_lseek", ["int"], arg_selector(0, "Equal", -1, then=then)
+    )
 
 
 def _sensor_pins(bpf_dir: str) -> list[str]:
@@ -292,7 +276,7 @@ def test_process_started_while_no_agent_runs_is_tracked(tmp_path, bpf_dir):
     shutil.copy(os.path.realpath(sys.executable), exe)
     pdir = tmp_path / "policies"
     pdir.mkdir()
-    (pdir / "bin.yaml").write_text(BIN_POLICY.format(exe=exe))
+    (pdir / "bin.yaml").write_text(bin_policy(exe))
 
     def lseek_by(binary: Path) -> int:
         code = "import os; os.lseek(-1, 0, 0)"

@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from .policy_harness import arg_selector, policy_yaml
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creating a user needs root")
 
 
@@ -113,25 +115,7 @@ def test_kernel_refuses_plain_user(plain_user, root_socket):
 
 # -- the real agent -----------------------------------------------------------------------
 
-POLICY = """\
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: exposure-probe
-spec:
-  kprobes:
-  - call: sys_lseek
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 0
-        operator: Equal
-        values:
-        - "-7331"
-"""
+POLICY = policy_yaml("exposure-probe", "sys_lseek", ["int"], arg_selector(0, "Equal", -7331))
 
 
 @pytest.fixture(scope="module")
