@@ -111,11 +111,9 @@ def enforcer_c(p) -> str:
         sig = f"int hook_{p.hook_id}(struct pt_regs *ctx)"
     else:
         sig = f"int hook_{p.hook_id}(void *ctx)"
-    # a kprobe enforcer calls bpf_override_return only where the kernel has it (the verifier
-    # refuses an unknown helper even on a path never taken); without it only signals are
-    # planned on kprobes (plan_enforcers refuses argError there)
-    can_override = p.method == "kprobe" and "override" in p.actions
-    override = "\tif (err)\n\t\tbpf_override_return(ctx, err);\n" if can_override else ""
+    # the kprobe method is planned only for an argError, where the kernel has
+    # bpf_override_return (_method): a signal-only enforcer acts after the call instead
+    override = "\tif (err)\n\t\tbpf_override_return(ctx, err);\n" if p.method == "kprobe" else ""
     ret = "err" if p.method in ("fmod_ret", "lsm") else "0"
     return f"""
 SEC("{p.section}")

@@ -174,9 +174,6 @@ def plan_policy(
     for fn, method, section, attach, syscall, where in plan_enforcers(policy, features, offline):
         plans.append(HookPlan(len(plans), "enforcer", fn, method, section, attach, syscall,
                               False, [], [], where))  # fmt: skip
-        if method == "kprobe" and features.override_return:
-            # only where the kernel has the helper: a signal-only enforcer runs without it
-            plans[-1].actions.add("override")
     for p in plans:
         if p.kind == "enforcer":
             continue
