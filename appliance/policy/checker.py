@@ -19,7 +19,7 @@ from appliance.policy.checks.sections import (
     check_options,
     uses_action,
 )
-from appliance.policy.checks.spellings import check_spellings
+from appliance.policy.checks.spellings import check_rawtracepoints, check_spellings
 from appliance.policy.model import TracingPolicy
 from appliance.policy.problems import Problem, Reporter
 from appliance.policy.source import LineIndex
@@ -40,6 +40,7 @@ def run(ctx: Context) -> None:
     if ctx.spec.enforcers and not uses_action(ctx, "NotifyEnforcer"):
         ctx.warn(("spec", "enforcers"), "no selector uses NotifyEnforcer: the enforcer never acts")
     check_spellings(ctx)
+    check_rawtracepoints(ctx)
 
 
 def check_policy(

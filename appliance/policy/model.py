@@ -700,6 +700,9 @@ class TracingPolicySpec(_Model):
     kprobes: list[KProbeSpec] = Field(default_factory=list)
     fentries: list[KProbeSpec] = Field(default_factory=list)
     tracepoints: list[TracepointSpec] = Field(default_factory=list)
+    # the draft spelling of raw tracepoints (Tetragon's own rawtp.yaml example still uses
+    # it): folded into tracepoints with raw: true, and the validator warns
+    rawtracepoints: list[TracepointSpec] = Field(default_factory=list)
     uprobes: list[UProbeSpec] = Field(default_factory=list)
     usdts: list[UsdtSpec] = Field(default_factory=list)
     lsmhooks: list[LsmHookSpec] = Field(default_factory=list)
@@ -712,6 +715,13 @@ class TracingPolicySpec(_Model):
     container_selector: LabelSelector | None = Field(None, alias="containerSelector")
     host_selector: LabelSelector | None = Field(None, alias="hostSelector")
     selectors_macros: dict[str, Selector] = Field(default_factory=dict, alias="selectorsMacros")
+
+    @model_validator(mode="after")
+    def _fold_rawtracepoints(self) -> TracingPolicySpec:
+        for tp in self.rawtracepoints:
+            tp.raw = True
+            self.tracepoints.append(tp)
+        return self
 
     def hooks(self) -> Iterator[tuple[str, int, Hook]]:
         """Every hook as (YAML section, index in the section, hook)."""

@@ -62,7 +62,6 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 
 # Fields of other releases or drafts, with what to write instead.
 _UNKNOWN_FIELD_HINTS: dict[str, str] = {
-    "rawtracepoints": "raw tracepoints are tracepoints entries with raw: true",
     "extractParam": "the field path to read is now given in resolve",
     "overwriteType": "give the type of the resolved field in type",
 }

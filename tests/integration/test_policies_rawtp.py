@@ -6,6 +6,8 @@ import os
 import subprocess
 import textwrap
 
+import pytest
+
 from .policy_harness import Policy, agent_fixture, arg_selector, policy_yaml, tetra
 
 TRUE = os.path.realpath("/bin/true")
@@ -21,8 +23,16 @@ RAWTP = policy_yaml(
 )  # fmt: skip
 
 
-def test_raw_tracepoint_linux_binprm(agent, tmp_path):
-    with Policy(agent, tmp_path, RAWTP):
+# The same, as Tetragon's rawtp.yaml example writes it: the draft `spec.rawtracepoints`
+DRAFT = (
+    RAWTP.replace("tracepoints:", "rawtracepoints:", 1).replace("raw: true", "")
+    .replace('name: "rawtp"', 'name: "rawtp-draft"')
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "text"), [("rawtp", RAWTP), ("rawtp-draft", DRAFT)])
+def test_raw_tracepoint_linux_binprm(agent, tmp_path, name, text):
+    with Policy(agent, tmp_path, text):
         listed = tetra(agent, "tracingpolicy", "list").stdout
         assert "tp_btf" in listed, listed
         child = subprocess.Popen([TRUE])
@@ -30,7 +40,7 @@ def test_raw_tracepoint_linux_binprm(agent, tmp_path):
         subprocess.run(["/bin/sh", "-c", ":"], check=True)  # another exec: filtered out
         ev = agent.wait_for(
             lambda e: (
-                e.get("process_tracepoint", {}).get("policy_name") == "rawtp"
+                e.get("process_tracepoint", {}).get("policy_name") == name
                 and e["process_tracepoint"]["process"]["pid"] == child.pid
             )
         )["process_tracepoint"]
@@ -39,7 +49,7 @@ def test_raw_tracepoint_linux_binprm(agent, tmp_path):
         assert ev["process"]["binary"] == TRUE
         assert ev["action"] == "KPROBE_ACTION_POST"
         evs = [e for e in agent.events()
-               if e.get("process_tracepoint", {}).get("policy_name") == "rawtp"]  # fmt: skip
+               if e.get("process_tracepoint", {}).get("policy_name") == name]  # fmt: skip
         assert all(e["process_tracepoint"]["args"][0]["linux_binprm_arg"]["path"] == TRUE
                    for e in evs)  # fmt: skip
 

@@ -1257,3 +1257,37 @@ def test_upstream_examples_are_accepted_or_refused_with_a_reason():
             assert problem.file == str(path)
             assert problem.message
             assert problem.path or "YAML" in problem.message or "policy" in problem.message
+
+
+DRAFT_RAWTP = """
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "rawtp"
+spec:
+  tracepoints:
+  - subsystem: "syscalls"
+    event: "sys_enter_lseek"
+  rawtracepoints:
+  - subsystem: "sched"
+    event: "sched_process_exec"
+    args:
+    - index: 2
+      type: "linux_binprm"
+"""
+
+
+def test_draft_rawtracepoints_are_raw_tracepoints_with_a_warning():
+    """Tetragon's rawtp.yaml still writes the draft spec.rawtracepoints: it loads as a
+    tracepoints entry with raw: true, and the warning says where it went."""
+    (policy,) = load_policies(y(DRAFT_RAWTP))
+    tps = policy.spec.tracepoints
+    assert [(t.event, t.raw) for t in tps] == [
+        ("sys_enter_lseek", False),
+        ("sched_process_exec", True),
+    ]
+    problems = validate_text(y(DRAFT_RAWTP), "rawtp.yaml")
+    assert not errors(problems)
+    (warn,) = warnings(problems)
+    assert warn.path == "spec.rawtracepoints"
+    assert "read as spec.tracepoints[1] with raw: true" in warn.message

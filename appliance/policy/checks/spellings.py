@@ -49,3 +49,18 @@ def check_spellings(ctx: Context) -> None:
                     path + (key,),
                     f"'{original}' is spelled '{canonical}' in the upstream schema",
                 )
+
+
+def check_rawtracepoints(ctx: Context) -> None:
+    """``spec.rawtracepoints`` (a draft of raw tracepoints) loads as ``spec.tracepoints``
+    entries with ``raw: true``; problems in them are reported at those paths."""
+    raw = ctx.spec.rawtracepoints
+    if raw:
+        first = len(ctx.spec.tracepoints) - len(raw)
+        where = f"spec.tracepoints[{first}]" if len(raw) == 1 else \
+            f"spec.tracepoints[{first}..{first + len(raw) - 1}]"  # fmt: skip
+        ctx.warn(
+            ("spec", "rawtracepoints"),
+            f"rawtracepoints is a draft spelling: read as {where} with raw: true, "
+            "which is how the upstream schema writes raw tracepoints",
+        )
