@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Tiny programs the agent tries to load to learn what this kernel allows:
- * fentry (BPF trampolines), fmod_ret on security_* functions and BPF LSM.
+ * fentry (BPF trampolines), fmod_ret on security_* functions, BPF LSM and a
+ * sleepable BPF LSM program calling bpf_ima_file_hash (Post imaHash).
  * Each is loaded alone; none is attached.
  */
 #include "vmlinux_min.h"
@@ -25,5 +26,14 @@ int BPF_PROG(probe_fmod_ret, struct file *file)
 SEC("lsm/file_open")
 int BPF_PROG(probe_lsm, struct file *file, int ret)
 {
+	return ret;
+}
+
+SEC("lsm.s/file_open")
+int BPF_PROG(probe_ima_hash, struct file *file, int ret)
+{
+	char digest[64];
+
+	bpf_ima_file_hash(file, digest, sizeof(digest));
 	return ret;
 }

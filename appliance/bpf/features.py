@@ -31,6 +31,8 @@ class Features:
     override_return: bool  # the helper exists and kprobes can carry it
     send_signal: bool
     ring_buffer: bool
+    # a sleepable BPF LSM program can call bpf_ima_file_hash (5.18+, CONFIG_IMA): Post imaHash
+    ima_hash: bool = False
 
     @property
     def bpf_lsm(self) -> bool:
@@ -82,4 +84,5 @@ def probe(bpf_lib: str, btf: str) -> Features:
         and lb.libbpf_probe_bpf_helper(PROG_KPROBE, FUNC_OVERRIDE_RETURN, None) == 1,
         send_signal=lb.libbpf_probe_bpf_helper(PROG_TRACEPOINT, FUNC_SEND_SIGNAL, None) == 1,
         ring_buffer=lb.libbpf_probe_bpf_map_type(MAP_RINGBUF, None) == 1,
+        ima_hash=_try_load(probes, "probe_ima_hash", btf),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import socket
 import struct
 import threading
@@ -326,6 +327,49 @@ def stack_traces(plan: HookPlan, data: bytes, obj, pid: int, expose: bool) -> di
 
     base = SLOTS_AT + plan.stack_slot * SLOT
     return stack_fields(obj, data[base : base + 8], pid, expose)
+
+
+#: the kernel's enum hash_algo (include/uapi/linux/hash_info.h): name, digest size
+IMA_ALGOS = {
+    0: ("md4", 16), 1: ("md5", 16), 2: ("sha1", 20), 3: ("rmd160", 20), 4: ("sha256", 32),
+    5: ("sha384", 48), 6: ("sha512", 64), 7: ("sha224", 28), 8: ("rmd128", 16),
+    9: ("rmd256", 32), 10: ("rmd320", 40), 11: ("wp256", 32), 12: ("wp384", 48),
+    13: ("wp512", 64), 14: ("tgr128", 16), 15: ("tgr160", 20), 16: ("tgr192", 24),
+    17: ("sm3", 32), 18: ("streebog256", 32), 19: ("streebog512", 64),
+}  # fmt: skip
+
+
+def ima_hash(plan: HookPlan, data: bytes, selector: int) -> dict:
+    """``ima_hash`` ("algo:hex digest") of a Post imaHash event; none where the kernel
+    gave no hash (an error, or an algorithm this table does not know)."""
+    algo = ima_algo(plan, data, selector)
+    known = IMA_ALGOS.get(algo) if algo is not None else None
+    if known is None:
+        return {}
+    name, size = known
+    base = SLOTS_AT + plan.ima_slot * SLOT
+    return {"ima_hash": f"{name}:{data[base + 8 : base + 8 + size].hex()}"}
+
+
+def ima_algo(plan: HookPlan, data: bytes, selector: int) -> int | None:
+    """What bpf_ima_file_hash returned for this event (a hash_algo, or -errno); None
+    where the event asked for no hash."""
+    if plan.ima_slot < 0 or selector not in plan.ima_selectors:
+        return None
+    return struct.unpack_from("<q", data, SLOTS_AT + plan.ima_slot * SLOT)[0]
+
+
+def ima_error(algo: int) -> str:
+    """Why an event has no ``ima_hash``, for the log."""
+    if algo == -errno.EOPNOTSUPP:
+        return (
+            "IMA could not measure the file (EOPNOTSUPP); on file_open the file is not "
+            "readable yet, so only a file IMA's policy already measured has a hash there "
+            "(bprm_check_security and mmap_file hash any file)"
+        )
+    if algo < 0:
+        return f"bpf_ima_file_hash failed: {errno.errorcode.get(-algo, str(-algo))}"
+    return f"unknown hash algorithm {algo}"
 
 
 def _sock(raw: bytes) -> dict:

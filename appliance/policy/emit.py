@@ -495,12 +495,45 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
                 f"if (rate_limited(m, {(p.hook_id << 8) | si}, {rl[0]}ULL, {int(rl[1])})) "
                 f"{{ pcount({p.hook_id}, PC_RATE_LIMITED); }} else"
             )
-        if p.ret and action == 5:
+        if si in p.ima_selectors and not override:
+            # kept for the sleepable program that hashes the file (overridden: it never runs)
+            lines.append("bpf_map_update_elem(&ima_pending, &id, m, BPF_ANY);")
+        elif p.ret and action == 5:
             # overridden: the function does not run, its return value is the override's
             lines.append(f"{{ m->ret = {override}; emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
         else:
             lines.append(f"{{ {_post_stmt(p)} }}")
     return "\n\t\t".join(lines), override
+
+
+#: events a Post imaHash matched, by thread, until the hook's sleepable program hashes
+IMA_PENDING_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 256);"
+    ' __type(key, u64); __type(value, struct pmsg); } ima_pending SEC(".maps");'
+)
+
+
+def _ima_hook_c(p: HookPlan) -> str:
+    """The sleepable half of an LSM hook with Post imaHash, attached after the event
+    program: the file's IMA hash (an exec's bprm->file on bprm_* hooks) into the kept
+    event, which it then sends. bpf_ima_file_hash may sleep, so only a sleepable program
+    calls it; the filtering stays in the event program, which cannot sleep."""
+    file = "((struct linux_binprm *)ctx[0])->file" if p.function_name.startswith("bprm_") \
+        else "(struct file *)ctx[0]"  # fmt: skip
+    return f"""
+SEC("lsm.s/{p.function_name}")
+int hook_{p.hook_id}_ima(u64 *ctx)
+{{
+	u64 id = bpf_get_current_pid_tgid();
+	struct pmsg *m = bpf_map_lookup_elem(&ima_pending, &id);
+	if (!m)
+		return 0;
+	ima_hash_slot(m, {p.ima_slot}, {file});
+	emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	bpf_map_delete_elem(&ima_pending, &id);
+	return 0;
+}}
+"""
 
 
 def _stack_ids_stmt(p: HookPlan, kernel: bool, user: bool) -> str:
@@ -681,6 +714,8 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
             "\treturn *n;",
             "}",
         ]
+    if any(p.ima_slot >= 0 for p in plans):
+        out.append(IMA_PENDING_MAP)
     if any(p.kind == "enforcer" or _notifies(p) for p in plans):
         out.append(ENFORCER_MAP)
     for p in plans:
@@ -691,6 +726,8 @@ def generate(plans: list[HookPlan], policy_filter: bool = False) -> str:
             out.append(_hook_c(p, policy_filter))
             if p.ret:
                 out.append(_ret_hook_c(p))
+            if p.ima_slot >= 0:
+                out.append(_ima_hook_c(p))
         except PolicyError as e:  # every refusal says where in the YAML
             if str(e).startswith("spec"):
                 raise

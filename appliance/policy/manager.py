@@ -55,6 +55,7 @@ class LoadedPolicy:
     events_by_hook: dict[int, int] = field(default_factory=dict)
     obj_hash: str = ""  # the compiled object's content hash (the compiler's cache key)
     pinned: pins.Pinned | None = None  # where its links are pinned, if they are
+    ima_warned: set[int] = field(default_factory=set)  # why imaHash events had no hash
 
     @property
     def key(self) -> tuple[str, str]:
@@ -249,6 +250,8 @@ class PolicyManager:
                 # the return half first: an entry never stashes an event nobody finishes
                 if p.ret:
                     obj.attach(f"hook_{p.hook_id}_ret", *p.ret_attach)
+                for prog, how, aux in p.pre_attach:  # run after the hook's program
+                    obj.attach(prog, how, aux)
                 method, target = p.attach
                 obj.attach(f"hook_{p.hook_id}", method, target)
                 for prog, how, aux in p.aux_attach:  # e.g. the verdict cache's invalidators
@@ -456,6 +459,10 @@ class PolicyManager:
             if args:
                 body["args"] = args
             body["action"] = decode.action_name(action)
+            ima = decode.ima_hash(plan, data, sel)
+            body.update(ima)
+            if not ima:
+                self._warn_no_ima_hash(lp, plan, data, sel)
             key = "process_lsm"
         elif plan.loader:
             body = loader.event_body(body, args, pid)
@@ -497,6 +504,18 @@ class PolicyManager:
         if parent is not None:
             agent.tracker.add_ancestors(body, parent, key.removeprefix("process_"))
         return {key: body, "node_name": agent.node, "time": agent.clock.ktime_str(ktime)}
+
+    def _warn_no_ima_hash(self, lp: LoadedPolicy, plan, data: bytes, sel: int) -> None:
+        """An imaHash event without a hash: say why once per policy and reason."""
+        from appliance.policy import decode
+
+        algo = decode.ima_algo(plan, data, sel)
+        if algo is not None and algo not in lp.ima_warned:
+            lp.ima_warned.add(algo)
+            log.warning(
+                "policy %s: %s event without ima_hash: %s",
+                lp.name, plan.function_name, decode.ima_error(algo),
+            )  # fmt: skip
 
     def _expose_stacks(self) -> bool:
         """--expose-stack-addresses (or --expose-kernel-addresses): real addresses."""

@@ -33,7 +33,7 @@ class AllFeatures:
     itself cannot do, whatever the kernel."""
 
     kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = True
-    send_signal = ring_buffer = True
+    send_signal = ring_buffer = ima_hash = True
 
 
 @dataclass
@@ -86,6 +86,8 @@ class HookPlan:
     ret_slot: int = -1  # a returned kernel object (RET_SLOT_TYPES) is read into this slot
     ret_hidden: bool = False  # a return probe only for returnCopy: no `return` in events
     stack_slot: int = -1  # Post with kernelStackTrace/userStackTrace: the stack ids' slot
+    ima_slot: int = -1  # Post with imaHash (LSM hooks): the file's IMA hash (algo, digest)
+    ima_selectors: set[int] = field(default_factory=set)  # selectors whose Post has imaHash
     usdt: object = None  # usdts: the probe's note (appliance.policy.usdt.UsdtProbe)
     return_action: str = ""
     actions: set[str] = field(default_factory=set)
@@ -97,6 +99,9 @@ class HookPlan:
     verdict_cast: bool = False  # the verdict cache reads the fd table with plain loads
     verdict_on: bool = False  # set by the emitter: this hook's program uses the cache
     aux_attach: list[tuple[str, str, str]] = field(default_factory=list)  # (prog, how, target)
+    # programs attached before the hook's own: on one BPF trampoline the program attached
+    # last runs first, so these run after it (the imaHash half of an LSM hook)
+    pre_attach: list[tuple[str, str, str]] = field(default_factory=list)
     lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
     loader: bool = False  # the spec.loader hook: its events are process_loader
     value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
@@ -546,10 +551,31 @@ def _plan_lsm(hid: int, lh, ypath: str, f) -> HookPlan:
             f.lsm_active else "BPF LSM programs do not load on this kernel"  # fmt: skip
         raise PolicyError(f"{ypath}.hook: {hook} needs BPF LSM, and {why}")
     args, nslots = _plan_args(lh.args, ypath, user_mem=False)
-    return HookPlan(
+    ima = ima_selectors(lh.selectors)
+    if ima:
+        where = f"{ypath}.selectors[{min(ima)}].matchActions"
+        support.refuse_ima_hash(hook, where, bool(getattr(f, "ima_hash", False)))
+    plan = HookPlan(
         hid, "lsm", hook, "lsm", f"lsm/{hook}", ("auto", ""), False, False, args,
         lh.selectors, ypath, message=lh.message, tags=list(lh.tags), nslots=nslots,
     )  # fmt: skip
+    if ima:
+        # the event program keeps a matching event; a sleepable program that runs after it
+        # on the same hook (bpf_ima_file_hash may sleep) adds the hash and sends it
+        plan.ima_selectors = set(ima)
+        plan.ima_slot = plan.nslots
+        plan.nslots += 1
+        plan.pre_attach.append((f"hook_{hid}_ima", "auto", ""))
+    return plan
+
+
+def ima_selectors(selectors) -> list[int]:
+    """The selectors whose Post action asks for the file's IMA hash."""
+    return [
+        si
+        for si, s in enumerate(selectors or [])
+        if any(a.action == "Post" and a.ima_hash for a in s.match_actions)
+    ]
 
 
 def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) -> HookPlan:
@@ -654,7 +680,7 @@ def _check_selectors(p: HookPlan) -> None:
                 for a in arg_targets(p, ma, f"{sp}.{key}[{mi}]", key):
                     support.refuse_operator(a.type, ma, f"{sp}.{key}[{mi}]")
         for ai, act in enumerate(s.match_actions):
-            support.refuse_action(act, f"{sp}.matchActions[{ai}]")
+            support.refuse_action(act, f"{sp}.matchActions[{ai}]", p.ima_slot >= 0)
             if act.action == "Set":
                 _check_set(p, act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):

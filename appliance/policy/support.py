@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from appliance.errors import PolicyError
+from appliance.policy.constants import IMA_HASH_HOOKS
 from appliance.policy.model import Selector, TracepointSpec, TracingPolicy
 from appliance.policy.problems import PathT
 from appliance.policy.vocabulary import (
@@ -218,15 +219,34 @@ def refuse_selector_fields(sel, path: str) -> None:
             raise PolicyError(f"{path}.{yaml_name}: not supported yet")
 
 
-def refuse_action(act, path: str) -> None:
-    """An action (``path``: its YAML path) the engine does not take, or asks of it what it
-    does not collect (IMA hashes)."""
+def refuse_action(act, path: str, ima_planned: bool = False) -> None:
+    """An action (``path``: its YAML path) the engine does not take, or an IMA hash asked
+    where the hook's plan does not collect one (``ima_planned``: a sleepable LSM program
+    hashes the file)."""
     if act.action not in SUPPORTED_ACTIONS:
         raise PolicyError(f"{path}.action: {act.action} is not supported yet")
-    if act.ima_hash:
+    if act.ima_hash and act.action != "Post":
+        raise PolicyError(f"{path}.imaHash: only the Post action reports IMA hashes")
+    if act.ima_hash and not ima_planned:
         raise PolicyError(
-            f"{path}.imaHash: not supported by this engine (IMA hashes need "
-            "bpf_ima_file_hash, callable only from sleepable BPF LSM programs)"
+            f"{path}.imaHash: IMA hashes are reported on LSM hooks only (spec.lsmhooks): "
+            "bpf_ima_file_hash is callable only from sleepable BPF LSM programs"
+        )
+
+
+def refuse_ima_hash(hook: str, path: str, kernel_ok: bool) -> None:
+    """Post imaHash on LSM hook ``hook``: the hook must pass a file (or an exec's binprm)
+    and the kernel must run sleepable BPF LSM programs that call bpf_ima_file_hash."""
+    if hook not in IMA_HASH_HOOKS:
+        raise PolicyError(
+            f"{path}: imaHash is not available on LSM hook {hook} "
+            f"(available on: {', '.join(sorted(IMA_HASH_HOOKS))})"
+        )
+    if not kernel_ok:
+        raise PolicyError(
+            f"{path}: imaHash needs a sleepable BPF LSM program calling bpf_ima_file_hash "
+            "(Linux 5.18+ with CONFIG_IMA and CONFIG_BPF_LSM, bpf in lsm=), "
+            "which this kernel does not load"
         )
 
 

@@ -74,6 +74,18 @@ struct {
 	__type(value, struct path_scratch);
 } path_scratch_map SEC(".maps");
 
+/*
+ * Post imaHash: the file's IMA hash into slot k as (s64 hash algorithm or -errno, digest).
+ * Called from sleepable LSM programs only: bpf_ima_file_hash may sleep.
+ */
+#define IMA_DIGEST_MAX 64
+static __always_inline void ima_hash_slot(struct pmsg *m, int k, struct file *file)
+{
+	char *d = m->slots[k];
+
+	*(s64 *)d = bpf_ima_file_hash(file, d + 8, IMA_DIGEST_MAX);
+}
+
 /* per hook counters: [hook * 8 + k] */
 #define PC_EMITTED 0
 #define PC_LOST 1

@@ -67,8 +67,9 @@ CASES = {
     "spec.kprobes[0].selectors[0].matchReturnActions: not supported yet": {
         "kprobes": [_kp(**_RET, selectors=_sel(matchReturnActions=[{"action": "Post"}]))]
     },
-    "spec.kprobes[0].selectors[0].matchActions[0].imaHash: not supported by this engine (IMA "
-    "hashes need bpf_ima_file_hash, callable only from sleepable BPF LSM programs)": {
+    "spec.kprobes[0].selectors[0].matchActions[0].imaHash: IMA hashes are reported on LSM "
+    "hooks only (spec.lsmhooks): bpf_ima_file_hash is callable only from sleepable BPF LSM "
+    "programs": {
         "kprobes": [_kp(selectors=_sel(matchActions=[{"action": "Post", "imaHash": True}]))]
     },
     "spec.kprobes[0].selectors[0].matchArgs[0].operator: GT is not supported on a 'file' "
