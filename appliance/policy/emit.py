@@ -497,7 +497,13 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
             )
         if si in p.ima_selectors and not override:
             # kept for the sleepable program that hashes the file (overridden: it never runs)
-            lines.append("bpf_map_update_elem(&ima_pending, &id, m, BPF_ANY);")
+            # the hooked object marks whose event it is: a stale one (its sleepable half
+            # skipped by another program's verdict) is never sent with another's hash
+            lines.append(
+                f"*(u64 *)m->slots[{p.ima_slot}] = ctx[0]; "
+                "if (bpf_map_update_elem(&ima_pending, &id, m, BPF_ANY)) "
+                f"pcount({p.hook_id}, PC_LOST);"
+            )
         elif p.ret and action == 5:
             # overridden: the function does not run, its return value is the override's
             lines.append(f"{{ m->ret = {override}; emit(m, {p.hook_id}, MSG_SIZE({p.nslots})); }}")
@@ -507,8 +513,9 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
 
 
 #: events a Post imaHash matched, by thread, until the hook's sleepable program hashes
+#: (LRU: an event whose sleepable half never ran cannot fill the map)
 IMA_PENDING_MAP = (
-    "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 256);"
+    "struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 256);"
     ' __type(key, u64); __type(value, struct pmsg); } ima_pending SEC(".maps");'
 )
 
@@ -518,8 +525,10 @@ def _ima_hook_c(p: HookPlan) -> str:
     program: the file's IMA hash (an exec's bprm->file on bprm_* hooks) into the kept
     event, which it then sends. bpf_ima_file_hash may sleep, so only a sleepable program
     calls it; the filtering stays in the event program, which cannot sleep."""
-    file = "((struct linux_binprm *)ctx[0])->file" if p.function_name.startswith("bprm_") \
-        else "(struct file *)ctx[0]"  # fmt: skip
+    file = "((struct linux_binprm *)obj)->file" if p.function_name.startswith("bprm_") \
+        else "(struct file *)obj"  # fmt: skip
+    # the barrier: the compiler must not pass the (equal) marker read from the map for the
+    # hooked object, which the verifier would see as a number, not a kernel pointer
     return f"""
 SEC("lsm.s/{p.function_name}")
 int hook_{p.hook_id}_ima(u64 *ctx)
@@ -528,8 +537,14 @@ int hook_{p.hook_id}_ima(u64 *ctx)
 	struct pmsg *m = bpf_map_lookup_elem(&ima_pending, &id);
 	if (!m)
 		return 0;
-	ima_hash_slot(m, {p.ima_slot}, {file});
-	emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	void *obj = (void *)ctx[0];
+	asm volatile("" : "+r"(obj));
+	if (*(u64 *)m->slots[{p.ima_slot}] == ctx[0]) {{
+		ima_hash_slot(m, {p.ima_slot}, {file});
+		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	}} else {{
+		pcount({p.hook_id}, PC_LOST);  /* another call's event, left behind */
+	}}
 	bpf_map_delete_elem(&ima_pending, &id);
 	return 0;
 }}

@@ -89,8 +89,8 @@ def test_stack_traces_go_with_ima_hash():
 @pytest.mark.parametrize(
     ("hook", "arg", "file_c"),
     [
-        ("file_open", "file", "(struct file *)ctx[0]"),
-        ("bprm_check_security", "linux_binprm", "((struct linux_binprm *)ctx[0])->file"),
+        ("file_open", "file", "(struct file *)obj"),
+        ("bprm_check_security", "linux_binprm", "((struct linux_binprm *)obj)->file"),
     ],
 )
 def test_generated_c_hashes_the_hooked_file(hook, arg, file_c, tmp_path):
@@ -98,7 +98,7 @@ def test_generated_c_hashes_the_hooked_file(hook, arg, file_c, tmp_path):
     src = generate(plans)
     assert f'SEC("lsm/{hook}")' in src and f'SEC("lsm.s/{hook}")' in src
     # the imaHash selector keeps its event for the sleepable program; the other sends it
-    assert src.count("bpf_map_update_elem(&ima_pending, &id, m, BPF_ANY);") == 1
+    assert src.count("bpf_map_update_elem(&ima_pending, &id, m, BPF_ANY)") == 1
     assert f"ima_hash_slot(m, {plans[0].ima_slot}, {file_c})" in src
     obj, _cached = compile_policy(src, str(tmp_path))
     assert obj.endswith(".o")
