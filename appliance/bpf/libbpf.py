@@ -324,6 +324,32 @@ def _btf_type_name(lb, btf, tid: int) -> str:
     return "?"
 
 
+def _proto_params(lb, btf, proto_id: int) -> list[str] | None:
+    """The parameter types of a BTF function prototype."""
+    proto = ctypes.cast(lb.btf__type_by_id(btf, proto_id), ctypes.POINTER(ctypes.c_uint32))
+    if (proto[1] >> 24) & 0x1F != BTF_KIND_FUNC_PROTO:
+        return None
+    # params follow the 3-word header as (name_off, type) pairs
+    return [_btf_type_name(lb, btf, proto[3 + 2 * i + 1]) for i in range(proto[1] & 0xFFFF)]
+
+
+def function_params(btf_path: str, name: str) -> list[str] | None:
+    """The parameter types of a kernel function (``struct msghdr *``), from BTF; None
+    without BTF or when BTF does not describe the function."""
+    lb = lib()
+    btf = lb.btf__parse(btf_path.encode(), None)
+    if not btf:
+        return None
+    try:
+        fid = lb.btf__find_by_name_kind(btf, name.encode(), BTF_KIND_FUNC)
+        if fid < 0:
+            return None
+        func = ctypes.cast(lb.btf__type_by_id(btf, fid), ctypes.POINTER(ctypes.c_uint32))
+        return _proto_params(lb, btf, func[2])
+    finally:
+        lb.btf__free(btf)
+
+
 def raw_tracepoint_params(btf_path: str, event: str) -> list[str] | None:
     """The TP_PROTO parameter types of a tracepoint, from the kernel's ``btf_trace_<event>``
     typedef (what tp_btf programs see in ctx[0..]); None when BTF has no such tracepoint."""
@@ -337,13 +363,9 @@ def raw_tracepoint_params(btf_path: str, event: str) -> list[str] | None:
             return None
         td = ctypes.cast(lb.btf__type_by_id(btf, tid), ctypes.POINTER(ctypes.c_uint32))
         ptr = ctypes.cast(lb.btf__type_by_id(btf, td[2]), ctypes.POINTER(ctypes.c_uint32))
-        proto = ctypes.cast(lb.btf__type_by_id(btf, ptr[2]), ctypes.POINTER(ctypes.c_uint32))
-        if (proto[1] >> 24) & 0x1F != BTF_KIND_FUNC_PROTO:
-            return None
-        n = proto[1] & 0xFFFF
-        # params follow the 3-word header as (name_off, type) pairs; the first is the
-        # tracepoint's data pointer, not an argument
-        return [_btf_type_name(lb, btf, proto[3 + 2 * i + 1]) for i in range(1, n)]
+        params = _proto_params(lb, btf, ptr[2])
+        # the first is the tracepoint's data pointer, not an argument
+        return params[1:] if params is not None else None
     finally:
         lb.btf__free(btf)
 

@@ -19,6 +19,9 @@ SLOT = 1024
 ARG_TRUNCATED, ARG_ERROR = 1, 2
 SOCK = struct.Struct("<IIHHHHHBB4I4I")
 LOAD_INFO = struct.Struct("<IIQ56s")  # struct load_info_msg (module and load_info)
+# struct dns_info (bpf/include/dns.h) at the end of the slot; the query name starts it
+DNS_INFO = struct.Struct("<HHHHB7x")
+DNS_INFO_AT, DNS_PARSED = SLOT - 16, 1
 FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
 SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
 PROTOS = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP",
@@ -114,11 +117,28 @@ def decode_args(
                 arg = {"bpf_map_arg": _bpf_map(raw)}
             elif a.type == "sockaddr":
                 arg = _sockaddr(data[base : base + SLOT], n)
+            elif a.type == "dns":
+                unread = aflags[a.pos] & ARG_ERROR  # not even a header could be read
+                arg = {"dns_arg": {} if unread else _dns(data[base : base + SLOT])}
             else:
                 arg = {}
         if a.label:
             arg["label"] = a.label
         out.append(arg)
+    return out
+
+
+def _dns(slot: bytes) -> dict:
+    """A dns argument: the message's id and flags, and the question of a query (name,
+    type, class) when the kernel parsed one."""
+    if len(slot) < DNS_INFO_AT + DNS_INFO.size:
+        return {}
+    tx_id, flags, qtype, qclass, status = DNS_INFO.unpack_from(slot, DNS_INFO_AT)
+    out: dict = {"tx_id": tx_id, "flags": flags}
+    if status & DNS_PARSED:
+        out["query_name"] = _cstr(slot[:DNS_INFO_AT])
+        out["query_type"] = qtype
+        out["query_class"] = qclass
     return out
 
 

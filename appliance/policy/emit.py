@@ -24,6 +24,7 @@ from appliance.policy.values import parse_capability
 from appliance.policy.vocabulary import (
     ACTION_NUM,
     CAP_SET_TYPES,
+    DNS_NAME_MAX,
     INT_ARG_ENCODING,
     MAP_OPS,
     SLOT_TYPES,
@@ -250,6 +251,13 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
             elif a.type == "skb":
                 si = f"((struct skb_info *)m->slots[{a.slot}])"
                 late.append(_c_sock_cond(si, ma.operator, ma.values, path, proto="proto"))
+            elif a.type == "dns":
+                # the kernel writes query names in lower case, without the root's dot
+                names = [str(v).lower().removesuffix(".") for v in ma.values]
+                # and only a parsed query has a name, even for the Not operators
+                cond = _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
+                                   names, path, limit=DNS_NAME_MAX)  # fmt: skip
+                late.append(f"(dns_parsed(m->slots[{a.slot}]) && {cond})")
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
                     _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
@@ -613,6 +621,7 @@ _CAST_FILL = {
     "iov_iter": ("iov_iter_arg", "struct iov_iter *"),
     "net_device": ("net_device_arg", "const struct net_device *"),
     "load_info": ("load_info_arg", "struct load_info *"),
+    "dns": ("dns_arg", "struct msghdr *"),
 }
 #: argument types reported as the file they point to (read from the local, see "socket")
 _FILE_OF = {"linux_binprm": ("struct linux_binprm", "file"), "kiocb": ("struct kiocb", "ki_filp")}

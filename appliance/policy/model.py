@@ -99,6 +99,8 @@ ArgType = Literal[
     "dentry",
     "bpf_prog",
     "int32_arr",
+    # the question of a DNS query in a struct msghdr (Tetragon's dns-egress example)
+    "dns",
 ]
 ARG_TYPES: tuple[str, ...] = get_args(ArgType)
 

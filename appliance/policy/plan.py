@@ -339,10 +339,33 @@ def _plan_kprobe(hid: int, kp, call: str, syscall: bool, ypath: str, f) -> HookP
                 "fentry programs fail to load)"
             )
         args, nslots = _plan_args(kp.args, ypath, user_mem=False)
+        _check_message_args(fn, args, ypath, getattr(f, "btf", "") or "/sys/kernel/btf/vmlinux")
     return HookPlan(
         hid, "kprobe", fn, method, section, attach, syscall, syscall, args, kp.selectors,
         ypath, message=kp.message, tags=list(kp.tags), nslots=nslots,
     )  # fmt: skip
+
+
+def _check_message_args(fn: str, args: list[ArgPlan], ypath: str, btf: str) -> None:
+    """A `dns` argument parses the payload of a struct msghdr: refused, naming the
+    kernel's type, on a function whose argument is something else (where BTF says)."""
+    wanted = [a for a in args if a.type == "dns"]
+    if not wanted:
+        return
+    from appliance.bpf.libbpf import function_params
+
+    params = function_params(btf, fn)
+    if params is None:
+        return  # no BTF for it: attaching names a missing function
+    for a in wanted:
+        kernel = params[a.index] if a.index < len(params) else None
+        if kernel != "struct msghdr *":
+            what = f"is {kernel}" if kernel else f"does not exist ({fn} has {len(params)})"
+            raise PolicyError(
+                f"{ypath}.args[{a.pos}].type: 'dns' reads a DNS message from a "
+                f"struct msghdr * (as udp_sendmsg and udpv6_sendmsg take), but argument "
+                f"{a.index} of {fn} {what}"
+            )
 
 
 def _wants_equivalent(kp, call: str, syscall: bool, f) -> bool:

@@ -20,7 +20,7 @@ POINTER_TYPES = {
     "linux_binprm": "struct linux_binprm *", "module": "struct module *",
     "user_namespace": "struct user_namespace *", "bpf_attr": "union bpf_attr *",
     "kiocb": "struct kiocb *", "net_device": "struct net_device *",
-    "load_info": "struct load_info *",
+    "load_info": "struct load_info *", "dns": "struct msghdr *",
 }  # fmt: skip
 STRING_TYPES = {"string", "char_buf", "filename"}
 

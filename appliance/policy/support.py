@@ -17,6 +17,7 @@ from appliance.policy.vocabulary import (
     CAP_SET_OPS,
     CAP_SET_TYPES,
     DATA_SOURCES,
+    DNS_NAME_MAX,
     IFNAME_MAX,
     INT32_ARR_MAX,
     INT_ARG_ENCODING,
@@ -268,6 +269,19 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
                     f"{path}.values[{vi}]: {str(v)!r} is longer than a device name can be "
                     f"({IFNAME_MAX} bytes)"
                 )
+    elif arg_type == "dns":  # its query name
+        if op not in STRING_OPS:
+            raise PolicyError(
+                f"{path}.operator: a 'dns' argument is compared by its query name, with "
+                f"{', '.join(sorted(STRING_OPS))}, not {op}"
+            )
+        for vi, v in enumerate(ma.values):
+            if len(str(v).encode()) > DNS_NAME_MAX:
+                raise PolicyError(
+                    f"{path}.values[{vi}]: {str(v)!r} is longer than a DNS name can be "
+                    f"({DNS_NAME_MAX} bytes)"
+                )
+        ok = True
     elif arg_type == "load_info":
         raise PolicyError(
             f"{path}.operator: a 'load_info' argument is only reported (Tetragon filters "

@@ -52,6 +52,8 @@ STRING_TYPES: frozenset[str] = frozenset(
 PATH_TYPES: frozenset[str] = frozenset({"file", "path", "fd", "dentry", "linux_binprm"})
 # Network devices, compared by name with the string operators (as Tetragon does).
 NETDEV_TYPES: frozenset[str] = frozenset({"net_device"})
+# DNS queries, compared by their query name with the string operators.
+DNS_TYPES: frozenset[str] = frozenset({"dns"})
 # Kernel objects compared with the network operators.
 NET_TYPES: frozenset[str] = frozenset({"sock", "skb", "sockaddr", "socket"})
 # Capability numbers or sets.

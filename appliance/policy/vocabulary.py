@@ -39,12 +39,12 @@ CAP_SET_TYPES = {"kernel_cap_t", "cap_inheritable", "cap_permitted", "cap_effect
 SLOT_TYPES = {"string", "char_buf", "file", "path", "fd", "sock", "filename", "cred",
               "user_namespace", "module", "bpf_attr", "skb", "linux_binprm", "kiocb",
               "socket", "sockaddr", "dentry", "perf_event", "bpf_map", "iov_iter",
-              "int32_arr", "net_device", "load_info"}  # fmt: skip
+              "int32_arr", "net_device", "load_info", "dns"}  # fmt: skip
 # pointers into kernel memory: only on kernel functions (not on syscall arguments)
 KERNEL_PTR_TYPES = {"file", "path", "sock", "cred", "user_namespace", "module", "bpf_attr",
                     "skb", "linux_binprm", "kiocb", "socket", "sockaddr", "dentry",
                     "perf_event", "bpf_map", "iov_iter", "net_device",
-                    "load_info"} | CAP_SET_TYPES  # fmt: skip
+                    "load_info", "dns"} | CAP_SET_TYPES  # fmt: skip
 # types whose selectors compare a path string
 PATH_TYPES = {"string", "char_buf", "file", "path", "fd", "filename", "linux_binprm", "kiocb",
               "dentry"}  # fmt: skip
@@ -54,6 +54,7 @@ RET_SLOT_TYPES = {"sock"}
 # argument types whose buffer the return probe copies (returnCopy: the callee fills it)
 RETURN_COPY_TYPES = {"char_buf", "int32_arr"}
 IFNAME_MAX = 15  # a net_device name: IFNAMSIZ (16) with its NUL
+DNS_NAME_MAX = 253  # a DNS name in dotted form (RFC 1035: 255 bytes on the wire)
 INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
 # `data` entries: each source's C expression (the pointer `resolve` starts from)
 DATA_SOURCES = {"current_task": "((u64)bpf_get_current_task())"}

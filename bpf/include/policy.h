@@ -544,27 +544,25 @@ static __always_inline void dentry_arg(struct pmsg *m, int k, int a, struct dent
 	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], d, NULL);
 }
 
-/* iov_iter: the bytes of its first segment (a user buffer, an iovec or a kvec), at most
- * the iterator's count, as char_buf */
-static __always_inline void iov_iter_arg(struct pmsg *m, int k, int a, struct iov_iter *it)
+/* The first segment of an iov_iter (a user buffer, an iovec or a kvec), at most the
+ * iterator's count: its address, length and whether it is user memory. 0 when unreadable. */
+static __always_inline int iov_iter_segment(struct iov_iter *it, const void **base, u64 *len,
+					    int *user)
 {
-	if (!it) {
-		m->aflags[a] |= ARG_ERROR;
-		return;
-	}
 	u64 count = BPF_CORE_READ(it, count);
-	const void *base = NULL;
-	u64 len = count;
-	int user = 1;
-	int kind = bpf_core_field_exists(it->iter_type) ? BPF_CORE_READ(it, iter_type) : -1;
 	const struct iovec *iov = NULL;
+	int kind = bpf_core_field_exists(it->iter_type) ? BPF_CORE_READ(it, iter_type) : -1;
+
+	*base = NULL;
+	*len = count;
+	*user = 1;
 	if (bpf_core_field_exists(it->ubuf) && bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
 	    kind == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
-		base = BPF_CORE_READ(it, ubuf);
+		*base = BPF_CORE_READ(it, ubuf);
 	} else {
 		if (kind >= 0 && bpf_core_enum_value_exists(enum iter_type, ITER_KVEC) &&
 		    kind == bpf_core_enum_value(enum iter_type, ITER_KVEC)) {
-			user = 0;
+			*user = 0;
 			iov = BPF_CORE_READ(it, kvec);
 		} else if (bpf_core_field_exists(it->__iov)) {
 			iov = BPF_CORE_READ(it, __iov);
@@ -572,18 +570,30 @@ static __always_inline void iov_iter_arg(struct pmsg *m, int k, int a, struct io
 			iov = BPF_CORE_READ(it, iov);
 		}
 		if (iov) {
-			base = BPF_CORE_READ(iov, iov_base);
+			*base = BPF_CORE_READ(iov, iov_base);
 			u64 l = BPF_CORE_READ(iov, iov_len);
-			if (l < len)
-				len = l;
+			if (l < *len)
+				*len = l;
 		}
 	}
-	if (!base) {
+	return *base != NULL;
+}
+
+/* iov_iter: the bytes of its first segment, as char_buf */
+static __always_inline void iov_iter_arg(struct pmsg *m, int k, int a, struct iov_iter *it)
+{
+	const void *base;
+	u64 len;
+	int user;
+
+	if (!it || !iov_iter_segment(it, &base, &len, &user)) {
 		m->aflags[a] |= ARG_ERROR;
 		return;
 	}
 	buf_arg(m, k, a, base, len, user);
 }
+
+#include "dns.h"
 
 /* perf_event: the attr's type, config, probe offset and (kprobe PMU) function name */
 struct perf_event_info {

@@ -336,6 +336,11 @@ struct iov_iter {
 	void *ubuf; /* Linux 6.0+ */
 };
 
+/* a socket message: the dns argument type reads its payload */
+struct msghdr {
+	struct iov_iter msg_iter;
+};
+
 struct perf_event_attr {
 	u32 type;
 	u64 config;

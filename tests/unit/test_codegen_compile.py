@@ -62,6 +62,7 @@ TYPE_SETS = [
     ["sockaddr", "dentry", "perf_event"],
     ["bpf_map", "unsigned long", "char_buf", "iov_iter"],
     ["net_device", "load_info", "int"],
+    ["sock", "dns", "size_t"],
 ]
 
 

@@ -759,7 +759,7 @@ def test_in_map_list_reference_must_exist():
             "Prefix",
             "/etc",
             "operator Prefix does not apply to an argument of type int "
-            "(it applies to string types, path types, net_device)",
+            "(it applies to string types, path types, dns, net_device)",
         ),
         (
             "string",

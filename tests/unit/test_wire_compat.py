@@ -346,10 +346,16 @@ FIELDS: dict[str, dict[str, tuple[int, str]]] = {
     },
 }
 
+# Fields beyond the published API: numbered from 1000, so that no field Tetragon adds
+# later can take their numbers
+EXTENSIONS: dict[str, dict[str, tuple[int, str]]] = {
+    "KprobeArgument": {"dns_arg": (1000, "tetragon.KprobeDns")},
+}
+
 # message name -> oneof name -> member fields (proto3 ``optional`` oneofs excluded)
 ONEOFS: dict[str, dict[str, set[str]]] = {
     "KprobeArgument": {
-        "arg": set(FIELDS["KprobeArgument"]) - {"label"},
+        "arg": (set(FIELDS["KprobeArgument"]) | set(EXTENSIONS["KprobeArgument"])) - {"label"},
     },
     "GetEventsResponse": {
         "event": {
@@ -535,7 +541,8 @@ def test_every_file_is_in_package_tetragon():
 
 def test_message_fields_match_published_api():
     mismatches = []
-    for message_name, expected in FIELDS.items():
+    for message_name, published in FIELDS.items():
+        expected = published | EXTENSIONS.get(message_name, {})
         actual = _describe_fields(message_name)
         for field_name in sorted(set(expected) | set(actual)):
             want = expected.get(field_name)
@@ -543,6 +550,13 @@ def test_message_fields_match_published_api():
             if want != got:
                 mismatches.append(f"{message_name}.{field_name}: want {want}, got {got}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_extensions_are_numbered_apart_from_the_published_api():
+    for message_name, fields in EXTENSIONS.items():
+        published = {number for number, _ in FIELDS[message_name].values()}
+        for name, (number, _) in fields.items():
+            assert number >= 1000 and number not in published, f"{message_name}.{name}"
 
 
 def test_oneof_members_match_published_api():

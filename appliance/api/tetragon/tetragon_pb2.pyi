@@ -839,6 +839,27 @@ class KernelModule(_message.Message):
         tainted: _Iterable[TaintedBitsType | str] | None = ...,
     ) -> None: ...
 
+class KprobeDns(_message.Message):
+    __slots__ = ("query_name", "query_type", "query_class", "flags", "tx_id")
+    QUERY_NAME_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_CLASS_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    query_name: str
+    query_type: int
+    query_class: int
+    flags: int
+    tx_id: int
+    def __init__(
+        self,
+        query_name: str | None = ...,
+        query_type: int | None = ...,
+        query_class: int | None = ...,
+        flags: int | None = ...,
+        tx_id: int | None = ...,
+    ) -> None: ...
+
 class KprobeArgument(_message.Message):
     __slots__ = (
         "string_arg",
@@ -873,6 +894,7 @@ class KprobeArgument(_message.Message):
         "bpf_prog_arg",
         "error_arg",
         "sockaddrun_arg",
+        "dns_arg",
         "label",
     )
     STRING_ARG_FIELD_NUMBER: _ClassVar[int]
@@ -907,6 +929,7 @@ class KprobeArgument(_message.Message):
     BPF_PROG_ARG_FIELD_NUMBER: _ClassVar[int]
     ERROR_ARG_FIELD_NUMBER: _ClassVar[int]
     SOCKADDRUN_ARG_FIELD_NUMBER: _ClassVar[int]
+    DNS_ARG_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     string_arg: str
     int_arg: int
@@ -940,6 +963,7 @@ class KprobeArgument(_message.Message):
     bpf_prog_arg: KprobeBpfProg
     error_arg: KprobeError
     sockaddrun_arg: KprobeSockaddrUn
+    dns_arg: KprobeDns
     label: str
     def __init__(
         self,
@@ -975,6 +999,7 @@ class KprobeArgument(_message.Message):
         bpf_prog_arg: KprobeBpfProg | _Mapping | None = ...,
         error_arg: KprobeError | _Mapping | None = ...,
         sockaddrun_arg: KprobeSockaddrUn | _Mapping | None = ...,
+        dns_arg: KprobeDns | _Mapping | None = ...,
         label: str | None = ...,
     ) -> None: ...
 

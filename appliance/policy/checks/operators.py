@@ -9,12 +9,12 @@ from appliance.policy.problems import PathT
 
 _ANY_VALUE_TYPES = V.INT_TYPES | V.STRING_TYPES | V.PATH_TYPES | V.CAP_TYPES | V.SYSCALL_TYPES
 # what a name is compared with: Tetragon takes no maps on a net_device
-_NAME_TYPES = V.STRING_TYPES | V.PATH_TYPES | V.NETDEV_TYPES
+_NAME_TYPES = V.STRING_TYPES | V.PATH_TYPES | V.NETDEV_TYPES | V.DNS_TYPES
 
 # Argument types each operator applies to.
 OPERATOR_ARG_TYPES: dict[str, frozenset[str]] = {
-    "Equal": _ANY_VALUE_TYPES | V.NETDEV_TYPES,
-    "NotEqual": _ANY_VALUE_TYPES | V.NETDEV_TYPES,
+    "Equal": _ANY_VALUE_TYPES | V.NETDEV_TYPES | V.DNS_TYPES,
+    "NotEqual": _ANY_VALUE_TYPES | V.NETDEV_TYPES | V.DNS_TYPES,
     "InMap": _ANY_VALUE_TYPES,
     "NotInMap": _ANY_VALUE_TYPES,
     "Prefix": _NAME_TYPES,
