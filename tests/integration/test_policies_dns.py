@@ -303,13 +303,29 @@ def test_raw_tracepoint_unparsed_messages_reported_without_a_question(agent, tmp
 
 
 def test_operator_and_value_checked_with_path(agent, tmp_path):
-    for bad, where, why in [
-        (_tcp_policy("dns-bad-op", "DPort", "53"), "matchArgs[0].operator", "dns"),
-        (_tcp_policy("dns-too-long", "Equal", "a" * 254), "matchArgs[0].values[0]", "253"),
+    params = raw_tracepoint_params(BTF, "tcp_sendmsg_locked")
+    if params and params[1] == "struct msghdr *":
+
+        def bad_policy(op: str, value: str) -> str:
+            return _tcp_policy("dns-bad", op, value)
+
+        where = "spec.tracepoints[0].selectors[0].matchArgs[0]"
+    elif kernel_has_kprobes() and kernel_function_traceable("udp_sendmsg"):
+
+        def bad_policy(op: str, value: str) -> str:
+            first = DNS_EGRESS.split('\n  - call: "udpv6_sendmsg"')[0]
+            return first.replace('"Postfix"', f'"{op}"').replace('"example.com"', f'"{value}"')
+
+        where = "spec.kprobes[0].selectors[0].matchArgs[1]"
+    else:
+        pytest.skip("no hook passing a struct msghdr on this kernel")
+    for op, value, field, why in [
+        ("DPort", "53", "operator", "dns"),
+        ("Equal", "a" * 254, "values[0]", "253"),
     ]:
         path = tmp_path / "bad.yaml"
-        path.write_text(textwrap.dedent(bad))
+        path.write_text(textwrap.dedent(bad_policy(op, value)))
         out = tetra(agent, "tracingpolicy", "add", str(path), check=False)
         assert out.returncode != 0
         msg = out.stdout + out.stderr
-        assert f"spec.tracepoints[0].selectors[0].{where}" in msg and why in msg, msg
+        assert f"{where}.{field}" in msg and why in msg, msg
