@@ -83,6 +83,11 @@ static __always_inline void ima_hash_slot(struct pmsg *m, int k, struct file *fi
 {
 	char *d = m->slots[k];
 
+	/* mmap_file's file is NULL for an anonymous mapping (newer kernels mark it nullable) */
+	if (!file) {
+		*(s64 *)d = -9; /* -EBADF */
+		return;
+	}
 	*(s64 *)d = bpf_ima_file_hash(file, d + 8, IMA_DIGEST_MAX);
 }
 
