@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from appliance.policy.model import (
+    API_VERSION,
     POLICY_CLASSES,
     POLICY_KINDS,
     SourceInfo,
@@ -201,6 +202,14 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Problem]
                 ("kind",),
                 f"unknown kind {describe_value(kind)} (expected one of: {', '.join(POLICY_KINDS)})",
             )
+        if cls is not None and "apiVersion" not in data:
+            # Tetragon loads a policy file without one (its raw_syscalls.yaml example);
+            # kubectl apply would not
+            rep.warn(
+                ("kind",),
+                f"apiVersion missing: read as {API_VERSION} (kubectl apply needs it written)",
+            )
+            data = {**data, "apiVersion": API_VERSION}
         valid_kind = cls is not None
         if cls is None:
             cls = TracingPolicy

@@ -414,6 +414,18 @@ def test_missing_name_kind_and_bad_api_version():
     )
 
 
+def test_missing_api_version_is_read_as_v1alpha1_with_a_warning():
+    # Tetragon's raw_syscalls.yaml example has none; Tetragon loads it
+    text = y(LSEEK).replace("apiVersion: cilium.io/v1alpha1\n", "")
+    assert "apiVersion" not in text
+    problems = validate_text(text, "p.yaml")
+    assert not errors(problems)
+    warn = [p for p in problems if p.severity == "warning"]
+    assert [p.message for p in warn] == [
+        "apiVersion missing: read as cilium.io/v1alpha1 (kubectl apply needs it written)"
+    ]
+
+
 def test_unknown_kind():
     p = only_error(validate_text(y(LSEEK.replace("kind: TracingPolicy", "kind: Policy")), "f"))
     assert p.path == "kind"
