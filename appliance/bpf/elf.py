@@ -33,6 +33,29 @@ def elf_symbol_offset(path: str, symbol: str) -> int | None:
     return None
 
 
+def elf_vaddr_offset(path: str, vaddr: int) -> int | None:
+    """File offset of a virtual address (as `nm` and `objdump` print them), through the
+    PT_LOAD segment that maps it; None where no loadable segment holds it."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return None
+            phoff = struct.unpack_from("<Q", head, 0x20)[0]
+            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+            f.seek(phoff)
+            phdrs = f.read(phentsize * phnum)
+    except (OSError, struct.error):
+        return None
+    for i in range(phnum):
+        ptype, _flags, off, va, _pa, filesz = struct.unpack_from("<IIQQQQ", phdrs, i * phentsize)
+        if ptype == 1 and va <= vaddr < va + filesz:  # PT_LOAD
+            return vaddr - va + off
+    return None
+
+
 def elf_build_id(path: str) -> bytes | None:
     """The GNU build id of an ELF file (its NT_GNU_BUILD_ID note), None without one.
 

@@ -454,9 +454,10 @@ class BpfObject:
             ptr = lb.bpf_program__attach_uprobe(
                 prog, method == "uretprobe", -1, path.encode(), int(off)
             )
-        elif method == "usdt":  # path:offset:semaphore offset (the reference counter)
+        elif method in ("usdt", "uretprobe_ref"):  # path:offset:reference counter offset
             path, off, ref = target.rsplit(":", 2)
-            opts = _UprobeOpts(ctypes.sizeof(_UprobeOpts), int(ref), 0, False)
+            ret = method == "uretprobe_ref"
+            opts = _UprobeOpts(ctypes.sizeof(_UprobeOpts), int(ref), 0, ret)
             ptr = lb.bpf_program__attach_uprobe_opts(
                 prog, -1, path.encode(), int(off), ctypes.byref(opts)
             )

@@ -488,10 +488,18 @@ class PolicyManager:
             key = "process_usdt"
         else:
             body["path"] = plan.path
-            body["symbol"] = plan.symbol
+            if plan.symbol:
+                body["symbol"] = plan.symbol
+            else:  # by offset or address
+                body["offset"] = str(plan.uprobe_offset)
+            if plan.ref_ctr:
+                body["ref_ctr_offset"] = str(plan.ref_ctr)
             body["policy_name"] = lp.name
             if args:
                 body["args"] = args
+            if plan.ret and not plan.ret_hidden:
+                body["return"] = decode.return_value(plan, data, ret)
+            body["action"] = decode.action_name(action)
             key = "process_uprobe"
         if plan.return_action:
             body["return_action"] = "KPROBE_ACTION_" + plan.return_action.upper()

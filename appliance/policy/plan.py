@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from appliance.bpf.elf import elf_symbol_offset
+from appliance.bpf.elf import elf_symbol_offset, elf_vaddr_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
 from appliance.bpf.tracefs import tracepoint_format
 from appliance.errors import PolicyError
@@ -22,6 +22,7 @@ from appliance.policy.verdict import has_rdonly_cast
 from appliance.policy.vocabulary import (
     CAP_SET_TYPES,
     DATA_SOURCES,
+    INT_ARG_ENCODING,
     KERNEL_PTR_TYPES,
     RET_SLOT_TYPES,
     SLOT_TYPES,
@@ -104,11 +105,15 @@ class HookPlan:
     pre_attach: list[tuple[str, str, str]] = field(default_factory=list)
     lists: dict = field(default_factory=dict)  # spec.lists by name (InMap `list:NAME`)
     loader: bool = False  # the spec.loader hook: its events are process_loader
+    uprobe_offset: int = 0  # a uprobe by offset or address: the file offset it is at
+    ref_ctr: int = 0  # a uprobe's reference counter (semaphore) offset, 0 for none
     value_maps: dict[str, list[int]] = field(default_factory=dict)  # InMap hash map -> keys
 
     @property
     def name(self) -> str:
-        return self.function_name or f"{self.subsys}/{self.event}" or self.symbol
+        if self.kind == "uprobe":
+            return self.symbol or f"{self.path}+{self.uprobe_offset:#x}"
+        return self.function_name or f"{self.subsys}/{self.event}"
 
 
 def plan_policy(
@@ -164,12 +169,8 @@ def plan_policy(
         plans[-1].spec = loader.hook()
         plans[-1].loader = True
     for i, up in enumerate(spec.uprobes):
-        symbols = list(up.symbols) + ([up.symbol] if up.symbol else [])
-        support.refuse_uprobe(up, f"spec.uprobes[{i}]")
-        if not symbols:
-            raise PolicyError(f"spec.uprobes[{i}].symbols: at least one symbol is needed")
-        for sym in symbols:
-            plans.append(_plan_uprobe(len(plans), up, sym, f"spec.uprobes[{i}]", offline))
+        for target in uprobe_targets(up, f"spec.uprobes[{i}]"):
+            plans.append(_plan_uprobe(len(plans), up, target, f"spec.uprobes[{i}]", offline))
             plans[-1].spec = up
     for i, us in enumerate(getattr(spec, "usdts", None) or []):
         plans.append(_plan_usdt(len(plans), us, f"spec.usdts[{i}]", offline))
@@ -641,21 +642,85 @@ def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> H
     )  # fmt: skip
 
 
-def _plan_uprobe(hid: int, up, sym: str, ypath: str, offline: bool = False) -> HookPlan:
+@dataclass(frozen=True)
+class UprobeTarget:
+    """Where one uprobe of a `uprobes[]` entry goes: a symbol, a file offset (`offsets`)
+    or an ELF virtual address (`addrs`), with its reference counter (`refCtrOffsets`)."""
+
+    symbol: str = ""
+    offset: int | None = None
+    addr: int | None = None
+    ref_ctr: int = 0
+
+
+def uprobe_targets(up, ypath: str) -> list[UprobeTarget]:
+    """Exactly one of symbols, offsets or addrs, as Tetragon takes them; refCtrOffsets
+    pairs with that list, entry by entry."""
+    lists = [
+        (name, vals)
+        for name, vals in (("symbols", up.symbols), ("offsets", up.offsets), ("addrs", up.addrs))
+        if vals
+    ]
+    if len(lists) != 1:
+        given = " and ".join(n for n, _ in lists) or "none"
+        raise PolicyError(
+            f"{ypath}: a uprobe needs exactly one of symbols, offsets or addrs (given: {given})"
+        )
+    name, vals = lists[0]
+    refs = list(up.ref_ctr_offsets)
+    if refs and len(refs) != len(vals):
+        raise PolicyError(
+            f"{ypath}.refCtrOffsets: {len(refs)} entries for {len(vals)} {name}: each needs "
+            "its reference counter offset"
+        )
+    refs = refs or [0] * len(vals)
+    key = {"symbols": "symbol", "offsets": "offset", "addrs": "addr"}[name]
+    return [UprobeTarget(**{key: v, "ref_ctr": r}) for v, r in zip(vals, refs, strict=True)]
+
+
+def _uprobe_offset(up, t: UprobeTarget, ypath: str, offline: bool) -> int:
+    """The file offset the kernel attaches at."""
     if offline and not os.path.exists(up.path):
-        off = 0  # the binary is on the target machine
-    elif not os.path.exists(up.path):
+        return t.offset or 0  # the binary is on the target machine
+    if not os.path.exists(up.path):
         raise PolicyError(f"{ypath}.path: {up.path} does not exist")
-    else:
-        off = elf_symbol_offset(up.path, sym)
+    if t.offset is not None:
+        return t.offset
+    if t.addr is not None:
+        off = elf_vaddr_offset(up.path, t.addr)
+        if off is None:
+            raise PolicyError(f"{ypath}.addrs: {t.addr:#x} is in no loadable segment of {up.path}")
+        return off
+    off = elf_symbol_offset(up.path, t.symbol)
     if off is None:
-        raise PolicyError(f"{ypath}.symbols: no symbol {sym!r} in {up.path}")
+        raise PolicyError(f"{ypath}.symbols: no symbol {t.symbol!r} in {up.path}")
+    return off
+
+
+def _plan_uprobe(hid: int, up, t: UprobeTarget, ypath: str, offline: bool = False) -> HookPlan:
+    """A uprobe; with `return: true`, a uretprobe on the same place finishes the event
+    with the function's return value (returnArg)."""
+    off = _uprobe_offset(up, t, ypath, offline)
     args, nslots = _plan_args(up.args, ypath, user_mem=True)
-    return HookPlan(
-        hid, "uprobe", "", "uprobe", "uprobe", ("uprobe", f"{up.path}:{off}"), False, True,
-        args, up.selectors, ypath, path=up.path, symbol=sym, message=up.message,
-        tags=list(up.tags), nslots=nslots,
+    where = f"{up.path}:{off}" + (f":{t.ref_ctr}" if t.ref_ctr else "")
+    how = "usdt" if t.ref_ctr else "uprobe"  # "usdt": attached with a reference counter
+    plan = HookPlan(
+        hid, "uprobe", "", "uprobe", "uprobe", (how, where), False, True,
+        args, up.selectors, ypath, path=up.path, symbol=t.symbol, message=up.message,
+        tags=list(up.tags), nslots=nslots, uprobe_offset=off if not t.symbol else 0,
+        ref_ctr=t.ref_ctr,
     )  # fmt: skip
+    if up.return_:
+        plan.ret = True
+        plan.ret_type = up.return_arg.type if up.return_arg is not None else "int"
+        if plan.ret_type not in INT_ARG_ENCODING:
+            raise PolicyError(
+                f"{ypath}.returnArg.type: a uprobe's return value is read from the return "
+                f"register as a number; {plan.ret_type!r} is not one (integer types only)"
+            )
+        plan.ret_section = "uretprobe"
+        plan.ret_attach = ("uretprobe_ref" if t.ref_ctr else "uretprobe", where)
+    return plan
 
 
 def _plan_usdt(hid: int, us, ypath: str, offline: bool) -> HookPlan:

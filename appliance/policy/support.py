@@ -142,14 +142,6 @@ def features(policy: TracingPolicy) -> dict[str, list[PathT]]:
 # meets each part of a hook, and raises what the kernel cannot do itself.
 
 
-def refuse_uprobe(up, ypath: str) -> None:
-    """Uprobes by offset or address, and return uprobes."""
-    if up.offsets or up.addrs or up.ref_ctr_offsets:
-        raise PolicyError(f"{ypath}: uprobes by offset/address not supported yet")
-    if up.return_:
-        raise PolicyError(f"{ypath}.return: return uprobes are not supported yet")
-
-
 def refuse_arg(a, path: str) -> None:
     """An argument (``path``: its YAML path) of a type or with a field the engine lacks."""
     t = a.type

@@ -1126,7 +1126,7 @@ def test_uprobe_rules_and_legacy_symbol():
     )
     problems = validate_text(text, "u.yaml")
     errs = {p.path: p.message for p in errors(problems)}
-    assert errs["spec.uprobes[1]"] == "a uprobe needs at least one of symbols, offsets or addrs"
+    assert errs["spec.uprobes[1]"] == "a uprobe needs exactly one of symbols, offsets or addrs"
     assert errs["spec.uprobes[2].resolvePathInContainer"] == (
         "resolvePathInContainer requires spec.podSelector"
     )

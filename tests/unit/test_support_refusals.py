@@ -25,11 +25,17 @@ def _sel(**kw) -> list[dict]:
 _RET = {"return": True, "returnArg": _arg("int")}
 _DATA = [_arg("int", source="current_task", resolve="pid")]
 CASES = {
-    "spec.uprobes[0]: uprobes by offset/address not supported yet": {
-        "uprobes": [{"path": "/bin/sh", "offsets": [10]}]
+    "spec.uprobes[0]: a uprobe needs exactly one of symbols, offsets or addrs (given: "
+    "symbols and offsets)": {
+        "uprobes": [{"path": "/bin/sh", "symbols": ["main"], "offsets": [10]}]
     },
-    "spec.uprobes[0].return: return uprobes are not supported yet": {
-        "uprobes": [{"path": "/bin/sh", "symbols": ["main"], "return": True}]
+    "spec.uprobes[0].refCtrOffsets: 1 entries for 2 addrs: each needs its reference counter "
+    "offset": {"uprobes": [{"path": "/bin/sh", "addrs": [10, 20], "refCtrOffsets": [4]}]},
+    "spec.uprobes[0].returnArg.type: a uprobe's return value is read from the return "
+    "register as a number; 'string' is not one (integer types only)": {
+        "uprobes": [
+            {"path": "/bin/sh", "offsets": [10], "return": True, "returnArg": _arg("string")}
+        ]
     },
     "spec.kprobes[0].args[0].type: 'auto' needs BTF argument resolution": {
         "kprobes": [_kp(args=[_arg("auto")])]

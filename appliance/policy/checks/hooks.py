@@ -61,13 +61,21 @@ def check_uprobe(ctx: Context, p: PathT, hook: UProbeSpec) -> None:
         ctx.error(p + ("path",), "the binary path must not be empty")
     if hook.symbol is not None:
         ctx.warn(p + ("symbol",), "symbol is the former single-symbol form; use symbols: [...]")
-    if not (hook.symbols or hook.offsets or hook.addrs):
-        ctx.error(p, "a uprobe needs at least one of symbols, offsets or addrs")
-    if hook.ref_ctr_offsets and len(hook.ref_ctr_offsets) != len(hook.offsets):
+    given = [(n, v) for n, v in (("symbols", hook.symbols), ("offsets", hook.offsets),
+                                 ("addrs", hook.addrs)) if v]  # fmt: skip
+    if len(given) != 1:
+        names = " and ".join(n for n, _ in given)
+        ctx.error(
+            p,
+            "a uprobe needs exactly one of symbols, offsets or addrs"
+            + (f" (given: {names})" if names else ""),
+        )
+    elif hook.ref_ctr_offsets and len(hook.ref_ctr_offsets) != len(given[0][1]):
+        name, vals = given[0]
         ctx.error(
             p + ("refCtrOffsets",),
-            f"refCtrOffsets has {len(hook.ref_ctr_offsets)} entries but offsets has "
-            f"{len(hook.offsets)}: each offset needs its reference counter offset",
+            f"refCtrOffsets has {len(hook.ref_ctr_offsets)} entries but {name} has "
+            f"{len(vals)}: each needs its reference counter offset",
         )
     if hook.resolve_path_in_container and ctx.spec.pod_selector is None:
         ctx.error(
