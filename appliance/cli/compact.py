@@ -77,7 +77,8 @@ def event_line(event: dict, c: Colors | None = None) -> str | None:
     if "process_uprobe" in event:
         e = event["process_uprobe"]
         pi = process_info(c, event, e.get("process", {}))
-        return f"{head('🕵️', 'uprobe')} {pi} {e.get('path', '')} {e.get('symbol', '')}"
+        where = e.get("symbol") or (f"+{int(e['offset']):#x}" if e.get("offset") else "")
+        return f"{head('🕵️', 'uprobe')} {pi} {e.get('path', '')} {where}"
     if "process_lsm" in event:
         e = event["process_lsm"]
         pi = process_info(c, event, e.get("process", {}))

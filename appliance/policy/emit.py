@@ -495,6 +495,11 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
             lines.append(_stack_ids_stmt(p, a.kernel_stack_trace, a.user_stack_trace))
         if a.action == "Post" and a.rate_limit:
             rl = (rate_limit_ns(a.rate_limit), (a.rate_limit_scope or "thread") != "global")
+    if not post and p.ret and s.match_return_actions:
+        # NoPost on entry: the return half still runs this selector's return actions
+        lines.append(f"m->action = {ACTION_NUM['NoPost']};")
+        lines.append(f"m->selector = {si};")
+        lines.append(f"{{ {_post_stmt(p)} }}")
     if post:
         lines.append(f"m->action = {action};")
         lines.append(f"m->selector = {si};")
@@ -797,6 +802,7 @@ def _ret_hook_c(p: HookPlan) -> str:
         if cs:
             conds.append(f"(m->selector != {si} || ({' && '.join(cs)}))")
     keep = " && ".join(conds) if conds else "1"
+    acts = _return_actions_code(p)
     return f"""
 SEC("{p.ret_section}")
 {sig}
@@ -809,13 +815,46 @@ SEC("{p.ret_section}")
 		return 0;
 	m->ret = {rexpr};
 	{fill}
-	if ({keep})
-		emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	if ({keep}) {{
+		int post = m->action != {ACTION_NUM["NoPost"]};
+{acts}
+		if (post)
+			emit(m, {p.hook_id}, MSG_SIZE({p.nslots}));
+	}}
 	if (bpf_map_delete_elem(&retprobe_map, &id) == 0)
 		ret_pending(-1);
 	return 0;
 }}
 """
+
+
+def _return_actions_code(p: HookPlan) -> str:
+    """C for each selector's matchReturnActions, run in the return half once the
+    selector's matchReturnArgs passed (``post``: whether the event is sent)."""
+    out = []
+    for si, s in enumerate(p.selectors):
+        acts = list(getattr(s, "match_return_actions", None) or [])
+        if not acts:
+            continue
+        lines = []
+        for a in acts:  # Post, NoPost, Sigkill, Signal (support.RETURN_ACTIONS)
+            if a.action == "NoPost":
+                lines.append("post = 0;")
+            elif a.action in ("Sigkill", "Signal"):
+                sig = 9 if a.action == "Sigkill" else int(a.arg_sig or 0)
+                lines.append(f"bpf_send_signal({sig});")
+                lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+                lines.append(f"if (post) m->action = {ACTION_NUM[a.action]};")
+            elif a.rate_limit:  # Post
+                key = (p.hook_id << 8) | 0x80 | si
+                scope = int((a.rate_limit_scope or "thread") != "global")
+                lines.append(
+                    f"if (post && rate_limited(m, {key}, {rate_limit_ns(a.rate_limit)}ULL, "
+                    f"{scope})) {{ pcount({p.hook_id}, PC_RATE_LIMITED); post = 0; }}"
+                )
+        body = "\n\t\t\t".join(lines)
+        out.append(f"\t\tif (m->selector == {si}) {{\n\t\t\t{body}\n\t\t}}")
+    return "\n".join(out)
 
 
 def _hook_c(p: HookPlan, policy_filter: bool = False) -> str:

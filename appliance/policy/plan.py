@@ -762,6 +762,8 @@ def _check_selectors(p: HookPlan) -> None:
         sp = f"{p.yaml_path}.selectors[{si}]"
         if s.match_return_args and not p.ret:
             raise PolicyError(f"{sp}.matchReturnArgs: needs `return: true` on the hook")
+        if s.match_return_actions and not p.ret:
+            raise PolicyError(f"{sp}.matchReturnActions: needs `return: true` on the hook")
         support.refuse_selector_fields(s, sp)
         for key, flts in (("matchArgs", s.match_args), ("matchData", s.match_data)):
             for mi, ma in enumerate(flts):

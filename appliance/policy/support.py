@@ -42,9 +42,11 @@ UNSUPPORTED: set[str] = set()
 
 # Selector fields the planner refuses (attribute -> YAML name); the other selector
 # fields become BPF conditions.
-UNSUPPORTED_SELECTORS: dict[str, str] = {
-    "match_return_actions": "matchReturnActions",
-}
+UNSUPPORTED_SELECTORS: dict[str, str] = {}
+
+#: what matchReturnActions can do in the return half: the function has returned, so
+#: nothing can change its result; a signal still stops the process before it goes on
+RETURN_ACTIONS = ("Post", "NoPost", "Sigkill", "Signal")
 
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "kprobes": "kprobes",
@@ -210,6 +212,12 @@ def refuse_selector_fields(sel, path: str) -> None:
     for attr, yaml_name in UNSUPPORTED_SELECTORS.items():
         if getattr(sel, attr, None):
             raise PolicyError(f"{path}.{yaml_name}: not supported yet")
+    for ai, act in enumerate(sel.match_return_actions):
+        if act.action not in RETURN_ACTIONS:
+            raise PolicyError(
+                f"{path}.matchReturnActions[{ai}].action: {act.action} is not taken at return "
+                f"by this engine (at return: {', '.join(RETURN_ACTIONS)})"
+            )
 
 
 def refuse_action(act, path: str, ima_planned: bool = False) -> None:

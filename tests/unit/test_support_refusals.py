@@ -70,8 +70,11 @@ CASES = {
             _kp(**_RET, selectors=_sel(matchReturnArgs=[{"operator": "Prefix", "values": ["a"]}]))
         ]
     },
-    "spec.kprobes[0].selectors[0].matchReturnActions: not supported yet": {
-        "kprobes": [_kp(**_RET, selectors=_sel(matchReturnActions=[{"action": "Post"}]))]
+    "spec.kprobes[0].selectors[0].matchReturnActions[0].action: Override is not taken at "
+    "return by this engine (at return: Post, NoPost, Sigkill, Signal)": {
+        "kprobes": [
+            _kp(**_RET, selectors=_sel(matchReturnActions=[{"action": "Override", "argError": -1}]))
+        ]
     },
     "spec.kprobes[0].selectors[0].matchActions[0].imaHash: IMA hashes are reported on LSM "
     "hooks only (spec.lsmhooks): bpf_ima_file_hash is callable only from sleepable BPF LSM "

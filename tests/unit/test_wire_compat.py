@@ -350,6 +350,7 @@ FIELDS: dict[str, dict[str, tuple[int, str]]] = {
 # later can take their numbers
 EXTENSIONS: dict[str, dict[str, tuple[int, str]]] = {
     "KprobeArgument": {"dns_arg": (1000, "tetragon.KprobeDns")},
+    "ProcessUprobe": {"return": (1000, "tetragon.KprobeArgument")},
 }
 
 # message name -> oneof name -> member fields (proto3 ``optional`` oneofs excluded)
