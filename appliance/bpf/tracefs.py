@@ -29,6 +29,17 @@ def tracepoint_format(subsys: str, event: str) -> list[tuple[str, int, int, bool
     return out
 
 
+def tracepoint_field_decls(subsys: str, event: str) -> list[str] | None:
+    """The C declaration of each field of a tracepoint (``unsigned long args[6]``),
+    common fields included, in the order of :func:`tracepoint_format`."""
+    path = os.path.join(tracefs_root(), "events", subsys, event, "format")
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    return [m.group(1).strip() for m in re.finditer(r"field:(.*?);\s*offset:", text)]
+
+
 def available_functions() -> list[str] | None:
     """The functions ftrace can attach to (available_filter_functions), without their
     module suffix and each once; None where tracefs does not list them."""

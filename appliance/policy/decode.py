@@ -51,6 +51,22 @@ def _cap_name(n: int) -> str:
     return CAPS.get(n, str(n))
 
 
+def _array_values(arr: tuple[int, int, bool], raw: bytes) -> list[dict]:
+    """A tracepoint's array field, as Tetragon reports it: each element an argument
+    (unsigned 64-bit ones as size_arg), a char array one string."""
+    count, size, signed = arr
+    if size == 1 and not signed and count:
+        return [{"string_arg": raw.split(b"\0", 1)[0].decode(errors="replace")}]
+    fmt = {1: "b", 2: "h", 4: "i", 8: "q"}[size]
+    fmt = fmt if signed else fmt.upper()
+    n = min(count, len(raw) // size)
+    vals = struct.unpack_from(f"<{n}{fmt}", raw)
+    if size == 8:
+        key = "long_arg" if signed else "size_arg"
+        return [{key: str(v)} for v in vals]
+    return [{"int_arg" if signed else "uint_arg": v} for v in vals]
+
+
 def decode_args(
     plan: HookPlan, data: bytes, ints, lens, aflags, of_data: bool = False
 ) -> list[dict]:
@@ -69,6 +85,9 @@ def decode_args(
             base = SLOTS_AT + a.slot * SLOT
             n = min(lens[a.pos], SLOT)
             raw = data[base : base + n]
+            if a.tp_array[0]:  # a tracepoint's array field: one value per element
+                out.extend(_array_values(a.tp_array, raw))
+                continue
             if a.type in ("string", "filename"):
                 arg = {"string_arg": raw.split(b"\0", 1)[0].decode(errors="replace")}
             elif a.type in ("char_buf", "iov_iter"):

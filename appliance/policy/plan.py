@@ -8,11 +8,12 @@ the reason; the C emitter (``appliance.policy.emit``) turns the plans into one C
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from appliance.bpf.elf import elf_symbol_offset, elf_vaddr_offset
 from appliance.bpf.syscalls import arch_prefix, syscall_base
-from appliance.bpf.tracefs import tracepoint_format
+from appliance.bpf.tracefs import tracepoint_field_decls, tracepoint_format
 from appliance.errors import PolicyError
 from appliance.policy import ftrace_list, loader, support
 from appliance.policy.enforcer import plan_enforcers
@@ -54,6 +55,8 @@ class ArgPlan:
     count: int = 0  # int32_arr: number of values
     fetch: str = ""  # C expression of the raw value, where not the hook's own argument
     read: str = ""  # C statement filling the slot, where not the type's own
+    tp_array: tuple[int, int, bool] = (0, 0, False)  # a tracepoint's integer array field:
+    # (count, element size, signed), copied whole and reported one value per element
 
 
 @dataclass
@@ -610,13 +613,19 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) ->
         fmt = [("", 0, 8, False)] * 64  # field layout is only known on the target kernel
     if fmt is None:
         raise PolicyError(f"{ypath}: no tracepoint {tp.subsystem}/{tp.event} on this kernel")
-    args, nslots = _plan_args(tp.args, ypath, user_mem=True)
+    tp_args, arrays = _typed_tracepoint_args(tp, ypath, fmt)
+    args, nslots = _plan_args(tp_args, ypath, user_mem=True)
     for a in args:
         if a.index >= len(fmt):
             raise PolicyError(
                 f"{ypath}.args[{a.pos}].index: {tp.subsystem}/{tp.event} has {len(fmt)} fields"
             )
         _name, a.tp_offset, a.tp_size, a.tp_signed = fmt[a.index]
+        if a.pos in arrays:  # in the record itself: copied from the context, kernel memory
+            a.tp_array = arrays[a.pos]
+            a.read = (
+                f"buf_arg(m, {{slot}}, {{pos}}, (const char *)ctx + {a.tp_offset}, {a.tp_size}, 0);"
+            )
         if a.type in ("file", "path", "sock"):
             raise PolicyError(f"{ypath}.args[{a.pos}].type: {a.type!r} not supported here")
     return HookPlan(
@@ -625,6 +634,63 @@ def _plan_tracepoint(hid: int, tp, ypath: str, offline: bool = False, f=None) ->
         subsys=tp.subsystem, event=tp.event, message=tp.message, tags=list(tp.tags),
         nslots=nslots,
     )  # fmt: skip
+
+
+_ARRAY_DECL = re.compile(r"^(?P<base>.*?)\s*\b\w+\s*\[(?P<n>\d+)\]$")
+
+
+def tracepoint_field_type(decl: str, size: int, signed: bool) -> tuple[str, tuple | None]:
+    """The argument type of a tracepoint field as its format declares it (the type an
+    argument without `type:` takes), as Tetragon reads it: integers by size and sign;
+    an integer array (``unsigned long args[6]``) copied whole, one value per element
+    (the array description: count, element size, signed); a char array as a string;
+    a pointer other than `char *` as a number. ("", None) for what cannot be inferred."""
+    if "__data_loc" in decl:
+        return "", None
+    m = _ARRAY_DECL.match(decl)
+    if m:
+        n = int(m.group("n"))
+        if n <= 0 or size % n:
+            return "", None
+        if re.search(r"\bchar\b", m.group("base")):
+            return "char_buf", (n, 1, False)
+        if size // n in (1, 2, 4, 8):
+            return "char_buf", (n, size // n, signed)
+        return "", None
+    if "*" in decl:  # a char * may be a string or a buffer: only its writer knows
+        return ("", None) if re.search(r"\bchar\s*\*", decl) else ("uint64", None)
+    if size == 8:
+        return ("int64" if signed else "uint64"), None
+    if size in (1, 2, 4):
+        return ("int" if signed else "uint32"), None
+    return "", None
+
+
+def _typed_tracepoint_args(tp, ypath: str, fmt) -> tuple[list, dict[int, tuple]]:
+    """tp.args with each `auto` type (no `type:` given) read from the field's
+    declaration, and the array fields among them by position."""
+    if all(a.type != "auto" for a in tp.args):
+        return list(tp.args), {}
+    decls = tracepoint_field_decls(tp.subsystem, tp.event)
+    out, arrays = [], {}
+    for j, a in enumerate(tp.args):
+        if a.type == "auto" and a.index < len(fmt):
+            if decls is None:  # the layout is only known on the target kernel
+                t = "uint64"
+            else:
+                _name, _off, size, signed = fmt[a.index]
+                t, arr = tracepoint_field_type(decls[a.index], size, signed)
+                if not t:
+                    raise PolicyError(
+                        f"{ypath}.args[{j}].type: the type of field `{decls[a.index]}` of "
+                        f"{tp.subsystem}/{tp.event} cannot be inferred; give it (string or "
+                        "char_buf with sizeArgIndex for a char *)"
+                    )
+                if arr is not None:
+                    arrays[j] = arr
+            a = a.model_copy(update={"type": t})
+        out.append(a)
+    return out, arrays
 
 
 def _plan_raw_tracepoint(hid: int, tp, ypath: str, offline: bool, btf: str) -> HookPlan:

@@ -196,3 +196,22 @@ def test_planned_now(name):
         "spec": PLANNED[name],
     }
     assert plan_policy(TracingPolicy.model_validate(doc), AllFeatures(), offline=True)
+
+
+@pytest.mark.parametrize(
+    ("decl", "size", "signed", "want"),
+    [
+        ("long id", 8, True, ("int64", None)),
+        ("unsigned long args[6]", 48, False, ("char_buf", (6, 8, False))),
+        ("char comm[16]", 16, True, ("char_buf", (16, 1, False))),
+        ("int prio", 4, True, ("int", None)),
+        ("unsigned short common_type", 2, False, ("uint32", None)),
+        ("const char * filename", 8, False, ("", None)),  # a string or a buffer?
+        ("struct file * file", 8, False, ("uint64", None)),
+        ("__data_loc char[] name", 4, False, ("", None)),
+    ],
+)
+def test_tracepoint_field_types_are_inferred_from_the_format(decl, size, signed, want):
+    from appliance.policy.plan import tracepoint_field_type
+
+    assert tracepoint_field_type(decl, size, signed) == want
