@@ -33,6 +33,8 @@ class Features:
     ring_buffer: bool
     # a sleepable BPF LSM program can call bpf_ima_file_hash (5.18+, CONFIG_IMA): Post imaHash
     ima_hash: bool = False
+    # a uprobe program may write the traced program's registers: Override and Regs on uprobes
+    uprobe_regs: bool = False
 
     @property
     def bpf_lsm(self) -> bool:
@@ -85,4 +87,5 @@ def probe(bpf_lib: str, btf: str) -> Features:
         send_signal=lb.libbpf_probe_bpf_helper(PROG_TRACEPOINT, FUNC_SEND_SIGNAL, None) == 1,
         ring_buffer=lb.libbpf_probe_bpf_map_type(MAP_RINGBUF, None) == 1,
         ima_hash=_try_load(probes, "probe_ima_hash", btf),
+        uprobe_regs=_try_load(probes, "probe_uprobe_regs", btf),
     )

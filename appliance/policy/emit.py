@@ -14,7 +14,7 @@ import os
 import re
 
 from appliance.errors import PolicyError
-from appliance.policy import verdict
+from appliance.policy import uregs, verdict
 from appliance.policy.constants import ADDRESS_FAMILIES, CAPABILITIES, IP_PROTOCOLS, TCP_STATES
 from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, notify_stmt
 from appliance.policy.inmap import inmap_cond, inmap_values
@@ -455,7 +455,8 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
     action = 1
     override = 0
     rl = None
-    for a in acts:
+    sp = f"{p.yaml_path}.selectors[{si}]"
+    for ai, a in enumerate(acts):
         if a.action == "Sigkill":
             lines.append("bpf_send_signal(9);")
             lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
@@ -464,6 +465,17 @@ def _actions_code(p: HookPlan, si: int, s) -> tuple[str, int]:
             lines.append(f"bpf_send_signal({int(a.arg_sig or 0)});")
             lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
             action = 10
+        elif a.action == "Override" and p.kind == "uprobe":
+            # the traced program's registers: argRegs, then (argError) back to the caller
+            regs = list(a.arg_regs)
+            if a.arg_error is not None:
+                regs += uregs.return_assignments(int(a.arg_error))
+            lines.append(uregs.assign_c(regs, f"{sp}.matchActions[{ai}].argRegs"))
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
+            action = 5
+        elif a.action == "Regs":
+            lines.append(uregs.assign_c(list(a.arg_reg), f"{sp}.matchActions[{ai}].argReg"))
+            lines.append(f"pcount({p.hook_id}, PC_ACTIONS);")
         elif a.action == "Override":
             override = int(a.arg_error or 0)
             if p.method == "kprobe":

@@ -192,6 +192,7 @@ ActionName = Literal[
     "NotifyEnforcer",
     "CleanupEnforcerNotification",
     "Set",
+    "Regs",
 ]
 ACTION_NAMES: tuple[str, ...] = get_args(ActionName)
 # NotifyKiller is the name NotifyEnforcer had before enforcers were renamed.
@@ -485,6 +486,7 @@ class ActionSelector(_Model):
     arg_index: UInt32 | None = Field(None, alias="argIndex")
     arg_value: Int32 | None = Field(None, alias="argValue")
     arg_regs: list[str] = Field(default_factory=list, alias="argRegs")
+    arg_reg: list[str] = Field(default_factory=list, alias="argReg")  # Regs: "rax:0x123"
     rate_limit: Annotated[str | None, BeforeValidator(_rate_limit_text)] = Field(
         None, alias="rateLimit"
     )

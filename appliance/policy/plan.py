@@ -35,7 +35,7 @@ class AllFeatures:
     itself cannot do, whatever the kernel."""
 
     kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = True
-    send_signal = ring_buffer = ima_hash = True
+    send_signal = ring_buffer = ima_hash = uprobe_regs = True
 
 
 @dataclass
@@ -172,6 +172,7 @@ def plan_policy(
         plans[-1].spec = loader.hook()
         plans[-1].loader = True
     for i, up in enumerate(spec.uprobes):
+        _refuse_register_writes(up, f"spec.uprobes[{i}]", features)
         for target in uprobe_targets(up, f"spec.uprobes[{i}]"):
             plans.append(_plan_uprobe(len(plans), up, target, f"spec.uprobes[{i}]", offline))
             plans[-1].spec = up
@@ -744,6 +745,26 @@ def uprobe_targets(up, ypath: str) -> list[UprobeTarget]:
     return [UprobeTarget(**{key: v, "ref_ctr": r}) for v, r in zip(vals, refs, strict=True)]
 
 
+def _refuse_register_writes(up, ypath: str, f) -> None:
+    """Override and Regs write the traced program's registers from the uprobe program,
+    which only kernels that let uprobe programs write their context allow."""
+    for si, s in enumerate(up.selectors):
+        for ai, act in enumerate(s.match_actions):
+            if act.action == "Override" and up.return_:
+                raise PolicyError(
+                    f"{ypath}.selectors[{si}].matchActions[{ai}]: Override on a uprobe with "
+                    "return: true: the function returns at once, so there is no return "
+                    "to probe (and the return probe would take the rewritten return address)"
+                )
+            if act.action in ("Override", "Regs") and not getattr(f, "uprobe_regs", False):
+                raise PolicyError(
+                    f"{ypath}.selectors[{si}].matchActions[{ai}]: {act.action} on a uprobe "
+                    "writes the traced program's registers, and this kernel's verifier "
+                    "refuses uprobe programs that write them (invalid bpf_context access); "
+                    "it needs a kernel that lets uprobe programs change user registers"
+                )
+
+
 def _uprobe_offset(up, t: UprobeTarget, ypath: str, offline: bool) -> int:
     """The file offset the kernel attaches at."""
     if offline and not os.path.exists(up.path):
@@ -840,7 +861,12 @@ def _check_selectors(p: HookPlan) -> None:
             if act.action == "Set":
                 _check_set(p, act, f"{sp}.matchActions[{ai}]")
             if act.action == "Override" and p.method not in ("fmod_ret", "kprobe", "lsm"):
-                raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
+                if p.kind != "uprobe":
+                    raise PolicyError(f"{sp}.matchActions[{ai}]: Override is not possible here")
+            if act.action == "Regs" and p.kind != "uprobe":
+                raise PolicyError(
+                    f"{sp}.matchActions[{ai}]: Regs sets a traced program's registers: uprobes only"
+                )
             if (act.kernel_stack_trace or act.user_stack_trace) and p.stack_slot < 0:
                 p.stack_slot = p.nslots  # the stack ids of the event (appliance.policy.stacks)
                 p.nslots += 1

@@ -87,4 +87,4 @@ ACTION_ENUM = {
 }  # fmt: skip
 # actions with an effect in the kernel or in the agent; the rest need nothing more than
 # the event (FollowFD & co: fd arguments are resolved through the fd table directly)
-SUPPORTED_ACTIONS = set(ACTION_NUM)
+SUPPORTED_ACTIONS = set(ACTION_NUM) | {"Regs"}  # Regs: no action number of its own

@@ -539,6 +539,14 @@ static __always_inline u64 rd_kernel(u64 addr, u32 size)
 	return v;
 }
 
+/* 8 bytes of the traced program's memory (0 when unreadable): uprobe register values */
+static __always_inline u64 umem_u64(u64 addr)
+{
+	u64 v = 0;
+	bpf_probe_read_user(&v, 8, (const void *)addr);
+	return v;
+}
+
 /* dentry: its path up to the root of its mount (a dentry alone has no mount) */
 static __always_inline void dentry_arg(struct pmsg *m, int k, int a, struct dentry *d)
 {

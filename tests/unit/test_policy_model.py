@@ -1303,3 +1303,38 @@ def test_draft_rawtracepoints_are_raw_tracepoints_with_a_warning():
     (warn,) = warnings(problems)
     assert warn.path == "spec.rawtracepoints"
     assert "read as spec.tracepoints[1] with raw: true" in warn.message
+
+
+def test_regs_action_rules():
+    text = y(
+        """
+        apiVersion: cilium.io/v1alpha1
+        kind: TracingPolicy
+        metadata: {name: regs}
+        spec:
+          uprobes:
+          - path: /bin/bash
+            symbols: [readline]
+            selectors:
+            - matchActions:
+              - action: Regs
+                argReg: ["rax:0x123", "rbp"]
+              - action: Regs
+          kprobes:
+          - call: security_file_open
+            selectors:
+            - matchActions:
+              - action: Regs
+                argReg: ["rax:1"]
+        """
+    )
+    errs = {p.path: p.message for p in errors(validate_text(text, "r.yaml"))}
+    up = "spec.uprobes[0].selectors[0].matchActions"
+    assert errs[f"{up}[0].argReg[1]"] == (
+        "'rbp' is not an assignment (register:value, e.g. rax:0x123)"
+    )
+    assert errs[f"{up}[1]"] == "Regs needs argReg (register:value entries, e.g. rax:0x123)"
+    assert errs["spec.kprobes[0].selectors[0].matchActions[0].action"] == (
+        "Regs sets a traced program's registers: uprobes only"
+    )
+    assert f"{up}[0]" not in errs

@@ -44,6 +44,7 @@ ACTION_FIELDS: dict[str, frozenset[str]] = {
     "NotifyEnforcer": frozenset({"argError", "argSig"}),
     "CleanupEnforcerNotification": frozenset(),
     "Set": frozenset({"argIndex", "argValue"}),
+    "Regs": frozenset({"argReg"}),
 }
 
 POST_ONLY_FIELDS = ACTION_FIELDS["Post"]
@@ -103,6 +104,17 @@ def check_action(ctx: Context, p: PathT, section: str, hook: Hook, act: ActionSe
                         p + ("argRegs", n),
                         f"'{reg}' is not an assignment (register=expression, e.g. rax=11)",
                     )
+    elif name == "Regs":
+        if not isinstance(hook, UProbeSpec):
+            ctx.error(p + ("action",), "Regs sets a traced program's registers: uprobes only")
+        if not act.arg_reg:
+            ctx.error(p, "Regs needs argReg (register:value entries, e.g. rax:0x123)")
+        for n, reg in enumerate(act.arg_reg):
+            if ":" not in reg or not reg.split(":", 1)[0].strip():
+                ctx.error(
+                    p + ("argReg", n),
+                    f"'{reg}' is not an assignment (register:value, e.g. rax:0x123)",
+                )
     elif name == "Signal":
         if act.arg_sig is None:
             ctx.error(p, "Signal needs argSig (the signal number, e.g. 9)")
