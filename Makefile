@@ -73,7 +73,8 @@ VM_TESTS ?= tests/integration/test_process_lifecycle.py tests/integration/test_p
 	tests/integration/test_process_cred_ns.py tests/integration/test_ancestors.py \
 	tests/integration/test_redaction.py tests/integration/test_policies_network.py \
 	tests/integration/test_policies_kernel_args.py tests/integration/test_policies_return_actions.py \
-	tests/integration/test_policies_uprobes.py tests/integration/test_policies_tracepoint_types.py
+	tests/integration/test_policies_uprobes.py tests/integration/test_policies_tracepoint_types.py \
+	tests/integration/test_policies_operators.py
 vm-test: bpf
 	$(SUDO) $(PY) tests/vm/matrix.py --python $(PY) --timeout 1500 \
 		--pytest-args "-m integration $(VM_TESTS) -q -rA"

@@ -12,6 +12,8 @@ PROG_KPROBE, PROG_TRACEPOINT, PROG_TRACING, PROG_LSM = 2, 5, 26, 29
 MAP_RINGBUF = 27
 FUNC_OVERRIDE_RETURN, FUNC_SEND_SIGNAL = 58, 109
 
+STRING_KFUNCS = ("bpf_strnstr", "bpf_strncasestr")  # SubString, SubStringIgnCase
+
 KPROBE_EVENTS = (
     "/sys/kernel/tracing/kprobe_events",
     "/sys/kernel/debug/tracing/kprobe_events",
@@ -35,6 +37,8 @@ class Features:
     ima_hash: bool = False
     # a uprobe program may write the traced program's registers: Override and Regs on uprobes
     uprobe_regs: bool = False
+    # the kernel's string kfuncs this kernel has (SubString, SubStringIgnCase)
+    kfuncs: tuple[str, ...] = ()
 
     @property
     def bpf_lsm(self) -> bool:
@@ -70,6 +74,12 @@ def _lsm_active() -> bool:
         return False
 
 
+def _kfuncs(btf: str) -> tuple[str, ...]:
+    """Which of the string kfuncs the SubString operators call the kernel's BTF has."""
+    path = btf or "/sys/kernel/btf/vmlinux"
+    return tuple(k for k in STRING_KFUNCS if libbpf.function_arg_count(path, k) is not None)
+
+
 def probe(bpf_lib: str, btf: str) -> Features:
     lb = libbpf.lib()
     probes = os.path.join(bpf_lib, "probes.bpf.o")
@@ -88,4 +98,5 @@ def probe(bpf_lib: str, btf: str) -> Features:
         ring_buffer=lb.libbpf_probe_bpf_map_type(MAP_RINGBUF, None) == 1,
         ima_hash=_try_load(probes, "probe_ima_hash", btf),
         uprobe_regs=_try_load(probes, "probe_uprobe_regs", btf),
+        kfuncs=_kfuncs(btf),
     )

@@ -20,15 +20,18 @@ from appliance.policy.enforcer import CLEANUP_STMT, ENFORCER_MAP, enforcer_c, no
 from appliance.policy.inmap import inmap_cond, inmap_values
 from appliance.policy.plan import ArgPlan, HookPlan, arg_targets
 from appliance.policy.usdt import address_c
-from appliance.policy.values import parse_capability
+from appliance.policy.values import parse_capability, parse_file_type, parse_int_range
 from appliance.policy.vocabulary import (
     ACTION_NUM,
     CAP_SET_TYPES,
     DNS_NAME_MAX,
+    FILE_TYPE_OPS,
     INT_ARG_ENCODING,
     MAP_OPS,
+    RANGE_OPS,
     SLOT_TYPES,
     STRING_OPS,
+    SUBSTRING_KFUNCS,
 )
 
 SLOT_STR_MAX = 1023
@@ -258,6 +261,10 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                 cond = _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
                                    names, path, limit=DNS_NAME_MAX)  # fmt: skip
                 late.append(f"(dns_parsed(m->slots[{a.slot}]) && {cond})")
+            elif a.type in ("file", "path") and ma.operator in FILE_TYPE_OPS:
+                late.append(_c_file_type_cond(f"m->ints[{a.pos}]", ma.operator, ma.values, path))
+            elif a.type in SLOT_TYPES and ma.operator in SUBSTRING_KFUNCS:
+                late.append(_c_substring_cond(p, a, ma.operator, ma.values, path))
             elif a.type in SLOT_TYPES and ma.operator in STRING_OPS:
                 late.append(
                     _c_str_cond(f"m->slots[{a.slot}]", f"m->lens[{a.pos}]", ma.operator,
@@ -286,9 +293,62 @@ def _selector_conds(p: HookPlan, s, sp: str) -> tuple[list[str], list[str]]:
                     vals = inmap_values(p, [str(v) for v in ma.values], path)
                     cheap.append(inmap_cond(p, expr, ma.operator, vals))
                     continue
+                if ma.operator in RANGE_OPS:
+                    cheap.append(_c_range_cond(expr, a.type, ma.operator, ma.values, path))
+                    continue
                 vals = _int_values(ma.values, path)
                 cheap.append(_c_int_cond(expr, ma.operator, vals, path))
     return cheap, late
+
+
+def _c_range_cond(expr: str, arg_type: str, op: str, values: list, path: str) -> str:
+    """InRange / NotInRange: any of the inclusive min:max ranges (NotInRange: none)."""
+    unsigned = INT_ARG_ENCODING.get(arg_type, ("s64",))[0].startswith("u")
+    sfx = "ULL" if unsigned else "LL"
+    conds = []
+    for vi, v in enumerate(values):
+        try:
+            lo, hi = parse_int_range(str(v), arg_type)
+        except ValueError as e:
+            raise PolicyError(f"{path}.values[{vi}]: {e}") from None
+        conds.append(f"({expr} >= {lo}{sfx} && {expr} <= {hi}{sfx})")
+    any_ = "(" + " || ".join(conds) + ")"
+    return f"(!{any_})" if op == "NotInRange" else any_
+
+
+def _c_file_type_cond(mode: str, op: str, values: list, path: str) -> str:
+    """FileType / NotFileType: the inode's type (S_IFMT bits of its mode) is one of them."""
+    kinds = []
+    for vi, v in enumerate(values):
+        try:
+            kinds.append(parse_file_type(str(v)))
+        except ValueError as e:
+            raise PolicyError(f"{path}.values[{vi}]: {e}") from None
+    any_ = "(" + " || ".join(f"(({mode}) & 0170000) == 0{k:o}" for k in kinds) + ")"
+    return f"(!{any_})" if op == "NotFileType" else any_
+
+
+def _c_substring_cond(p: HookPlan, a: ArgPlan, op: str, values: list, path: str) -> str:
+    """SubString / SubStringIgnCase: the kernel's bpf_strnstr / bpf_strncasestr over the
+    captured string, each value a constant of the program."""
+    kfunc = SUBSTRING_KFUNCS[op]
+    p.helpers.append(
+        f"extern int {kfunc}(const char *s1__ign, const char *s2__ign, unsigned long len)"
+        " __ksym __weak;\n"
+    )
+    conds = []
+    for vi, v in enumerate(values):
+        b = str(v).encode()
+        if len(b) > SLOT_STR_MAX - 1:
+            raise PolicyError(
+                f"{path}.values[{vi}]: value of {len(b)} bytes is longer than the in-kernel "
+                f"string comparison limit of {SLOT_STR_MAX - 1} bytes"
+            )
+        name = f"substr_{p.hook_id}_{len(p.helpers)}_{vi}"
+        init = ", ".join(str(c) for c in b + b"\0")
+        p.helpers.append(f"static const char {name}[] = {{{init}}};\n")
+        conds.append(f"({kfunc}((const char *)m->slots[{a.slot}], {name}, m->lens[{a.pos}]) >= 0)")
+    return "(" + " || ".join(conds) + ")"
 
 
 def _ns_values(kind: str, values: list[str], path: str) -> list[int]:

@@ -27,6 +27,7 @@ from appliance.policy.vocabulary import (
     KERNEL_PTR_TYPES,
     RET_SLOT_TYPES,
     SLOT_TYPES,
+    SUBSTRING_KFUNCS,
 )
 
 
@@ -36,6 +37,7 @@ class AllFeatures:
 
     kprobes = fentry = fmod_ret = override_return = lsm_active = lsm_prog = True
     send_signal = ring_buffer = ima_hash = uprobe_regs = True
+    kfuncs = ("bpf_strnstr", "bpf_strncasestr")
 
 
 @dataclass
@@ -190,8 +192,24 @@ def plan_policy(
         p.lists = lists
         _add_data_args(p)
         _check_selectors(p)
+        _check_kfuncs(p, features)
         _resolve_args(p, features)
     return plans
+
+
+def _check_kfuncs(p: HookPlan, f) -> None:
+    """SubString and SubStringIgnCase call the kernel's string kfuncs: refused, naming the
+    missing one, on a kernel without it."""
+    have = set(getattr(f, "kfuncs", ()) or ())
+    for si, s in enumerate(p.selectors):
+        for key, flts in (("matchArgs", s.match_args), ("matchData", s.match_data)):
+            for mi, ma in enumerate(flts):
+                kfunc = SUBSTRING_KFUNCS.get(ma.operator)
+                if kfunc and kfunc not in have:
+                    raise PolicyError(
+                        f"{p.yaml_path}.selectors[{si}].{key}[{mi}].operator: {ma.operator} "
+                        f"calls the kernel's {kfunc} kfunc, which this kernel does not have"
+                    )
 
 
 def _add_data_args(p: HookPlan) -> None:

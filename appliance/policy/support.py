@@ -18,6 +18,7 @@ from appliance.policy.vocabulary import (
     CAP_SET_TYPES,
     DATA_SOURCES,
     DNS_NAME_MAX,
+    FILE_TYPE_OPS,
     IFNAME_MAX,
     INT32_ARR_MAX,
     INT_ARG_ENCODING,
@@ -26,12 +27,14 @@ from appliance.policy.vocabulary import (
     MAP_OPS,
     PATH_TYPES,
     POSTFIX_MAX,
+    RANGE_OPS,
     RET_SLOT_TYPES,
     RETURN_COPY_TYPES,
     SLOT_TYPES,
     SOCK_OPS,
     SOCKADDR_OPS,
     STRING_OPS,
+    SUBSTRING_KFUNCS,
     SUPPORTED_ACTIONS,
     SUPPORTED_TYPES,
 )
@@ -255,7 +258,12 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
     """A matchArgs operator the engine cannot test on an argument of this type."""
     op = ma.operator
     if arg_type in PATH_TYPES:
-        ok = op in STRING_OPS or (arg_type == "fd" and op in INT_OPS)
+        ok = (
+            op in STRING_OPS
+            or op in SUBSTRING_KFUNCS
+            or (arg_type == "fd" and op in INT_OPS)
+            or (arg_type in ("file", "path") and op in FILE_TYPE_OPS)
+        )
     elif arg_type == "net_device":  # its name, as Tetragon compares it
         ok = op in STRING_OPS
         if not ok:
@@ -298,7 +306,7 @@ def refuse_operator(arg_type: str, ma, path: str) -> None:
     elif arg_type in CAP_SET_TYPES:
         ok = op in CAP_SET_OPS
     else:
-        ok = op in INT_OPS or (op in MAP_OPS and arg_type in INT_ARG_ENCODING)
+        ok = op in INT_OPS or (op in (MAP_OPS | RANGE_OPS) and arg_type in INT_ARG_ENCODING)
     if not ok:
         raise PolicyError(
             f"{path}.operator: {op} is not supported on a {arg_type!r} argument in this engine"

@@ -60,6 +60,10 @@ INT32_ARR_MAX = 255  # values of an int32_arr (they fill one slot)
 DATA_SOURCES = {"current_task": "((u64)bpf_get_current_task())"}
 STRING_OPS = {"Equal", "NotEqual", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
 INT_OPS = {"Equal", "NotEqual", "GT", "LT", "Mask"}
+RANGE_OPS = {"InRange", "NotInRange"}  # integers, values min:max (inclusive)
+FILE_TYPE_OPS = {"FileType", "NotFileType"}  # file and path arguments: the inode's type
+# a substring of a captured string, by the kernel's string kfuncs (as Tetragon does)
+SUBSTRING_KFUNCS = {"SubString": "bpf_strnstr", "SubStringIgnCase": "bpf_strncasestr"}
 # set membership of an integer argument (values or `list:NAME`), see appliance.policy.inmap
 MAP_OPS = {"InMap", "NotInMap"}
 SOCK_OPS = {

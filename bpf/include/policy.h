@@ -222,6 +222,7 @@ static __always_inline void path_arg(struct pmsg *m, int k, int a, struct path *
 {
 	path_fwd(m->slots[k], &m->lens[a], &m->aflags[a], BPF_CORE_READ(path, dentry),
 		 BPF_CORE_READ(path, mnt));
+	m->ints[a] = BPF_CORE_READ(path, dentry, d_inode, i_mode); /* FileType */
 }
 
 static __always_inline struct file *fd_file(u64 fd)

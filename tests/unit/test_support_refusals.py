@@ -215,3 +215,46 @@ def test_tracepoint_field_types_are_inferred_from_the_format(decl, size, signed,
     from appliance.policy.plan import tracepoint_field_type
 
     assert tracepoint_field_type(decl, size, signed) == want
+
+
+def _planned(spec: dict, features=None):
+    doc = {
+        "apiVersion": "cilium.io/v1alpha1",
+        "kind": "TracingPolicy",
+        "metadata": {"name": "p"},
+        "spec": spec,
+    }
+    return plan_policy(TracingPolicy.model_validate(doc), features or AllFeatures(), offline=True)
+
+
+def test_substring_is_refused_naming_the_missing_kfunc():
+    class NoStrings(AllFeatures):
+        kfuncs = ("bpf_strnstr",)
+
+    flt = {"index": 0, "operator": "SubStringIgnCase", "values": ["x"]}
+    spec = {"kprobes": [_kp(args=[_arg("string")], selectors=_sel(matchArgs=[flt]))]}
+    with pytest.raises(PolicyError) as e:
+        _planned(spec, NoStrings())
+    assert str(e.value) == (
+        "spec.kprobes[0].selectors[0].matchArgs[0].operator: SubStringIgnCase calls the "
+        "kernel's bpf_strncasestr kfunc, which this kernel does not have"
+    )
+    flt["operator"] = "SubString"
+    assert _planned(spec, NoStrings())  # bpf_strnstr is there
+
+
+def test_range_file_type_and_substring_conditions():
+    from appliance.policy.emit import generate
+
+    sels = [
+        {"matchArgs": [{"index": 1, "operator": "NotInRange", "values": ["1:5", "9:9"]}]},
+        {"matchArgs": [{"index": 0, "operator": "NotFileType", "values": ["dir", "fifo"]}]},
+        {"matchArgs": [{"index": 2, "operator": "SubString", "values": ["ab"]}]},
+    ]
+    spec = {"kprobes": [_kp(args=[_arg("file"), _arg("uint32", 1), _arg("string", 2)],
+                            selectors=sels)]}  # fmt: skip
+    c = generate(_planned(spec))
+    assert "(!((((u32)a1) >= 1ULL && ((u32)a1) <= 5ULL) || (((u32)a1) >= 9ULL" in c
+    mode = "((m->ints[0]) & 0170000)"
+    assert f"(!({mode} == 040000 || {mode} == 010000))" in c
+    assert "= {97, 98, 0};" in c and "bpf_strnstr((const char *)m->slots[" in c
